@@ -1,0 +1,667 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The configuration: defaults, the INI file (through inih) and the
+ * command-line overrides, all applied through one function, config_set(),
+ * so that a key means the same wherever it is written.  The file is read
+ * through our own line reader, which counts lines for "file:line" errors,
+ * refuses lines longer than inih's buffer (inih would cut them silently
+ * and parse the tail as a new line) and marks indented lines, which inih
+ * hands over as continuations of the previous value.  Entries are
+ * collected first and applied after the whole file parsed, so that a
+ * continued value is checked whole.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+/* One key = value of the file, with its line, continuations joined. */
+struct entry {
+	char	*e_key;
+	char	*e_value;
+	int	 e_line;
+};
+
+/* What the reader and the handler share while one file is parsed. */
+struct parse {
+	FILE		*p_fp;
+	int		 p_line;	/* the line just read */
+	int		 p_cont;	/* it starts with a blank */
+	int		 p_toolong;	/* first over-long line, or 0 */
+	size_t		 p_toolen;
+	int		 p_badsect;	/* first line in a foreign section */
+	char		*p_sect;
+	struct entry	*p_ent;
+	size_t		 p_nent;
+	char		*p_buf;
+	size_t		 p_bufsz;
+};
+
+static char	*config_reader(char *, int, void *);
+static int	 config_handler(void *, const char *, const char *,
+		    const char *);
+static int	 config_bool(const char *, int *);
+static int	 config_words(const char *, char ***, const char **);
+static int	 config_append(char ***, size_t *, const char *);
+static void	 config_freev(char **);
+static char	*config_strdup(const char *);
+
+static char	 config_errbuf[256];
+
+/*
+ * Return a configuration holding the defaults.  Allocation failures at
+ * this stage are fatal: nothing runs yet.
+ */
+struct config *
+config_new(void)
+{
+	struct config	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	c->c_workers = 0;
+	c->c_ready = READY_EXEC;
+	c->c_ready_timeout = 30;
+	c->c_stop_timeout = 10;
+	c->c_reuseport = 1;
+	c->c_backlog = 511;
+	c->c_restart_delay = 0.1;
+	c->c_restart_delay_max = 30;
+	c->c_restart_reset = 10;
+	c->c_restart_budget = 10;
+	c->c_restart_window = 60;
+	c->c_uid = (uid_t)-1;
+	c->c_gid = (gid_t)-1;
+	return c;
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->c_file);
+	config_freev(c->c_listen);
+	free(c->c_state_dir);
+	free(c->c_pidfile);
+	config_freev(c->c_argv);
+	free(c->c_directory);
+	config_freev(c->c_env);
+	free(c->c_user);
+	free(c->c_group);
+	free(c);
+}
+
+/*
+ * Forget the listen addresses read so far: the first -l on the command
+ * line replaces the file's list instead of adding to it.
+ */
+void
+config_reset_listen(struct config *c)
+{
+	config_freev(c->c_listen);
+	c->c_listen = NULL;
+	c->c_nlisten = 0;
+}
+
+/*
+ * Replace the command with argv, word for word: -- COMMAND ARGS.
+ */
+void
+config_set_argv(struct config *c, char **argv)
+{
+	size_t	 n = 0;
+
+	config_freev(c->c_argv);
+	c->c_argv = NULL;
+	for (; *argv != NULL; argv++)
+		config_append(&c->c_argv, &n, *argv);
+}
+
+static void
+config_freev(char **v)
+{
+	size_t	 i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char *
+config_strdup(const char *s)
+{
+	char	*d;
+
+	if ((d = strdup(s)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	return d;
+}
+
+/* Append a copy of s to the NULL-terminated vector *vp of *np entries. */
+static int
+config_append(char ***vp, size_t *np, const char *s)
+{
+	char	**v;
+
+	v = reallocarray(*vp, *np + 2, sizeof(*v));
+	if (v == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	v[*np] = config_strdup(s);
+	v[++*np] = NULL;
+	*vp = v;
+	return 0;
+}
+
+/*
+ * Parse a duration: a decimal number followed by "ms", "s", "m" or "h",
+ * or no unit for seconds.  Returns 0 and the seconds in *d, or -1.
+ */
+int
+config_duration(const char *s, double *d)
+{
+	char	*end;
+	double	 v, mult = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1;
+	else if (strcmp(end, "ms") == 0)
+		mult = 0.001;
+	else if (strcmp(end, "m") == 0)
+		mult = 60;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600;
+	else
+		return -1;
+	v *= mult;
+	if (v > 86400 * 365)
+		return -1;
+	*d = v;
+	return 0;
+}
+
+static int
+config_bool(const char *s, int *b)
+{
+	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
+	    strcasecmp(s, "on") == 0 || strcmp(s, "1") == 0)
+		*b = 1;
+	else if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
+	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0)
+		*b = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Split a command into words the way a shell would split a simple
+ * command, without any expansion: blanks separate words, '...' is
+ * literal, "..." allows \" \\ \$ \` escapes, and a backslash outside
+ * quotes takes the next character literally.
+ */
+static int
+config_words(const char *s, char ***argvp, const char **errstr)
+{
+	char	**v = NULL, *w;
+	size_t	 n = 0, len = 0;
+	int	 inword = 0;
+	char	 q = 0;
+
+	if ((w = malloc(strlen(s) + 1)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (;; s++) {
+		if (q == '\'') {
+			if (*s == '\0')
+				goto unterminated;
+			if (*s == '\'')
+				q = 0;
+			else
+				w[len++] = *s;
+			continue;
+		}
+		if (q == '"') {
+			if (*s == '\0')
+				goto unterminated;
+			if (*s == '"')
+				q = 0;
+			else if (*s == '\\' && s[1] != '\0' &&
+			    strchr("\"\\$`", s[1]) != NULL)
+				w[len++] = *++s;
+			else
+				w[len++] = *s;
+			continue;
+		}
+		if (*s == '\0' || *s == ' ' || *s == '\t') {
+			if (inword) {
+				w[len] = '\0';
+				config_append(&v, &n, w);
+				len = 0;
+				inword = 0;
+			}
+			if (*s == '\0')
+				break;
+			continue;
+		}
+		inword = 1;
+		if (*s == '\'' || *s == '"')
+			q = *s;
+		else if (*s == '\\') {
+			if (s[1] == '\0') {
+				*errstr = "trailing backslash";
+				goto fail;
+			}
+			w[len++] = *++s;
+		} else
+			w[len++] = *s;
+	}
+	free(w);
+	if (n == 0) {
+		*errstr = "empty command";
+		config_freev(v);
+		return -1;
+	}
+	*argvp = v;
+	return 0;
+ unterminated:
+	*errstr = q == '\'' ? "unterminated '" : "unterminated \"";
+ fail:
+	free(w);
+	config_freev(v);
+	return -1;
+}
+
+/*
+ * Set one key.  On error return -1 with a message in *errstr that names
+ * the problem; the caller adds where the key was written.
+ */
+int
+config_set(struct config *c, const char *key, const char *val,
+    const char **errstr)
+{
+	struct listener	 l;
+	const char	*e = NULL;
+	char		**argv;
+	long long	 n;
+	double		 d;
+	size_t		 i;
+	int		 b;
+
+	if (strcmp(key, "workers") == 0) {
+		if (strcmp(val, "auto") == 0) {
+			c->c_workers = 0;
+			return 0;
+		}
+		n = strtonum(val, 1, DROVER_MAX_WORKERS, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_workers = (int)n;
+	} else if (strcmp(key, "listen") == 0) {
+		if (c->c_nlisten >= DROVER_MAX_LISTEN) {
+			e = "too many listen addresses";
+			goto bad;
+		}
+		memset(&l, 0, sizeof(l));
+		if (listen_parse(val, (int)c->c_nlisten, &l, &e) == -1)
+			goto bad;
+		listen_close(&l);
+		config_append(&c->c_listen, &c->c_nlisten, val);
+	} else if (strcmp(key, "state_dir") == 0) {
+		if (*val == '\0') {
+			e = "empty";
+			goto bad;
+		}
+		free(c->c_state_dir);
+		c->c_state_dir = config_strdup(val);
+	} else if (strcmp(key, "pidfile") == 0) {
+		free(c->c_pidfile);
+		c->c_pidfile = *val == '\0' ? NULL : config_strdup(val);
+	} else if (strcmp(key, "ready") == 0) {
+		if (strcmp(val, "exec") == 0)
+			c->c_ready = READY_EXEC;
+		else if (strcmp(val, "notify") == 0)
+			c->c_ready = READY_NOTIFY;
+		else {
+			e = "must be exec or notify";
+			goto bad;
+		}
+	} else if (strcmp(key, "ready_timeout") == 0 ||
+	    strcmp(key, "stop_timeout") == 0 ||
+	    strcmp(key, "restart_delay") == 0 ||
+	    strcmp(key, "restart_delay_max") == 0 ||
+	    strcmp(key, "restart_reset") == 0 ||
+	    strcmp(key, "restart_window") == 0) {
+		if (config_duration(val, &d) == -1) {
+			e = "not a duration (like 250ms, 10s, 2m)";
+			goto bad;
+		}
+		if (strcmp(key, "ready_timeout") == 0)
+			c->c_ready_timeout = d;
+		else if (strcmp(key, "stop_timeout") == 0)
+			c->c_stop_timeout = d;
+		else if (strcmp(key, "restart_delay") == 0)
+			c->c_restart_delay = d;
+		else if (strcmp(key, "restart_delay_max") == 0)
+			c->c_restart_delay_max = d;
+		else if (strcmp(key, "restart_reset") == 0)
+			c->c_restart_reset = d;
+		else
+			c->c_restart_window = d;
+	} else if (strcmp(key, "reuseport") == 0) {
+		if (config_bool(val, &b) == -1) {
+			e = "must be yes or no";
+			goto bad;
+		}
+		c->c_reuseport = b;
+	} else if (strcmp(key, "backlog") == 0) {
+		n = strtonum(val, 1, 65535, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_backlog = (int)n;
+	} else if (strcmp(key, "restart_budget") == 0) {
+		n = strtonum(val, 1, 10000, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_restart_budget = (unsigned int)n;
+	} else if (strcmp(key, "command") == 0) {
+		if (config_words(val, &argv, &e) == -1)
+			goto bad;
+		config_freev(c->c_argv);
+		c->c_argv = argv;
+	} else if (strcmp(key, "directory") == 0) {
+		free(c->c_directory);
+		c->c_directory = *val == '\0' ? NULL : config_strdup(val);
+	} else if (strcmp(key, "env") == 0) {
+		for (i = 0; isalnum((unsigned char)val[i]) || val[i] == '_';
+		    i++)
+			;
+		if (i == 0 || val[i] != '=' || isdigit((unsigned char)*val)) {
+			e = "must be NAME=VALUE";
+			goto bad;
+		}
+		if (strncmp(val, "LISTEN_", 7) == 0 ||
+		    strncmp(val, "DROVER_", 7) == 0 ||
+		    strncmp(val, "NOTIFY_SOCKET=", 14) == 0 ||
+		    strncmp(val, "WATCHDOG_", 9) == 0) {
+			e = "that variable is set by drover";
+			goto bad;
+		}
+		config_append(&c->c_env, &c->c_nenv, val);
+	} else if (strcmp(key, "user") == 0) {
+		free(c->c_user);
+		c->c_user = *val == '\0' ? NULL : config_strdup(val);
+	} else if (strcmp(key, "group") == 0) {
+		free(c->c_group);
+		c->c_group = *val == '\0' ? NULL : config_strdup(val);
+	} else {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "unknown key \"%s\"", key);
+		*errstr = config_errbuf;
+		return -1;
+	}
+	return 0;
+ bad:
+	(void)snprintf(config_errbuf, sizeof(config_errbuf),
+	    "%s = %s: %s", key, val, e);
+	*errstr = config_errbuf;
+	return -1;
+}
+
+/*
+ * The line reader handed to inih.  It reads whole lines, however long,
+ * and copies at most num - 1 characters for inih: a longer line is
+ * recorded as an error instead of being cut.  It also records whether the
+ * line is indented, which is how inih recognises a continuation.
+ */
+static char *
+config_reader(char *str, int num, void *arg)
+{
+	struct parse	*p = arg;
+	ssize_t		 len;
+
+	if ((len = getline(&p->p_buf, &p->p_bufsz, p->p_fp)) == -1)
+		return NULL;
+	p->p_line++;
+	if (len > 0 && p->p_buf[len - 1] == '\n')
+		p->p_buf[--len] = '\0';
+	if (len > 0 && p->p_buf[len - 1] == '\r')
+		p->p_buf[--len] = '\0';
+	if (len > num - 1) {
+		if (p->p_toolong == 0) {
+			p->p_toolong = p->p_line;
+			p->p_toolen = (size_t)len;
+		}
+		str[0] = '\0';
+		p->p_cont = 0;
+		return str;
+	}
+	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
+	memcpy(str, p->p_buf, (size_t)len + 1);
+	return str;
+}
+
+/*
+ * Called by inih for each key, and for each continuation line with the
+ * key of the line it continues.
+ */
+static int
+config_handler(void *arg, const char *section, const char *name,
+    const char *value)
+{
+	struct parse	*p = arg;
+	struct entry	*ent;
+	char		*v;
+
+	if (*section != '\0' && strcmp(section, "drover") != 0) {
+		if (p->p_badsect == 0) {
+			p->p_badsect = p->p_line;
+			p->p_sect = config_strdup(section);
+		}
+		return 1;
+	}
+	if (p->p_cont && p->p_nent > 0) {
+		ent = &p->p_ent[p->p_nent - 1];
+		if (asprintf(&v, "%s %s", ent->e_value, value) == -1)
+			fatal(EXIT_OSERR, "%s", __func__);
+		free(ent->e_value);
+		ent->e_value = v;
+		return 1;
+	}
+	ent = reallocarray(p->p_ent, p->p_nent + 1, sizeof(*ent));
+	if (ent == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	p->p_ent = ent;
+	ent = &p->p_ent[p->p_nent++];
+	ent->e_key = config_strdup(name);
+	ent->e_value = config_strdup(value);
+	ent->e_line = p->p_line;
+	return 1;
+}
+
+/*
+ * Read a configuration file into c.  On error, log "file:line: message"
+ * and return -1; c may then hold part of the file and must be discarded.
+ */
+int
+config_load(struct config *c, const char *file)
+{
+	struct parse	 p;
+	const char	*e;
+	size_t		 i;
+	int		 rv = -1, line;
+
+	memset(&p, 0, sizeof(p));
+	free(c->c_file);
+	c->c_file = config_strdup(file);
+	if ((p.p_fp = fopen(file, "r")) == NULL) {
+		log_warn("%s", file);
+		return -1;
+	}
+	line = ini_parse_stream(config_reader, &p, config_handler, &p);
+	if (ferror(p.p_fp)) {
+		log_warn("%s", file);
+		goto done;
+	}
+	if (p.p_toolong != 0 && (line == 0 || p.p_toolong <= line)) {
+		log_warnx("%s:%d: line too long (%zu characters, at most %d);"
+		    " continue a long value on an indented next line", file,
+		    p.p_toolong, p.p_toolen, INI_MAX_LINE - 1);
+		goto done;
+	}
+	if (line > 0) {
+		log_warnx("%s:%d: syntax error (expected key = value or "
+		    "[section])", file, line);
+		goto done;
+	}
+	if (p.p_badsect != 0) {
+		log_warnx("%s:%d: unknown section [%s] (keys go before any "
+		    "section or in [drover])", file, p.p_badsect, p.p_sect);
+		goto done;
+	}
+	for (i = 0; i < p.p_nent; i++) {
+		if (config_set(c, p.p_ent[i].e_key, p.p_ent[i].e_value,
+		    &e) == -1) {
+			log_warnx("%s:%d: %s", file, p.p_ent[i].e_line, e);
+			goto done;
+		}
+	}
+	rv = 0;
+ done:
+	for (i = 0; i < p.p_nent; i++) {
+		free(p.p_ent[i].e_key);
+		free(p.p_ent[i].e_value);
+	}
+	free(p.p_ent);
+	free(p.p_sect);
+	free(p.p_buf);
+	fclose(p.p_fp);
+	return rv;
+}
+
+/*
+ * Complete a configuration once every source is applied: resolve "auto",
+ * the default state directory and the user, and check what no single key
+ * can check.  Returns -1 with a message in *errstr.
+ */
+int
+config_finish(struct config *c, const char **errstr)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	const char	*dir;
+	long		 ncpu;
+
+	if (c->c_argv == NULL) {
+		*errstr = "no command: give one after -- or set command";
+		return -1;
+	}
+	if (c->c_workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		c->c_workers = ncpu < 1 ? 1 : ncpu > DROVER_MAX_WORKERS ?
+		    DROVER_MAX_WORKERS : (int)ncpu;
+	}
+	if (c->c_state_dir == NULL) {
+		if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL &&
+		    *dir == '/' && strchr(dir, ':') == NULL)
+			c->c_state_dir = config_strdup(dir);
+		else if (geteuid() == 0)
+			c->c_state_dir = config_strdup("/run/drover");
+		else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL &&
+		    *dir == '/') {
+			if (asprintf(&c->c_state_dir, "%s/drover", dir) == -1)
+				fatal(EXIT_OSERR, "%s", __func__);
+		} else {
+			*errstr = "no state directory: set state_dir or -s";
+			return -1;
+		}
+	}
+	if (c->c_restart_delay > c->c_restart_delay_max) {
+		*errstr = "restart_delay is longer than restart_delay_max";
+		return -1;
+	}
+	if (c->c_user != NULL) {
+		if ((pw = getpwnam(c->c_user)) == NULL) {
+			(void)snprintf(config_errbuf, sizeof(config_errbuf),
+			    "user = %s: no such user", c->c_user);
+			*errstr = config_errbuf;
+			return -1;
+		}
+		c->c_uid = pw->pw_uid;
+		c->c_gid = pw->pw_gid;
+	}
+	if (c->c_group != NULL) {
+		if ((gr = getgrnam(c->c_group)) == NULL) {
+			(void)snprintf(config_errbuf, sizeof(config_errbuf),
+			    "group = %s: no such group", c->c_group);
+			*errstr = config_errbuf;
+			return -1;
+		}
+		c->c_gid = gr->gr_gid;
+	}
+	if ((c->c_user != NULL || c->c_group != NULL) && geteuid() != 0) {
+		*errstr = "user and group need drover to run as root";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Print what would run, for -n: one "key = value" line per setting, in
+ * the file's own syntax.
+ */
+void
+config_print(const struct config *c, FILE *fp)
+{
+	size_t	 i;
+
+	fprintf(fp, "workers = %d\n", c->c_workers);
+	for (i = 0; i < c->c_nlisten; i++)
+		fprintf(fp, "listen = %s\n", c->c_listen[i]);
+	fprintf(fp, "reuseport = %s\n", c->c_reuseport ? "yes" : "no");
+	fprintf(fp, "backlog = %d\n", c->c_backlog);
+	fprintf(fp, "state_dir = %s\n", c->c_state_dir);
+	if (c->c_pidfile != NULL)
+		fprintf(fp, "pidfile = %s\n", c->c_pidfile);
+	fprintf(fp, "ready = %s\n", c->c_ready == READY_EXEC ? "exec" :
+	    "notify");
+	fprintf(fp, "ready_timeout = %gs\n", c->c_ready_timeout);
+	fprintf(fp, "stop_timeout = %gs\n", c->c_stop_timeout);
+	fprintf(fp, "restart_delay = %gs\n", c->c_restart_delay);
+	fprintf(fp, "restart_delay_max = %gs\n", c->c_restart_delay_max);
+	fprintf(fp, "restart_reset = %gs\n", c->c_restart_reset);
+	fprintf(fp, "restart_budget = %u\n", c->c_restart_budget);
+	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
+	if (c->c_directory != NULL)
+		fprintf(fp, "directory = %s\n", c->c_directory);
+	for (i = 0; i < c->c_nenv; i++)
+		fprintf(fp, "env = %s\n", c->c_env[i]);
+	if (c->c_user != NULL)
+		fprintf(fp, "user = %s\n", c->c_user);
+	if (c->c_group != NULL)
+		fprintf(fp, "group = %s\n", c->c_group);
+	fprintf(fp, "command =");
+	for (i = 0; c->c_argv[i] != NULL; i++)
+		fprintf(fp, " %s", c->c_argv[i]);
+	fprintf(fp, "\n");
+}

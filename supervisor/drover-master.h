@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The private header of the drover master: the configuration, the
+ * listeners, the slot table and the functions each part of the master
+ * offers the others.  One master process, one libev loop, no threads.
+ */
+
+#ifndef DROVER_MASTER_H
+#define DROVER_MASTER_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#define DROVER_MAX_WORKERS	1024
+#define DROVER_MAX_LISTEN	64
+
+/* Exit codes, from sysexits(3), as the manual documents them. */
+#define EXIT_USAGE	64
+#define EXIT_SOFTWARE	70
+#define EXIT_OSERR	71
+#define EXIT_TEMPFAIL	75
+#define EXIT_CONFIG	78
+
+/* When a worker counts as ready. */
+enum ready_mode {
+	READY_EXEC,		/* as soon as exec succeeded */
+	READY_NOTIFY		/* when it sends READY=1 */
+};
+
+/*
+ * A complete configuration: built from the defaults, then the file, then
+ * the command line.  Nothing in it refers to a running process, so a new
+ * one can be parsed and thrown away without disturbing anything.
+ */
+struct config {
+	char		*c_file;	/* the file read, or NULL */
+	int		 c_workers;	/* slots; 0 means one per CPU */
+	char		**c_listen;	/* listen addresses as written */
+	size_t		 c_nlisten;
+	char		*c_state_dir;
+	char		*c_pidfile;
+	enum ready_mode	 c_ready;
+	double		 c_ready_timeout;
+	double		 c_stop_timeout;
+	int		 c_reuseport;
+	int		 c_backlog;
+	double		 c_restart_delay;
+	double		 c_restart_delay_max;
+	double		 c_restart_reset;
+	unsigned int	 c_restart_budget;
+	double		 c_restart_window;
+	char		**c_argv;	/* the worker command, NULL-terminated */
+	char		*c_directory;
+	char		**c_env;	/* NAME=VALUE for workers */
+	size_t		 c_nenv;
+	char		*c_user;
+	char		*c_group;
+	uid_t		 c_uid;		/* resolved from c_user, or -1 */
+	gid_t		 c_gid;
+	int		 c_debug;
+};
+
+/* One listen address and the sockets the master holds for it. */
+enum listen_type {
+	LISTEN_TCP,
+	LISTEN_UNIX
+};
+
+struct listener {
+	char			*l_name;	/* LISTEN_FDNAMES entry */
+	char			*l_addr;	/* as written, without the name */
+	enum listen_type	 l_type;
+	struct sockaddr_storage	 l_ss;
+	socklen_t		 l_sslen;
+	char			 l_host[64];	/* numeric host, for status */
+	int			 l_port;	/* the bound port */
+	char			*l_path;	/* unix socket path */
+	int			 l_reuseport;	/* one socket per slot */
+	int			*l_fds;		/* per slot, or [0] shared */
+	int			 l_nfds;
+};
+
+/* The states of a slot; slot_state_name() spells them for status.json. */
+enum slot_state {
+	SLOT_EMPTY,		/* no worker and none scheduled */
+	SLOT_STARTING,		/* forked, not yet ready */
+	SLOT_READY,		/* the worker serves */
+	SLOT_STOPPING,		/* SIGTERM sent, waiting for the exit */
+	SLOT_BACKOFF,		/* waiting out a restart delay */
+	SLOT_FAILED,		/* restart budget spent, waiting for the window */
+	SLOT_HALTED		/* the worker exited 78: not restarted */
+};
+
+/* How the last worker of a slot ended. */
+struct exitinfo {
+	pid_t		 x_pid;		/* 0: nothing has ended yet */
+	int		 x_status;	/* the wait status */
+	int		 x_execerr;	/* errno of a failed start, else 0 */
+	int		 x_execstep;	/* which step failed (spawn_step) */
+};
+
+/*
+ * A worker process.  Its watchers carry a pointer back to it in their
+ * data field, so a callback finds its worker without a search.
+ */
+struct worker {
+	struct slot	*w_slot;
+	pid_t		 w_pid;		/* 0: no process */
+	uint64_t	 w_gen;
+	ev_tstamp	 w_started;
+	ev_child	 w_child;
+	ev_io		 w_exec;	/* the CLOEXEC pipe that reports exec */
+	int		 w_execfd;	/* its read end, or -1 */
+	int		 w_execerr;	/* errno the child sent, or 0 */
+	int		 w_execstep;	/* the step that failed */
+};
+
+/*
+ * A slot: a stable worker identity (DROVER_WORKER_ID), the sockets of its
+ * listeners, and the worker in it.  The slot's timer serves whichever wait
+ * the state has: the restart delay, the ready timeout or the stop timeout.
+ */
+struct slot {
+	int		 s_id;
+	enum slot_state	 s_state;
+	struct worker	 s_w;
+	unsigned int	 s_restarts;	/* respawns, ever */
+	unsigned int	 s_failures;	/* consecutive quick failures */
+	double		 s_delay;	/* the current restart delay, seconds */
+	ev_timer	 s_timer;
+	ev_tstamp	*s_hist;	/* ring of recent respawn times */
+	unsigned int	 s_hist_next;
+	struct exitinfo	 s_last;
+};
+
+/* The whole master. */
+struct master {
+	struct config	*m_conf;
+	struct listener	*m_listeners;
+	size_t		 m_nlisteners;
+	struct slot	*m_slots;
+	int		 m_nslots;
+	uint64_t	 m_gen;
+	int		 m_stopping;	/* 0, STOP_GRACEFUL or STOP_NOW */
+	int		 m_exit;	/* the exit status once all is down */
+	char		**m_env;	/* the environment workers start from */
+	char		*m_cmdpath;	/* c_argv[0] resolved through PATH */
+	int		 m_dirty;	/* status.json must be rewritten */
+	int		 m_execlogged;	/* an exec failure was logged */
+};
+
+#define STOP_GRACEFUL	1
+#define STOP_NOW	2
+
+extern struct master	 master;
+
+/* log.c */
+void	 log_init(int);
+void	 log_setdebug(int);
+void	 log_warn(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_warnx(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_info(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	 log_debug(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+__attribute__((__noreturn__)) void
+	 fatal(int, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+__attribute__((__noreturn__)) void
+	 fatalx(int, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+const char *
+	 log_status(int, int, char *, size_t);
+
+/* config.c */
+struct config *
+	 config_new(void);
+void	 config_free(struct config *);
+int	 config_load(struct config *, const char *);
+int	 config_set(struct config *, const char *, const char *,
+	    const char **);
+int	 config_finish(struct config *, const char **);
+void	 config_reset_listen(struct config *);
+void	 config_set_argv(struct config *, char **);
+void	 config_print(const struct config *, FILE *);
+int	 config_duration(const char *, double *);
+
+/* listen.c */
+int	 listen_parse(const char *, int, struct listener *, const char **);
+int	 listen_open(struct listener *, int, int);
+void	 listen_close(struct listener *);
+int	 listen_slot_fds(int, int *, int);
+const char *
+	 listen_names(void);
+
+/* slot.c */
+void	 slot_init(int);
+void	 slot_start_all(void);
+void	 slot_stop_all(int);
+int	 slot_count(enum slot_state);
+int	 slot_nworkers(void);
+const char *
+	 slot_state_name(enum slot_state);
+
+/* spawn.c */
+pid_t	 spawn_worker(struct slot *, int *);
+char	**spawn_environ(char **);
+char	*spawn_resolve(const char *);
+const char *
+	 spawn_step(int);
+
+/* main.c */
+void	 master_check_done(void);
+
+/* state.c */
+int	 state_init(const char *);
+void	 state_changed(void);
+void	 state_flush(void);
+void	 state_live(void);
+void	 state_cleanup(void);
+
+#endif /* DROVER_MASTER_H */

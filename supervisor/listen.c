@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * Listen addresses and the sockets behind them.  For a TCP address with
+ * reuseport (the default) the master opens one socket per slot, each with
+ * SO_REUSEPORT and bound to the same port, so that they form one reuseport
+ * group and the kernel spreads new connections across the slots.  The
+ * master keeps every socket open for as long as its slot exists: a
+ * worker's death or replacement never closes a socket, so connections
+ * queued on it wait for the next worker instead of being reset.  A unix
+ * socket, or reuseport = no, is one socket shared by every worker.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+static int	 listen_socket(struct listener *, int, int);
+static int	 listen_unix_stale(const struct listener *);
+
+static char	 listen_errbuf[512];
+
+/*
+ * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
+ * or "unix:/PATH") into l, which the caller zeroed.  Index is the
+ * position in the listen list, for the default name.  Host names are
+ * resolved here, once.  Returns -1 with a message in *errstr.
+ */
+int
+listen_parse(const char *spec, int index, struct listener *l,
+    const char **errstr)
+{
+	struct sockaddr_un	*sun;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	struct addrinfo		 hints, *res;
+	const char		*addr, *eq, *portstr, *e;
+	char			 host[256];
+	size_t			 i, hlen;
+	int			 port, gai;
+
+	addr = spec;
+	if ((eq = strchr(spec, '=')) != NULL) {
+		for (i = 0; spec + i < eq; i++)
+			if (!isalnum((unsigned char)spec[i]) &&
+			    strchr("_.-", spec[i]) == NULL)
+				break;
+		if (spec + i != eq || i == 0) {
+			*errstr = "a name may hold letters, digits, _ . -";
+			return -1;
+		}
+		if ((l->l_name = strndup(spec, i)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		addr = eq + 1;
+	} else if (asprintf(&l->l_name, "listen%d", index) == -1)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if ((l->l_addr = strdup(addr)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	l->l_fds = NULL;
+	l->l_nfds = 0;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		l->l_type = LISTEN_UNIX;
+		sun = (struct sockaddr_un *)&l->l_ss;
+		if (addr[5] != '/') {
+			*errstr = "a unix socket path must be absolute";
+			goto fail;
+		}
+		if (strlen(addr + 5) >= sizeof(sun->sun_path)) {
+			*errstr = "unix socket path too long";
+			goto fail;
+		}
+		sun->sun_family = AF_UNIX;
+		strlcpy(sun->sun_path, addr + 5, sizeof(sun->sun_path));
+		l->l_sslen = sizeof(*sun);
+		if ((l->l_path = strdup(addr + 5)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		return 0;
+	}
+
+	l->l_type = LISTEN_TCP;
+	if (*addr == '[') {
+		if ((portstr = strstr(addr, "]:")) == NULL) {
+			*errstr = "expected [ADDRESS]:PORT";
+			goto fail;
+		}
+		hlen = portstr - addr - 1;
+		if (hlen >= sizeof(host))
+			goto badhost;
+		memcpy(host, addr + 1, hlen);
+		host[hlen] = '\0';
+		portstr += 2;
+	} else {
+		if ((portstr = strrchr(addr, ':')) == NULL) {
+			*errstr = "expected HOST:PORT, :PORT, [V6]:PORT or "
+			    "unix:/PATH";
+			goto fail;
+		}
+		hlen = portstr - addr;
+		if (hlen >= sizeof(host) || memchr(addr, ':', hlen) != NULL)
+			goto badhost;
+		memcpy(host, addr, hlen);
+		host[hlen] = '\0';
+		portstr++;
+	}
+	port = (int)strtonum(portstr, 0, 65535, &e);
+	if (e != NULL) {
+		(void)snprintf(listen_errbuf, sizeof(listen_errbuf),
+		    "port %s is %s", portstr, e);
+		*errstr = listen_errbuf;
+		goto fail;
+	}
+	memset(&l->l_ss, 0, sizeof(l->l_ss));
+	sin = (struct sockaddr_in *)&l->l_ss;
+	sin6 = (struct sockaddr_in6 *)&l->l_ss;
+	if (*host == '\0') {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		l->l_sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		l->l_sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		l->l_sslen = sizeof(*sin6);
+	} else {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_ADDRCONFIG;
+		if ((gai = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+			(void)snprintf(listen_errbuf, sizeof(listen_errbuf),
+			    "cannot resolve %s: %s", host, gai_strerror(gai));
+			*errstr = listen_errbuf;
+			goto fail;
+		}
+		memcpy(&l->l_ss, res->ai_addr, res->ai_addrlen);
+		l->l_sslen = res->ai_addrlen;
+		freeaddrinfo(res);
+	}
+	if (l->l_ss.ss_family == AF_INET) {
+		sin->sin_port = htons(port);
+		inet_ntop(AF_INET, &sin->sin_addr, l->l_host,
+		    sizeof(l->l_host));
+	} else {
+		sin6->sin6_port = htons(port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, l->l_host,
+		    sizeof(l->l_host));
+	}
+	l->l_port = port;
+	return 0;
+ badhost:
+	*errstr = "bad host";
+ fail:
+	listen_close(l);
+	return -1;
+}
+
+/*
+ * Open one socket for l, bound to its address (and, after the first, to
+ * the port the first one got) and listening.  Returns the descriptor, or
+ * -1 after logging why.
+ */
+static int
+listen_socket(struct listener *l, int reuseport, int backlog)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 fd, one = 1;
+
+	fd = socket(l->l_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("listen %s: socket", l->l_addr);
+		return -1;
+	}
+	if (l->l_type == LISTEN_TCP) {
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1 ||
+		    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
+		    &one, sizeof(one)) == -1)) {
+			log_warn("listen %s: setsockopt", l->l_addr);
+			goto fail;
+		}
+	}
+	if (bind(fd, (struct sockaddr *)&l->l_ss, l->l_sslen) == -1) {
+		log_warn("listen %s: bind", l->l_addr);
+		goto fail;
+	}
+	if (listen(fd, backlog) == -1) {
+		log_warn("listen %s: listen", l->l_addr);
+		goto fail;
+	}
+	if (l->l_type == LISTEN_TCP && l->l_port == 0) {
+		/* Later sockets of the group bind to the port this got. */
+		sslen = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+			log_warn("listen %s: getsockname", l->l_addr);
+			goto fail;
+		}
+		if (ss.ss_family == AF_INET) {
+			l->l_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			((struct sockaddr_in *)&l->l_ss)->sin_port =
+			    htons(l->l_port);
+		} else {
+			l->l_port =
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			((struct sockaddr_in6 *)&l->l_ss)->sin6_port =
+			    htons(l->l_port);
+		}
+	}
+	return fd;
+ fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * A unix socket file left by a master that is gone is removed; one that
+ * still accepts connections belongs to a live process and is an error.
+ */
+static int
+listen_unix_stale(const struct listener *l)
+{
+	struct stat	 st;
+	int		 fd, rv;
+
+	if (lstat(l->l_path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	rv = connect(fd, (const struct sockaddr *)&l->l_ss, l->l_sslen);
+	close(fd);
+	if (rv == 0) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	return unlink(l->l_path);
+}
+
+/*
+ * Open the sockets of l for nslots slots: one per slot with reuseport on
+ * a TCP address, else one shared.  Returns 0, or -1 after logging.
+ */
+int
+listen_open(struct listener *l, int nslots, int reuseport)
+{
+	int	 i, n;
+
+	l->l_reuseport = reuseport && l->l_type == LISTEN_TCP;
+	n = l->l_reuseport ? nslots : 1;
+	if ((l->l_fds = calloc(n, sizeof(int))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if (l->l_type == LISTEN_UNIX && listen_unix_stale(l) == -1) {
+		log_warn("listen %s", l->l_addr);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((l->l_fds[i] = listen_socket(l, l->l_reuseport,
+		    master.m_conf->c_backlog)) == -1)
+			return -1;
+		l->l_nfds++;
+	}
+	return 0;
+}
+
+/* Close the sockets of l, remove its unix socket file, free it. */
+void
+listen_close(struct listener *l)
+{
+	int	 i;
+
+	for (i = 0; i < l->l_nfds; i++)
+		close(l->l_fds[i]);
+	if (l->l_type == LISTEN_UNIX && l->l_nfds > 0)
+		(void)unlink(l->l_path);
+	free(l->l_fds);
+	free(l->l_name);
+	free(l->l_addr);
+	free(l->l_path);
+	l->l_fds = NULL;
+	l->l_nfds = 0;
+	l->l_name = l->l_addr = l->l_path = NULL;
+}
+
+/*
+ * Fill fds with the sockets the worker of slot k inherits, in listen
+ * order, and return how many.
+ */
+int
+listen_slot_fds(int k, int *fds, int max)
+{
+	struct listener	*l;
+	size_t		 i;
+	int		 n = 0;
+
+	for (i = 0; i < master.m_nlisteners && n < max; i++) {
+		l = &master.m_listeners[i];
+		fds[n++] = l->l_reuseport ? l->l_fds[k] : l->l_fds[0];
+	}
+	return n;
+}
+
+/*
+ * The LISTEN_FDNAMES value: every listener's name, colon-separated.
+ */
+const char *
+listen_names(void)
+{
+	static char	*names;
+	size_t		 i, len = 1;
+
+	if (names != NULL)
+		return names;
+	for (i = 0; i < master.m_nlisteners; i++)
+		len += strlen(master.m_listeners[i].l_name) + 1;
+	if ((names = calloc(1, len)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; i < master.m_nlisteners; i++) {
+		if (i > 0)
+			strlcat(names, ":", len);
+		strlcat(names, master.m_listeners[i].l_name, len);
+	}
+	return names;
+}

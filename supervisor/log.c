@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * Logging for the master.  Every line goes to stderr as "drover[PID]:
+ * message".  When stderr is connected to the journal (JOURNAL_STREAM names
+ * the device and inode of our stderr), each line carries the sd-daemon(3)
+ * "<N>" priority prefix instead, since the journal adds its own name and
+ * pid.  log_status() spells a wait status the way every exit line does.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+static void	 log_vlog(int, const char *, va_list)
+		    __attribute__((__format__(__printf__, 2, 0)));
+static int	 log_is_journal(void);
+
+static int	 log_journal;
+static int	 log_debugging;
+
+/*
+ * Decide once how lines are written.  The argument turns debug lines on.
+ */
+void
+log_init(int debug)
+{
+	log_journal = log_is_journal();
+	log_debugging = debug;
+}
+
+void
+log_setdebug(int debug)
+{
+	log_debugging = debug;
+}
+
+/*
+ * Return whether stderr is the journal stream systemd set up for us:
+ * JOURNAL_STREAM holds "DEVICE:INODE" of that stream.
+ */
+static int
+log_is_journal(void)
+{
+	const char	*js;
+	struct stat	 st;
+	unsigned long long dev, ino;
+
+	if ((js = getenv("JOURNAL_STREAM")) == NULL)
+		return 0;
+	if (sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/*
+ * Write one line.  The whole line is formatted first and written with one
+ * call, so lines from the master never interleave with each other.
+ */
+static void
+log_vlog(int pri, const char *fmt, va_list ap)
+{
+	char	 line[1024];
+	int	 n, m;
+
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "<%d>", pri);
+	else
+		n = snprintf(line, sizeof(line), "drover[%ld]: ",
+		    (long)getpid());
+	if (n < 0)
+		return;
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		return;
+	n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)write(STDERR_FILENO, line, n);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	char	 msg[768];
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errno = saved;
+	log_warnx("%s: %s", msg, strerror(saved));
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!log_debugging)
+		return;
+	va_start(ap, fmt);
+	log_vlog(LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Log a fatal error with the errno string and exit with the given code.
+ */
+void
+fatal(int code, const char *fmt, ...)
+{
+	char	 msg[768];
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatalx(code, "%s: %s", msg, strerror(saved));
+}
+
+void
+fatalx(int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+/*
+ * Spell a wait status: "exited 1", "killed by signal 11 (SIGSEGV), core
+ * dumped".  A failed exec is spelled with its errno instead.
+ */
+const char *
+log_status(int status, int execerr, char *buf, size_t len)
+{
+	const char	*name;
+
+	if (execerr != 0) {
+		(void)snprintf(buf, len, "exec failed: %s", strerror(execerr));
+	} else if (WIFEXITED(status)) {
+		(void)snprintf(buf, len, "exited %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		name = sigabbrev_np(WTERMSIG(status));
+		(void)snprintf(buf, len, "killed by signal %d (SIG%s)%s",
+		    WTERMSIG(status), name != NULL ? name : "?",
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	} else
+		(void)snprintf(buf, len, "wait status %#x", status);
+	return buf;
+}

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * drover(8): the master.  It reads the command line and the configuration,
+ * takes the pid file, opens the listening sockets, fills the slot table
+ * and runs one libev loop until it is told to stop.  Signals reach it only
+ * as ev_signal events; children only as ev_child events.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libutil.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+struct master	 master;
+
+static void	 usage(FILE *, int) __attribute__((__noreturn__));
+static char	**copy_environ(void);
+static void	 signal_cb(struct ev_loop *, ev_signal *, int);
+static void	 master_stop(int);
+static void	 master_exit(void);
+
+static struct pidfh	*pidfh;
+static ev_signal	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1,
+			 sig_usr2, sig_ttin, sig_ttou;
+
+static const struct option longopts[] = {
+	{ "config",		required_argument,	NULL, 'c' },
+	{ "workers",		required_argument,	NULL, 'w' },
+	{ "listen",		required_argument,	NULL, 'l' },
+	{ "state-dir",		required_argument,	NULL, 's' },
+	{ "pidfile",		required_argument,	NULL, 'p' },
+	{ "ready",		required_argument,	NULL, 'R' },
+	{ "stop-timeout",	required_argument,	NULL, 'T' },
+	{ "check",		no_argument,		NULL, 'n' },
+	{ "debug",		no_argument,		NULL, 'd' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static void
+usage(FILE *fp, int code)
+{
+	fprintf(fp,
+	    "usage: drover [-dnVh] [-c file] [-w n|auto] [-l addr] ... "
+	    "[-s dir] [-p file]\n"
+	    "              [--ready exec|notify] [--stop-timeout dur] "
+	    "[-- command [arg ...]]\n");
+	exit(code);
+}
+
+/*
+ * Copy the environment as we got it, before setproctitle(3) moves it:
+ * workers start from this copy.
+ */
+static char **
+copy_environ(void)
+{
+	extern char	**environ;
+	char		**v;
+	size_t		 n, i;
+
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		err(EXIT_OSERR, "calloc");
+	for (i = 0; i < n; i++)
+		if ((v[i] = strdup(environ[i])) == NULL)
+			err(EXIT_OSERR, "strdup");
+	return v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	*c;
+	const char	*key, *e, **cliopt = NULL;
+	char		**env, **cmd = NULL, *conffile = NULL;
+	size_t		 ncli = 0, i;
+	int		 ch, check = 0, debug = 0, clilisten = 0;
+	pid_t		 other;
+
+	env = copy_environ();
+	c = config_new();
+
+	/*
+	 * Options are collected as key/value pairs and applied after the
+	 * file through config_set(), so they mean exactly what the keys
+	 * mean and override them.
+	 */
+	if ((cliopt = calloc(2 * (size_t)argc + 2, sizeof(*cliopt))) == NULL)
+		err(EXIT_OSERR, "calloc");
+	while ((ch = getopt_long(argc, argv, "+c:w:l:s:p:ndVh", longopts,
+	    NULL)) != -1) {
+		key = NULL;
+		switch (ch) {
+		case 'c':
+			conffile = optarg;
+			break;
+		case 'w':
+			key = "workers";
+			break;
+		case 'l':
+			key = "listen";
+			break;
+		case 's':
+			key = "state_dir";
+			break;
+		case 'p':
+			key = "pidfile";
+			break;
+		case 'R':
+			key = "ready";
+			break;
+		case 'T':
+			key = "stop_timeout";
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("drover %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout, 0);
+		default:
+			usage(stderr, EXIT_USAGE);
+		}
+		if (key != NULL) {
+			cliopt[ncli++] = key;
+			cliopt[ncli++] = optarg;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0)
+		cmd = argv;
+
+	log_init(debug);
+	if (conffile != NULL && config_load(c, conffile) == -1)
+		exit(EXIT_CONFIG);
+	for (i = 0; i < ncli; i += 2) {
+		if (strcmp(cliopt[i], "listen") == 0 && !clilisten++)
+			config_reset_listen(c);
+		if (config_set(c, cliopt[i], cliopt[i + 1], &e) == -1) {
+			fprintf(stderr, "drover: %s\n", e);
+			usage(stderr, EXIT_USAGE);
+		}
+	}
+	free((void *)cliopt);
+	if (cmd != NULL)
+		config_set_argv(c, cmd);
+	if (config_finish(c, &e) == -1) {
+		if (c->c_file != NULL)
+			log_warnx("%s: %s", c->c_file, e);
+		else
+			log_warnx("%s", e);
+		exit(EXIT_CONFIG);
+	}
+	if (check) {
+		config_print(c, stdout);
+		printf("configuration ok\n");
+		exit(0);
+	}
+	master.m_conf = c;
+	master.m_gen = 1;
+
+	/* The pid file comes first: a second master changes nothing. */
+	if (c->c_pidfile != NULL) {
+		if ((pidfh = pidfile_open(c->c_pidfile, 0644, &other)) ==
+		    NULL) {
+			if (errno == EEXIST)
+				fatalx(EXIT_TEMPFAIL, "pid file %s is held by "
+				    "another master (pid %ld)", c->c_pidfile,
+				    (long)other);
+			fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
+		}
+	}
+
+	if ((master.m_listeners = calloc(c->c_nlisten + 1,
+	    sizeof(struct listener))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; i < c->c_nlisten; i++) {
+		if (listen_parse(c->c_listen[i], (int)i,
+		    &master.m_listeners[i], &e) == -1)
+			fatalx(EXIT_CONFIG, "listen %s: %s", c->c_listen[i],
+			    e);
+		master.m_nlisteners++;
+		if (listen_open(&master.m_listeners[i], c->c_workers,
+		    c->c_reuseport) == -1) {
+			master_exit();
+			exit(EXIT_OSERR);
+		}
+	}
+
+	master.m_env = spawn_environ(env);
+	master.m_cmdpath = spawn_resolve(c->c_argv[0]);
+
+	if (ev_default_loop(EVFLAG_AUTO) == NULL)
+		fatalx(EXIT_OSERR, "cannot initialise libev");
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sig_int, signal_cb, SIGINT);
+	ev_signal_init(&sig_quit, signal_cb, SIGQUIT);
+	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_init(&sig_usr1, signal_cb, SIGUSR1);
+	ev_signal_init(&sig_usr2, signal_cb, SIGUSR2);
+	ev_signal_init(&sig_ttin, signal_cb, SIGTTIN);
+	ev_signal_init(&sig_ttou, signal_cb, SIGTTOU);
+	ev_signal_start(EV_DEFAULT, &sig_term);
+	ev_signal_start(EV_DEFAULT, &sig_int);
+	ev_signal_start(EV_DEFAULT, &sig_quit);
+	ev_signal_start(EV_DEFAULT, &sig_hup);
+	ev_signal_start(EV_DEFAULT, &sig_usr1);
+	ev_signal_start(EV_DEFAULT, &sig_usr2);
+	ev_signal_start(EV_DEFAULT, &sig_ttin);
+	ev_signal_start(EV_DEFAULT, &sig_ttou);
+
+	slot_init(c->c_workers);
+	if (state_init(c->c_state_dir) == -1) {
+		master_exit();
+		exit(EXIT_OSERR);
+	}
+	if (pidfh != NULL && pidfile_write(pidfh) == -1)
+		log_warn("pid file %s", c->c_pidfile);
+	setproctitle("master");
+	log_info("started: %d workers of %s, generation %llu",
+	    master.m_nslots, master.m_cmdpath,
+	    (unsigned long long)master.m_gen);
+
+	slot_start_all();
+	ev_run(EV_DEFAULT, 0);
+
+	master_exit();
+	log_info("stopped");
+	return master.m_exit;
+}
+
+/*
+ * Begin stopping.  Readiness goes first (state_flush removes `ready`
+ * before any worker is signalled), then the workers.
+ */
+static void
+master_stop(int how)
+{
+	if (master.m_stopping >= how)
+		return;
+	master.m_stopping = how;
+	state_changed();
+	state_flush();
+	log_info("stopping %s", how == STOP_NOW ? "now" : "gracefully");
+	slot_stop_all(how);
+	master_check_done();
+}
+
+/*
+ * Once stopping and no worker is left, leave the loop.
+ */
+void
+master_check_done(void)
+{
+	if (master.m_stopping && slot_nworkers() == 0)
+		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/* Remove what the master created: sockets, state files, pid file. */
+static void
+master_exit(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < master.m_nlisteners; i++)
+		listen_close(&master.m_listeners[i]);
+	state_cleanup();
+	if (pidfh != NULL)
+		pidfile_remove(pidfh);
+	pidfh = NULL;
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	switch (w->signum) {
+	case SIGTERM:
+		master_stop(STOP_GRACEFUL);
+		break;
+	case SIGINT:
+		master_stop(master.m_stopping ? STOP_NOW : STOP_GRACEFUL);
+		break;
+	case SIGQUIT:
+		master_stop(STOP_NOW);
+		break;
+	default:
+		log_warnx("signal %d (SIG%s) is not handled yet; ignored",
+		    w->signum, sigabbrev_np(w->signum));
+		break;
+	}
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * Starting a worker: everything that allocates or may fail in an unsafe
+ * way (the environment, the path of the command) is prepared in the
+ * master; after fork() the child does only async-signal-safe steps:
+ * signal mask and dispositions reset, the parent-death signal, working
+ * directory and credentials, the slot's sockets moved to 3.., every other
+ * descriptor closed, exec.  A failed step is written to a close-on-exec
+ * pipe, so the master learns of it (and of a successful exec, by EOF)
+ * without guessing from the exit status.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+/* The worker's own variables, prepended to the base environment. */
+#define SPAWN_NVARS	6
+#define SPAWN_PIDLEN	24
+
+__attribute__((__noreturn__)) static void
+		 spawn_child(int, const int *, int, char **, char *, pid_t);
+__attribute__((__noreturn__)) static void
+		 spawn_fail(int, int, int);
+static int	 spawn_keep(const char *);
+
+/*
+ * Whether an inherited variable may pass to workers: drover's own
+ * activation and notify variables never leak to them.
+ */
+static int
+spawn_keep(const char *var)
+{
+	return strncmp(var, "LISTEN_", 7) != 0 &&
+	    strncmp(var, "NOTIFY_SOCKET=", 14) != 0 &&
+	    strncmp(var, "WATCHDOG_", 9) != 0 &&
+	    strncmp(var, "DROVER_", 7) != 0;
+}
+
+/*
+ * Build the environment workers start from: a copy of env (the master's,
+ * copied before setproctitle moved it) less the variables that belong to
+ * the master, with the configuration's env entries replacing or adding.
+ */
+char **
+spawn_environ(char **env)
+{
+	const struct config	*c = master.m_conf;
+	char			**v;
+	size_t			 n = 0, i, j, klen;
+
+	for (i = 0; env[i] != NULL; i++)
+		;
+	if ((v = calloc(i + c->c_nenv + 1, sizeof(*v))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; env[i] != NULL; i++) {
+		if (!spawn_keep(env[i]))
+			continue;
+		for (j = 0; j < c->c_nenv; j++) {
+			klen = strcspn(c->c_env[j], "=") + 1;
+			if (strncmp(env[i], c->c_env[j], klen) == 0)
+				break;
+		}
+		if (j == c->c_nenv)
+			v[n++] = env[i];
+	}
+	for (j = 0; j < c->c_nenv; j++)
+		v[n++] = c->c_env[j];
+	v[n] = NULL;
+	return v;
+}
+
+/*
+ * Find a command without a slash in PATH, as execvp(3) would; return a
+ * path to pass to execve (the name itself when nothing matches, so that
+ * the exec fails with ENOENT).  The result is allocated.
+ */
+char *
+spawn_resolve(const char *cmd)
+{
+	const char	*path, *p, *end;
+	char		*full;
+	struct stat	 st;
+
+	if (strchr(cmd, '/') != NULL || (path = getenv("PATH")) == NULL)
+		path = "";
+	for (p = path; strchr(cmd, '/') == NULL && *p != '\0'; p = end) {
+		end = strchrnul(p, ':');
+		if (asprintf(&full, "%.*s/%s", (int)(end - p), p, cmd) == -1)
+			fatal(EXIT_OSERR, "%s", __func__);
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(full, X_OK) == 0)
+			return full;
+		free(full);
+		if (*end == ':')
+			end++;
+	}
+	if ((full = strdup(cmd)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	return full;
+}
+
+/*
+ * Fork the worker of slot s.  On success return its pid and the read end
+ * of the exec-report pipe in *execfd; on failure of fork or pipe log it
+ * and return -1.  The caller watches both.
+ */
+pid_t
+spawn_worker(struct slot *s, int *execfd)
+{
+	char		**envp, **base = master.m_env;
+	char		 vars[SPAWN_NVARS][64], *pidvar = NULL, *names = NULL;
+	int		 fds[DROVER_MAX_LISTEN], nfds, p[2], nv = 0;
+	size_t		 nbase, i;
+	pid_t		 pid, parent = getpid();
+	sigset_t	 all, old;
+
+	nfds = listen_slot_fds(s->s_id, fds, DROVER_MAX_LISTEN);
+	for (nbase = 0; base[nbase] != NULL; nbase++)
+		;
+	if ((envp = calloc(nbase + SPAWN_NVARS + 1, sizeof(*envp))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	(void)snprintf(vars[nv], sizeof(vars[nv]), "DROVER_WORKER_ID=%d",
+	    s->s_id);
+	envp[nv] = vars[nv];
+	nv++;
+	(void)snprintf(vars[nv], sizeof(vars[nv]),
+	    "DROVER_GENERATION=%llu", (unsigned long long)s->s_w.w_gen);
+	envp[nv] = vars[nv];
+	nv++;
+	(void)snprintf(vars[nv], sizeof(vars[nv]), "DROVER_WORKERS=%d",
+	    master.m_nslots);
+	envp[nv] = vars[nv];
+	nv++;
+	if (nfds > 0) {
+		(void)snprintf(vars[nv], sizeof(vars[nv]), "LISTEN_FDS=%d",
+		    nfds);
+		envp[nv] = vars[nv];
+		nv++;
+		/* The child writes its own pid over the x's. */
+		(void)snprintf(vars[nv], sizeof(vars[nv]), "LISTEN_PID=%.*s",
+		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		pidvar = envp[nv] = vars[nv];
+		nv++;
+		if (asprintf(&names, "LISTEN_FDNAMES=%s", listen_names()) ==
+		    -1)
+			fatal(EXIT_OSERR, "%s", __func__);
+		envp[nv++] = names;
+	}
+	for (i = 0; i < nbase; i++)
+		envp[nv + i] = base[i];
+	envp[nv + nbase] = NULL;
+
+	/*
+	 * Signals stay blocked across fork, so none reaches the child while
+	 * it still has the master's dispositions; the child unblocks them
+	 * after resetting those, and anything pending then acts as default.
+	 */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &old);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("slot %d: pipe", s->s_id);
+		pid = -1;
+		goto done;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("slot %d: fork", s->s_id);
+		close(p[0]);
+		close(p[1]);
+		break;
+	case 0:
+		close(p[0]);
+		spawn_child(p[1], fds, nfds, envp, pidvar, parent);
+	default:
+		close(p[1]);
+		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+			log_warn("slot %d: fcntl", s->s_id);
+		*execfd = p[0];
+		break;
+	}
+ done:
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	free(names);
+	free(envp);
+	return pid;
+}
+
+/* Report a failed step of the child to the master and exit. */
+static void
+spawn_fail(int fd, int step, int err)
+{
+	int	 msg[2];
+
+	msg[0] = step;
+	msg[1] = err;
+	(void)write(fd, msg, sizeof(msg));
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/*
+ * The child between fork and exec.  Only async-signal-safe calls: the
+ * master is single-threaded, but the rule keeps this code correct if
+ * that ever changes, and keeps it short.
+ */
+static void
+spawn_child(int report, const int *fds, int nfds, char **envp,
+    char *pidvar, pid_t parent)
+{
+	const struct config	*c = master.m_conf;
+	struct sigaction	 sa;
+	sigset_t		 none;
+	char			 digits[SPAWN_PIDLEN];
+	int			 i, base, tmp[DROVER_MAX_LISTEN], n;
+	pid_t			 me;
+
+	/* Dispositions and the mask are inherited across exec: reset. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 1; i < NSIG; i++)
+		(void)sigaction(i, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* A worker gets SIGTERM when the master dies, even by SIGKILL. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		spawn_fail(report, 1, errno);
+	if (getppid() != parent)
+		_exit(125);
+
+	if (c->c_directory != NULL && chdir(c->c_directory) == -1)
+		spawn_fail(report, 2, errno);
+	if (c->c_gid != (gid_t)-1 && (setgroups(1, &c->c_gid) == -1 ||
+	    setgid(c->c_gid) == -1))
+		spawn_fail(report, 3, errno);
+	if (c->c_uid != (uid_t)-1 && setuid(c->c_uid) == -1)
+		spawn_fail(report, 4, errno);
+
+	/*
+	 * Move the sockets and the report pipe above the range they go to,
+	 * so that no dup2 overwrites a source, then into place: sockets at
+	 * 3.., the report pipe (still close-on-exec) right after them.
+	 */
+	base = 3 + nfds + 1;
+	for (i = 0; i < nfds; i++)
+		if ((tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base)) == -1)
+			spawn_fail(report, 5, errno);
+	if ((n = fcntl(report, F_DUPFD_CLOEXEC, base)) == -1)
+		spawn_fail(report, 5, errno);
+	report = n;
+	for (i = 0; i < nfds; i++)
+		if (dup2(tmp[i], 3 + i) == -1)
+			spawn_fail(report, 5, errno);
+	if (dup3(report, 3 + nfds, O_CLOEXEC) == -1)
+		spawn_fail(report, 5, errno);
+	report = 3 + nfds;
+	closefrom(report + 1);
+
+	if (pidvar != NULL) {
+		me = getpid();
+		n = 0;
+		do {
+			digits[n++] = '0' + me % 10;
+			me /= 10;
+		} while (me > 0);
+		pidvar += strlen("LISTEN_PID=");
+		for (i = 0; i < n; i++)
+			pidvar[i] = digits[n - 1 - i];
+		pidvar[n] = '\0';
+	}
+
+	execve(master.m_cmdpath, c->c_argv, envp);
+	spawn_fail(report, 0, errno);
+	_exit(126);
+}
+
+/*
+ * Name the step a child reported as failed, for the log.
+ */
+const char *
+spawn_step(int step)
+{
+	switch (step) {
+	case 0:
+		return "exec";
+	case 1:
+		return "set the parent-death signal for";
+	case 2:
+		return "change directory for";
+	case 3:
+		return "set the group of";
+	case 4:
+		return "set the user of";
+	default:
+		return "set up descriptors for";
+	}
+}

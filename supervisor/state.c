@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The state files in state_dir: `live` (its mtime refreshed every second
+ * by the event loop, so a stale mtime means a stuck master), `ready`
+ * (present exactly while every slot has a ready worker and the master is
+ * not stopping) and `status.json`.  Changes only mark the state dirty; an
+ * ev_prepare watcher writes once per loop iteration, just before the loop
+ * waits again, so a burst of changes costs one write.  Every file is
+ * written under a temporary name and renamed, so a reader never sees half
+ * a file.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+static int	 state_write(const char *, void (*)(FILE *));
+static void	 state_status(FILE *);
+static void	 state_str(FILE *, const char *);
+static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
+static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
+static void	 state_empty(FILE *);
+
+static int		 state_dirfd = -1;
+static int		 state_isready;
+static ev_prepare	 state_prepare;
+static ev_timer		 state_tick;
+
+/*
+ * Create (if needed) and open the state directory, write the first
+ * status, create `live` and start the watchers.  Returns -1 after logging
+ * when the directory cannot be used.
+ */
+int
+state_init(const char *dir)
+{
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("state directory %s", dir);
+		return -1;
+	}
+	if ((state_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("state directory %s", dir);
+		return -1;
+	}
+	(void)unlinkat(state_dirfd, "ready", 0);
+	if (state_write("live", state_empty) == -1 ||
+	    state_write("status.json", state_status) == -1)
+		return -1;
+	ev_prepare_init(&state_prepare, state_prepare_cb);
+	ev_prepare_start(EV_DEFAULT, &state_prepare);
+	ev_timer_init(&state_tick, state_live_cb, 1, 1);
+	ev_timer_start(EV_DEFAULT, &state_tick);
+	return 0;
+}
+
+/* Something status.json shows has changed. */
+void
+state_changed(void)
+{
+	master.m_dirty = 1;
+}
+
+static void
+state_empty(FILE *fp)
+{
+	(void)fp;
+}
+
+/*
+ * Write file in the state directory through write_cb, under a temporary
+ * name first, then rename it into place.
+ */
+static int
+state_write(const char *file, void (*write_cb)(FILE *))
+{
+	char	 tmp[64];
+	FILE	*fp;
+	int	 fd;
+
+	(void)snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
+	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0644);
+	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		log_warn("state file %s", tmp);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	write_cb(fp);
+	if (fflush(fp) == EOF || ferror(fp)) {
+		log_warn("state file %s", tmp);
+		fclose(fp);
+		return -1;
+	}
+	if (fclose(fp) == EOF ||
+	    renameat(state_dirfd, tmp, state_dirfd, file) == -1) {
+		log_warn("state file %s", file);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Bring status.json and `ready` up to date if anything changed.  Called
+ * before the loop blocks, and once more at exit.
+ */
+void
+state_flush(void)
+{
+	int	 ready;
+
+	if (!master.m_dirty || state_dirfd == -1)
+		return;
+	master.m_dirty = 0;
+	ready = !master.m_stopping &&
+	    slot_count(SLOT_READY) == master.m_nslots;
+	/* `ready` goes first and comes last: it never outlives the truth. */
+	if (!ready && state_isready) {
+		if (unlinkat(state_dirfd, "ready", 0) == -1 && errno != ENOENT)
+			log_warn("state file ready");
+		state_isready = 0;
+	}
+	(void)state_write("status.json", state_status);
+	if (ready && !state_isready &&
+	    state_write("ready", state_empty) == 0)
+		state_isready = 1;
+}
+
+static void
+state_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	(void)loop;
+	(void)p;
+	(void)revents;
+	state_flush();
+}
+
+/* Refresh the mtime of `live`; recreate it if someone removed it. */
+void
+state_live(void)
+{
+	if (utimensat(state_dirfd, "live", NULL, 0) == -1)
+		(void)state_write("live", state_empty);
+}
+
+static void
+state_live_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	state_live();
+}
+
+/* Remove every state file, at exit. */
+void
+state_cleanup(void)
+{
+	if (state_dirfd == -1)
+		return;
+	ev_prepare_stop(EV_DEFAULT, &state_prepare);
+	ev_timer_stop(EV_DEFAULT, &state_tick);
+	(void)unlinkat(state_dirfd, "ready", 0);
+	(void)unlinkat(state_dirfd, "status.json", 0);
+	(void)unlinkat(state_dirfd, "live", 0);
+	close(state_dirfd);
+	state_dirfd = -1;
+}
+
+/* Write s as a JSON string. */
+static void
+state_str(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(fp, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(fp, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+/* The content of status.json; its fields are documented in drover(8). */
+static void
+state_status(FILE *fp)
+{
+	const struct listener	*l;
+	const struct slot	*s;
+	const struct exitinfo	*x;
+	char			 how[128];
+	size_t			 i;
+	int			 k;
+
+	fprintf(fp, "{\n  \"version\": 1,\n  \"pid\": %ld,\n"
+	    "  \"generation\": %llu,\n  \"state\": \"%s\",\n",
+	    (long)getpid(), (unsigned long long)master.m_gen,
+	    master.m_stopping ? "stopping" : "running");
+	fprintf(fp, "  \"ready\": %s,\n  \"workers\": %d,\n"
+	    "  \"workers_ready\": %d,\n",
+	    !master.m_stopping && slot_count(SLOT_READY) == master.m_nslots ?
+	    "true" : "false", master.m_nslots, slot_count(SLOT_READY));
+	fprintf(fp, "  \"listeners\": [");
+	for (i = 0; i < master.m_nlisteners; i++) {
+		l = &master.m_listeners[i];
+		fprintf(fp, "%s\n    {\"name\": ", i > 0 ? "," : "");
+		state_str(fp, l->l_name);
+		fprintf(fp, ", \"address\": ");
+		state_str(fp, l->l_addr);
+		if (l->l_type == LISTEN_TCP) {
+			fprintf(fp, ", \"type\": \"tcp\", \"host\": ");
+			state_str(fp, l->l_host);
+			fprintf(fp, ", \"port\": %d", l->l_port);
+		} else {
+			fprintf(fp, ", \"type\": \"unix\", \"path\": ");
+			state_str(fp, l->l_path);
+		}
+		fprintf(fp, ", \"reuseport\": %s, \"sockets\": %d}",
+		    l->l_reuseport ? "true" : "false", l->l_nfds);
+	}
+	fprintf(fp, "%s],\n  \"slots\": [", master.m_nlisteners ? "\n  " : "");
+	for (k = 0; k < master.m_nslots; k++) {
+		s = &master.m_slots[k];
+		fprintf(fp, "%s\n    {\"id\": %d, \"pid\": %ld, "
+		    "\"generation\": %llu, \"state\": \"%s\", "
+		    "\"restarts\": %u, \"failures\": %u, \"backoff_ms\": %lld,"
+		    " \"last_exit\": ", k > 0 ? "," : "", s->s_id,
+		    (long)s->s_w.w_pid, (unsigned long long)s->s_w.w_gen,
+		    slot_state_name(s->s_state), s->s_restarts,
+		    s->s_failures, (long long)(s->s_delay * 1000 + 0.5));
+		x = &s->s_last;
+		if (x->x_pid == 0) {
+			fprintf(fp, "null}");
+			continue;
+		}
+		fprintf(fp, "{\"pid\": %ld, \"status\": ", (long)x->x_pid);
+		if (x->x_execerr != 0) {
+			(void)snprintf(how, sizeof(how), "cannot %s: %s",
+			    spawn_step(x->x_execstep), strerror(x->x_execerr));
+			state_str(fp, how);
+		} else
+			state_str(fp, log_status(x->x_status, 0, how,
+			    sizeof(how)));
+		if (WIFEXITED(x->x_status))
+			fprintf(fp, ", \"code\": %d, \"signal\": null",
+			    WEXITSTATUS(x->x_status));
+		else
+			fprintf(fp, ", \"code\": null, \"signal\": %d",
+			    WTERMSIG(x->x_status));
+		fprintf(fp, ", \"core\": %s}}", WIFSIGNALED(x->x_status) &&
+		    WCOREDUMP(x->x_status) ? "true" : "false");
+	}
+	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
+}
