@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2025 The drover authors
+ *
+ * Helpers for drover's integration tests: where the built tree is, private
+ * temporary directories, starting the real daemon in one of them and
+ * waiting on it, reading its status.json with a small JSON parser, and
+ * talking HTTP to its workers over loopback.  Every wait has a deadline and
+ * is driven by poll(2) on a pidfd, an inotify descriptor or a socket: no
+ * helper sleeps.  Whatever a test leaves behind (daemons, their workers,
+ * temporary directories) is killed or removed when the test exits, also
+ * when it bails out.  Strings returned as "const char *" belong to the
+ * library and live until exit; "char *" and "struct tl_json *" results
+ * belong to the caller.
+ */
+
+#ifndef DROVER_TESTLIB_H
+#define DROVER_TESTLIB_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#define TL_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+
+/*
+ * Paths.  The build and source trees come from $abs_top_builddir and
+ * $abs_top_srcdir (exported by make check), else from the location of the
+ * test binary, which lives in BUILDDIR/t.  tl_path() and tl_srcpath() join
+ * a relative path to them; tl_fmt() formats any string.  All three return
+ * library-owned strings.
+ */
+const char	*tl_builddir(void);
+const char	*tl_srcdir(void);
+const char	*tl_path(const char *);
+const char	*tl_srcpath(const char *);
+const char	*tl_fmt(const char *, ...) TL_PRINTF(1, 2);
+
+/*
+ * A fresh directory under $TMPDIR (or /tmp), removed with its contents at
+ * exit unless $TL_KEEP is set.  Bails out on failure.
+ */
+const char	*tl_tmpdir(void);
+
+/*
+ * A running daemon.  tl_daemon_start() fills every field: dir is a new
+ * temporary directory and the daemon's working directory, state is
+ * dir/state (passed as "-s state", created by the daemon itself), log is
+ * dir/drover.log and receives the daemon's stdout and stderr.  After
+ * tl_daemon_wait() has reaped it, exited is 1, status holds what
+ * tl_daemon_wait() returned and pidfd is -1.  The strings belong to the
+ * library.  The binary is $TL_DROVER if set, else BUILDDIR/supervisor/
+ * drover; the words of $TL_DAEMON_WRAPPER (valgrind, say) go before it.
+ */
+struct tl_daemon {
+	pid_t		 pid;
+	int		 pidfd;
+	char		*dir;
+	char		*state;
+	char		*log;
+	int		 status;
+	int		 exited;
+};
+
+/* Start drover with "-s STATE" followed by argv (NULL-terminated). */
+int		 tl_daemon_start(struct tl_daemon *, const char *const []);
+/* Send a signal (pidfd_send_signal); -1 with ESRCH once reaped. */
+int		 tl_daemon_kill(struct tl_daemon *, int);
+/*
+ * Wait for the daemon to exit and reap it.  Returns its exit code, 128 +
+ * the signal that killed it, or -1 on timeout.  A negative timeout waits
+ * forever.
+ */
+int		 tl_daemon_wait(struct tl_daemon *, int);
+/* SIGTERM, then tl_daemon_wait(). */
+int		 tl_daemon_stop(struct tl_daemon *, int);
+
+/*
+ * JSON, as the daemon writes it.  Numbers keep their double value and, if
+ * written as an integer that fits, the exact long long (j_isint).  Strings
+ * are NUL-terminated UTF-8; j_len counts bytes (a \u0000 escape yields an
+ * embedded NUL).  Objects keep their members in order.
+ */
+enum tl_json_type {
+	TL_JSON_NULL,
+	TL_JSON_BOOL,
+	TL_JSON_NUMBER,
+	TL_JSON_STRING,
+	TL_JSON_ARRAY,
+	TL_JSON_OBJECT
+};
+
+struct tl_json {
+	enum tl_json_type	  j_type;
+	int			  j_bool;
+	double			  j_num;
+	long long		  j_int;	/* integral part of j_num */
+	int			  j_isint;	/* j_int is exact */
+	char			 *j_str;
+	size_t			  j_len;
+	size_t			  j_n;		/* array or object size */
+	char			**j_keys;	/* object member names */
+	struct tl_json		**j_vals;	/* members or elements */
+};
+
+/* Parse a whole document; NULL on any syntax error (errno EINVAL). */
+struct tl_json	*tl_json_parse(const char *);
+void		 tl_json_free(struct tl_json *);
+
+/*
+ * Look up a dot path: object member names and decimal array indices,
+ * "slots.0.pid".  NULL or "" is the value itself.  NULL if absent.
+ */
+const struct tl_json *tl_json_get(const struct tl_json *, const char *);
+/* The integer at path, or dflt if absent or not a number. */
+long long	 tl_json_int(const struct tl_json *, const char *, long long);
+/* The number at path, or dflt. */
+double		 tl_json_num(const struct tl_json *, const char *, double);
+/* The string at path, or NULL if absent or not a string. */
+const char	*tl_json_str(const struct tl_json *, const char *);
+/* 1 if the value at path exists and is null, else 0. */
+int		 tl_json_is_null(const struct tl_json *, const char *);
+/* 1 for true, 0 for false, -1 if absent or not a boolean. */
+int		 tl_json_bool(const struct tl_json *, const char *);
+/* Elements of the array (or members of the object) at path, else 0. */
+size_t		 tl_json_len(const struct tl_json *, const char *);
+
+/*
+ * status.json.  tl_status() reads it once (NULL if absent or unparsable).
+ * tl_status_wait() waits on inotify until a version satisfies pred and
+ * returns it; NULL on timeout or when the daemon exits first, after a
+ * diag() of the last version seen.  The state directory need not exist yet.
+ */
+struct tl_json	*tl_status(const struct tl_daemon *);
+struct tl_json	*tl_status_wait(struct tl_daemon *,
+		    int (*)(const struct tl_json *, void *), void *, int);
+
+/* "ready" is true and every slot is "ready" with a pid; arg unused. */
+int		 tl_pred_all_ready(const struct tl_json *, void *);
+
+/* Slot arg->slot is "ready" with a pid other than arg->oldpid. */
+struct tl_slot_pid {
+	int		 slot;
+	long long	 oldpid;
+};
+int		 tl_pred_slot_pid_changed(const struct tl_json *, void *);
+
+/*
+ * The value at path equals str (if str is not NULL) or num (a number, or
+ * a boolean as 0/1).
+ */
+struct tl_match {
+	const char	*path;
+	const char	*str;
+	long long	 num;
+};
+int		 tl_pred_match(const struct tl_json *, void *);
+
+/* listeners.N.port, or -1. */
+int		 tl_port(const struct tl_json *, int);
+
+/*
+ * Processes.  tl_wait_pid_gone() waits for any process (not only a child)
+ * to exit: 0 when gone, -1 on timeout.  tl_children() lists the pids whose
+ * parent is ppid (from /proc), sorted; it returns how many it stored or -1.
+ */
+int		 tl_wait_pid_gone(pid_t, int);
+int		 tl_children(pid_t, pid_t *, int);
+
+/*
+ * Files.  tl_wait_log() waits until the daemon's log contains needle (0)
+ * or the deadline passes or the daemon exits without writing it (-1).
+ * tl_slurp() returns a whole file, NUL-terminated, or NULL with errno.
+ * tl_count() counts non-overlapping occurrences.  tl_write_file() creates
+ * or replaces a file with formatted text; 0 or -1.
+ */
+int		 tl_wait_log(struct tl_daemon *, const char *, int);
+char		*tl_slurp(const char *);
+int		 tl_count(const char *, const char *);
+int		 tl_write_file(const char *, const char *, ...) TL_PRINTF(2, 3);
+
+/*
+ * Loopback networking.  tl_connect() and tl_connect_unix() return a
+ * blocking socket or -1.  tl_http_request() sends a GET.
+ * tl_http_response() reads exactly one response (so pipelined responses
+ * stay in the socket for the next call): 0 on success, -2 on a clean EOF
+ * before the first byte, -1 with errno otherwise (ETIMEDOUT, ECONNRESET,
+ * EPROTO for a truncated or malformed response).  The body is
+ * NUL-terminated and truncated to bodysz - 1 bytes; status, body and
+ * close_hdr may be NULL.  tl_http_get() does one request on a new
+ * connection with a 5 s deadline; 0 on success.
+ */
+int		 tl_connect(int);
+int		 tl_connect_unix(const char *);
+int		 tl_http_request(int, const char *, int);
+int		 tl_http_response(int, int, int *, char *, size_t, int *);
+int		 tl_http_get(int, const char *, int *, char *, size_t);
+
+/*
+ * Descriptors of a process, from /proc/PID/fd, sorted by number.
+ * tl_fd_inodes() lists the sockets (inode and fd number), tl_fd_list()
+ * every fd.  Both return how many they stored (at most max) or -1.
+ */
+int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
+int		 tl_fd_list(pid_t, int *, int);
+
+/*
+ * Run a command (argv[0] is looked up in $PATH) with stdin from /dev/null
+ * and stdout and stderr captured together into *output (malloc'd, may be
+ * NULL to discard).  Returns the exit code, 128 + signal, or -1 on timeout
+ * after killing it.
+ */
+int		 tl_run(const char *const [], int, char **);
+
+#endif /* DROVER_TESTLIB_H */
