@@ -45,6 +45,9 @@ struct parse {
 	int		 p_toolong;	/* first over-long line, or 0 */
 	size_t		 p_toolen;
 	int		 p_badsect;	/* first line in a foreign section */
+	int		 p_badindent;	/* first indented line that continues
+					   nothing */
+	int		 p_newsect;	/* a section began after the last key */
 	char		*p_sect;
 	struct entry	*p_ent;
 	size_t		 p_nent;
@@ -59,6 +62,7 @@ static int	 config_bool(const char *, int *);
 static int	 config_words(const char *, char ***, const char **);
 static int	 config_append(char ***, size_t *, const char *);
 static void	 config_freev(char **);
+static void	 config_print_word(FILE *, const char *);
 static char	*config_strdup(const char *);
 
 static char	 config_errbuf[256];
@@ -180,6 +184,11 @@ config_duration(const char *s, double *d)
 	char	*end;
 	double	 v, mult = 1;
 
+	/* Plain decimals only: strtod would take "nan", hex and exponents. */
+	if (!isdigit((unsigned char)*s) || strspn(s, "0123456789.") == 0 ||
+	    strchr(s, 'e') != NULL || strchr(s, 'x') != NULL ||
+	    strchr(s, 'E') != NULL || strchr(s, 'X') != NULL)
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || errno != 0 || v < 0)
@@ -457,6 +466,8 @@ config_reader(char *str, int num, void *arg)
 		return str;
 	}
 	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
+	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
+		p->p_newsect = 1;
 	memcpy(str, p->p_buf, (size_t)len + 1);
 	return str;
 }
@@ -480,7 +491,13 @@ config_handler(void *arg, const char *section, const char *name,
 		}
 		return 1;
 	}
-	if (p->p_cont && p->p_nent > 0) {
+	if (p->p_cont && (p->p_nent == 0 || p->p_newsect)) {
+		/* inih takes this as a key; we refuse the ambiguity. */
+		if (p->p_badindent == 0)
+			p->p_badindent = p->p_line;
+		return 1;
+	}
+	if (p->p_cont) {
 		ent = &p->p_ent[p->p_nent - 1];
 		if (asprintf(&v, "%s %s", ent->e_value, value) == -1)
 			fatal(EXIT_OSERR, "%s", __func__);
@@ -496,6 +513,7 @@ config_handler(void *arg, const char *section, const char *name,
 	ent->e_key = config_strdup(name);
 	ent->e_value = config_strdup(value);
 	ent->e_line = p->p_line;
+	p->p_newsect = 0;
 	return 1;
 }
 
@@ -532,6 +550,12 @@ config_load(struct config *c, const char *file)
 	if (line > 0) {
 		log_warnx("%s:%d: syntax error (expected key = value or "
 		    "[section])", file, line);
+		goto done;
+	}
+	if (p.p_badindent != 0) {
+		log_warnx("%s:%d: indented line continues no value (a key "
+		    "starts at the beginning of its line)", file,
+		    p.p_badindent);
 		goto done;
 	}
 	if (p.p_badsect != 0) {
@@ -627,6 +651,27 @@ config_finish(struct config *c, const char **errstr)
 }
 
 /*
+ * Print a command word so that config_words() reads it back: bare when
+ * it holds nothing special, else in single quotes, a quote as '\''.
+ */
+static void
+config_print_word(FILE *fp, const char *w)
+{
+	if (*w != '\0' && strcspn(w, " \t'\"\\;#") == strlen(w)) {
+		fputs(w, fp);
+		return;
+	}
+	fputc('\'', fp);
+	for (; *w != '\0'; w++) {
+		if (*w == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*w, fp);
+	}
+	fputc('\'', fp);
+}
+
+/*
  * Print what would run, for -n: one "key = value" line per setting, in
  * the file's own syntax.
  */
@@ -661,7 +706,9 @@ config_print(const struct config *c, FILE *fp)
 	if (c->c_group != NULL)
 		fprintf(fp, "group = %s\n", c->c_group);
 	fprintf(fp, "command =");
-	for (i = 0; c->c_argv[i] != NULL; i++)
-		fprintf(fp, " %s", c->c_argv[i]);
+	for (i = 0; c->c_argv[i] != NULL; i++) {
+		fputc(' ', fp);
+		config_print_word(fp, c->c_argv[i]);
+	}
 	fprintf(fp, "\n");
 }

@@ -79,8 +79,15 @@ spawn_environ(char **env)
 		if (j == c->c_nenv)
 			v[n++] = env[i];
 	}
-	for (j = 0; j < c->c_nenv; j++)
-		v[n++] = c->c_env[j];
+	/* Of two env entries for one name, the later wins. */
+	for (j = 0; j < c->c_nenv; j++) {
+		klen = strcspn(c->c_env[j], "=") + 1;
+		for (i = j + 1; i < c->c_nenv; i++)
+			if (strncmp(c->c_env[i], c->c_env[j], klen) == 0)
+				break;
+		if (i == c->c_nenv)
+			v[n++] = c->c_env[j];
+	}
 	v[n] = NULL;
 	return v;
 }
