@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: ISC
+# The manual pages pass mandoc -Tlint -Wwarning, and every option the
+# master accepts and every key it knows is documented.
+srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+MANDOC=${MANDOC:-mandoc}
+if ! command -v "$MANDOC" >/dev/null 2>&1; then
+	echo "Bail out! mandoc is needed (Debian: mandoc)"
+	exit 1
+fi
+pages="drover.8 drover.conf.5"
+keys="workers listen state_dir pidfile ready ready_timeout stop_timeout
+reuseport backlog restart_delay restart_delay_max restart_reset
+restart_budget restart_window command directory env user group"
+opts="--config --workers --listen --state-dir --pidfile --ready
+--stop-timeout --check --debug --version --help"
+n=0
+for p in $pages; do n=$((n + 1)); done
+for k in $keys $opts; do n=$((n + 1)); done
+echo "1..$n"
+i=0
+fail=0
+for p in $pages; do
+	i=$((i + 1))
+	out=$("$MANDOC" -Tlint -Wwarning "$srcdir/man/$p" 2>&1)
+	if [ -z "$out" ]; then
+		echo "ok $i - $p is mandoc -Tlint -Wwarning clean"
+	else
+		echo "not ok $i - $p is mandoc -Tlint -Wwarning clean"
+		echo "$out" | sed 's/^/# /'
+		fail=1
+	fi
+done
+for k in $keys; do
+	i=$((i + 1))
+	if grep -q "^\.It Cm $k " "$srcdir/man/drover.conf.5"; then
+		echo "ok $i - drover.conf(5) documents $k"
+	else
+		echo "not ok $i - drover.conf(5) documents $k"
+		fail=1
+	fi
+done
+for o in $opts; do
+	i=$((i + 1))
+	name=${o#--}
+	if grep -q "Fl \\(-\\|\\\\-\\)$name\\b\\|Fl -$name" "$srcdir/man/drover.8"; then
+		echo "ok $i - drover(8) documents $o"
+	else
+		echo "not ok $i - drover(8) documents $o"
+		fail=1
+	fi
+done
+exit $fail
