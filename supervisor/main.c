@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -32,6 +33,7 @@ static char	**copy_environ(void);
 static void	 signal_cb(struct ev_loop *, ev_signal *, int);
 static void	 master_stop(int);
 static void	 master_exit(void);
+static void	 master_trim(void);
 
 static struct pidfh	*pidfh;
 static ev_signal	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1,
@@ -246,11 +248,39 @@ main(int argc, char *argv[])
 	    (unsigned long long)master.m_gen);
 
 	slot_start_all();
+	master_trim();
 	ev_run(EV_DEFAULT, 0);
 
 	master_exit();
 	log_info("stopped");
 	return master.m_exit;
+}
+
+/*
+ * Start-up runs code the loop never needs again (option and INI parsing,
+ * name resolution, the pid file).  Drop the code pages of every mapped
+ * file from our page tables once, so that the master's RSS shows what it
+ * really keeps using: the pages stay in the page cache, and the few the
+ * loop needs fault back in on first use.  Only executable mappings are
+ * touched: they are never written, so nothing is lost (data and RELRO
+ * mappings hold relocated, private pages and are left alone).
+ */
+static void
+master_trim(void)
+{
+	FILE		*fp;
+	char		 line[512], perm[8];
+	unsigned long	 lo, hi;
+
+	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3 ||
+		    strcmp(perm, "r-xp") != 0 || strchr(line, '/') == NULL)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(fp);
 }
 
 /*
