@@ -200,6 +200,7 @@ void	 listen_close(struct listener *);
 int	 listen_slot_fds(int, int *, int);
 const char *
 	 listen_names(void);
+void	 listen_steer(void);
 
 /* slot.c */
 void	 slot_init(int);
@@ -207,6 +208,7 @@ void	 slot_start_all(void);
 void	 slot_stop_all(int);
 int	 slot_count(enum slot_state);
 int	 slot_nworkers(void);
+int	 slot_accepting(int);
 const char *
 	 slot_state_name(enum slot_state);
 

@@ -21,6 +21,7 @@
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,6 +37,7 @@ static int	 listen_socket(struct listener *, int, int);
 static int	 listen_unix_stale(const struct listener *);
 
 static char	 listen_errbuf[512];
+static int	 listen_nosteer;
 
 /*
  * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
@@ -341,4 +343,71 @@ listen_names(void)
 		strlcat(names, master.m_listeners[i].l_name, len);
 	}
 	return names;
+}
+
+/*
+ * Steer new connections to the slots whose worker accepts them.  Plain
+ * SO_REUSEPORT hashing sends 1/N of new connections to every slot
+ * socket, also to the socket of a slot that has no worker (waiting out a
+ * restart delay, failed or halted), where they would wait for a worker
+ * that may never come.  A classic BPF program attached to the reuseport
+ * group (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) picks a random
+ * index among the accepting slots instead; a socket's index in the group
+ * is its slot number, since the sockets joined the group in slot order
+ * and none ever leaves it while its slot exists.  With no slot accepting,
+ * the program returns an index out of range and the kernel falls back to
+ * its hash: connections then wait in the slot sockets for the workers to
+ * come back.  Connections already queued on a slot's socket stay there and
+ * are served by the slot's next worker.  Where the kernel refuses the
+ * program, drover logs it once and keeps plain hashing.
+ */
+void
+listen_steer(void)
+{
+	struct sock_filter	*insn;
+	struct sock_fprog	 prog;
+	struct listener		*l;
+	size_t			 i;
+	int			 k, n = 0, live = 0;
+
+	if (listen_nosteer)
+		return;
+	for (k = 0; k < master.m_nslots; k++)
+		if (slot_accepting(k))
+			live++;
+	if ((insn = calloc(2 * live + 3, sizeof(*insn))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if (live > 0) {
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    SKF_AD_OFF + SKF_AD_RANDOM);
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD |
+		    BPF_K, live);
+		for (k = 0, i = 0; k < master.m_nslots; k++) {
+			if (!slot_accepting(k))
+				continue;
+			insn[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
+			    BPF_JEQ | BPF_K, i++, 0, 1);
+			insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET |
+			    BPF_K, k);
+		}
+	}
+	insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+	prog.len = n;
+	prog.filter = insn;
+	for (i = 0; i < master.m_nlisteners; i++) {
+		l = &master.m_listeners[i];
+		if (!l->l_reuseport || l->l_nfds < 2)
+			continue;
+		if (setsockopt(l->l_fds[0], SOL_SOCKET,
+		    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1) {
+			log_warn("listen %s: cannot steer connections to "
+			    "ready slots (SO_ATTACH_REUSEPORT_CBPF); the "
+			    "kernel's hash alone spreads them", l->l_addr);
+			listen_nosteer = 1;
+			break;
+		}
+	}
+	log_debug("steering new connections to %d of %d slots", live,
+	    master.m_nslots);
+	free(insn);
 }

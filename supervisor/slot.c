@@ -96,13 +96,28 @@ slot_init(int n)
 static void
 slot_set(struct slot *s, enum slot_state st)
 {
+	int	 was;
+
 	if (s->s_state == st)
 		return;
 	log_debug("slot %d: %s -> %s (pid %ld, gen %llu)", s->s_id,
 	    slot_names[s->s_state], slot_names[st], (long)s->s_w.w_pid,
 	    (unsigned long long)s->s_w.w_gen);
+	was = slot_accepting(s->s_id);
 	s->s_state = st;
+	if (slot_accepting(s->s_id) != was)
+		listen_steer();
 	state_changed();
+}
+
+/*
+ * Whether slot k has a worker that accepts connections: new connections
+ * are steered to these slots only.
+ */
+int
+slot_accepting(int k)
+{
+	return master.m_slots[k].s_state == SLOT_READY;
 }
 
 /* Start every slot's first worker. */

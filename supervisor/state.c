@@ -128,16 +128,19 @@ state_flush(void)
 	master.m_dirty = 0;
 	ready = !master.m_stopping &&
 	    slot_count(SLOT_READY) == master.m_nslots;
-	/* `ready` goes first and comes last: it never outlives the truth. */
+	/*
+	 * `ready` is removed before and created before status.json says so:
+	 * whoever sees "ready": true in status.json finds the file too.
+	 */
 	if (!ready && state_isready) {
 		if (unlinkat(state_dirfd, "ready", 0) == -1 && errno != ENOENT)
 			log_warn("state file ready");
 		state_isready = 0;
 	}
-	(void)state_write("status.json", state_status);
 	if (ready && !state_isready &&
 	    state_write("ready", state_empty) == 0)
 		state_isready = 1;
+	(void)state_write("status.json", state_status);
 }
 
 static void

@@ -22,7 +22,7 @@
 #include "testlib.h"
 
 static struct tl_json *start(struct tl_daemon *, const char *);
-static int	 inflight(int, const char *);
+static int	 inflight(int, const char *, long long *);
 
 /*
  * Start drover with two hello-c workers and a pid file; return the
@@ -46,10 +46,11 @@ start(struct tl_daemon *d, const char *pidfile)
 
 /*
  * Open a connection a worker has accepted (a first request answered on
- * it proves that), then send path on it.  Returns the descriptor.
+ * it proves that), then send path on it.  Returns the descriptor; the
+ * worker's pid goes to *pid.
  */
 static int
-inflight(int port, const char *path)
+inflight(int port, const char *path, long long *pid)
 {
 	char	 body[64];
 	int	 fd, status;
@@ -60,6 +61,7 @@ inflight(int port, const char *path)
 	    tl_http_response(fd, 5000, &status, body, sizeof(body), NULL) ==
 	    -1 || status != 200)
 		bail("no answer on a fresh connection");
+	*pid = atoll(body);
 	if (tl_http_request(fd, path, 1) == -1)
 		sysbail("write");
 	return fd;
@@ -75,7 +77,7 @@ main(void)
 				    "--stop-timeout", "300ms", "--",
 				    "/bin/sh", "-c", "trap '' TERM; exec sleep 600",
 				    NULL };
-	long long		 w0, w1;
+	long long		 w0, w1, busy;
 	int			 fd, status, closehdr, rv;
 	char			 body[64], *s;
 
@@ -86,7 +88,7 @@ main(void)
 	j = start(&d, pidfile);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
-	fd = inflight(tl_port(j, 0), "/slow?ms=1500");
+	fd = inflight(tl_port(j, 0), "/slow?ms=1500", &busy);
 	tl_json_free(j);
 	s = tl_slurp(pidfile);
 	ok(s != NULL && atol(s) == d.pid, "the pid file holds the master's "
@@ -119,11 +121,12 @@ main(void)
 	/* QUIT: at once, even with a request in flight. */
 	j = start(&d, pidfile);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
-	fd = inflight(tl_port(j, 0), "/slow?ms=30000");
+	fd = inflight(tl_port(j, 0), "/slow?ms=30000", &busy);
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGQUIT);
 	is_int(0, tl_daemon_wait(&d, 5000), "QUIT: drover exits 0 at once");
-	is_int(0, tl_wait_pid_gone((pid_t)w0, 5000), "QUIT: workers gone");
+	is_int(0, tl_wait_pid_gone((pid_t)w0, 5000) +
+	    tl_wait_pid_gone((pid_t)busy, 5000), "QUIT: workers gone");
 	ok(tl_http_response(fd, 5000, &status, body, sizeof(body), NULL) != 0,
 	    "QUIT: the long request was cut");
 	close(fd);
@@ -133,7 +136,7 @@ main(void)
 	/* INT, then INT again. */
 	j = start(&d, pidfile);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
-	fd = inflight(tl_port(j, 0), "/slow?ms=30000");
+	fd = inflight(tl_port(j, 0), "/slow?ms=30000", &busy);
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGINT);
 	m.path = "state";
@@ -141,10 +144,11 @@ main(void)
 	j = tl_status_wait(&d, tl_pred_match, &m, 5000);
 	ok(j != NULL, "INT: stopping gracefully");
 	tl_json_free(j);
-	ok(kill((pid_t)w0, 0) == 0, "INT: workers still finishing");
+	ok(kill((pid_t)busy, 0) == 0, "INT: the busy worker is still "
+	    "finishing its request");
 	tl_daemon_kill(&d, SIGINT);
 	is_int(0, tl_daemon_wait(&d, 5000), "second INT: drover exits 0");
-	is_int(0, tl_wait_pid_gone((pid_t)w0, 5000),
+	is_int(0, tl_wait_pid_gone((pid_t)busy, 5000),
 	    "second INT: workers gone");
 	close(fd);
 
