@@ -63,6 +63,7 @@ static int	 config_words(const char *, char ***, const char **);
 static int	 config_append(char ***, size_t *, const char *);
 static void	 config_freev(char **);
 static void	 config_print_word(FILE *, const char *);
+static void	 config_section(struct parse *);
 static char	*config_strdup(const char *);
 
 static char	 config_errbuf[256];
@@ -467,9 +468,29 @@ config_reader(char *str, int num, void *arg)
 	}
 	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
 	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
-		p->p_newsect = 1;
+		config_section(p);
 	memcpy(str, p->p_buf, (size_t)len + 1);
 	return str;
+}
+
+/*
+ * A section header: only [drover] is known.  Checked here, on the header
+ * line itself, so that an unknown section is an error even with no key.
+ */
+static void
+config_section(struct parse *p)
+{
+	const char	*name = p->p_buf + strspn(p->p_buf, " \t") + 1;
+	size_t		 len = strcspn(name, "]");
+
+	p->p_newsect = 1;
+	if (name[len] != ']' || p->p_badsect != 0)
+		return;		/* inih reports the syntax error */
+	if (len == 6 && strncmp(name, "drover", 6) == 0)
+		return;
+	p->p_badsect = p->p_line;
+	if ((p->p_sect = strndup(name, len)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
 }
 
 /*
@@ -484,13 +505,8 @@ config_handler(void *arg, const char *section, const char *name,
 	struct entry	*ent;
 	char		*v;
 
-	if (*section != '\0' && strcmp(section, "drover") != 0) {
-		if (p->p_badsect == 0) {
-			p->p_badsect = p->p_line;
-			p->p_sect = config_strdup(section);
-		}
-		return 1;
-	}
+	if (*section != '\0' && strcmp(section, "drover") != 0)
+		return 1;	/* config_section() recorded it */
 	if (p->p_cont && (p->p_nent == 0 || p->p_newsect)) {
 		/* inih takes this as a key; we refuse the ambiguity. */
 		if (p->p_badindent == 0)

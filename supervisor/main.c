@@ -36,6 +36,7 @@ static void	 master_exit(void);
 static void	 master_trim(void);
 
 static struct pidfh	*pidfh;
+static char		**env;		/* our copy of the environment */
 static ev_signal	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1,
 			 sig_usr2, sig_ttin, sig_ttou;
 
@@ -91,7 +92,7 @@ main(int argc, char *argv[])
 {
 	struct config	*c;
 	const char	*key, *e, **cliopt = NULL;
-	char		**env, **cmd = NULL, *conffile = NULL;
+	char		**cmd = NULL, *conffile = NULL;
 	size_t		 ncli = 0, i;
 	int		 ch, check = 0, debug = 0, clilisten = 0;
 	pid_t		 other;

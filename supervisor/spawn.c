@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@ __attribute__((__noreturn__)) static void
 __attribute__((__noreturn__)) static void
 		 spawn_fail(int, int, int);
 static int	 spawn_keep(const char *);
+static void	 spawn_rawdefault(int);
 
 /*
  * Whether an inherited variable may pass to workers: drover's own
@@ -208,6 +210,22 @@ spawn_worker(struct slot *s, int *execfd)
 	return pid;
 }
 
+/*
+ * Give signal sig its default disposition through the system call
+ * itself.  The C library refuses the two signals it reserves for threads
+ * (32 and 33), but an ignored disposition of them, which some parents
+ * leave, survives exec like any other.  SIG_DFL with no flags and an
+ * empty mask is all zeros in every architecture's kernel sigaction.
+ */
+static void
+spawn_rawdefault(int sig)
+{
+	unsigned long	 ksa[8];
+
+	memset(ksa, 0, sizeof(ksa));
+	(void)syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(NSIG / 8));
+}
+
 /* Report a failed step of the child to the master and exit. */
 static void
 spawn_fail(int fd, int step, int err)
@@ -241,7 +259,8 @@ spawn_child(int report, const int *fds, int nfds, char **envp,
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
 	for (i = 1; i < NSIG; i++)
-		(void)sigaction(i, &sa, NULL);
+		if (sigaction(i, &sa, NULL) == -1)
+			spawn_rawdefault(i);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
