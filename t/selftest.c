@@ -309,7 +309,8 @@ test_json(void)
 
 	j = tl_json_parse("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\", \"\\u00e9\\u20AC"
 	    "\\ud83d\\ude00\", \"a\\u0000b\", \"\\u0041\"]");
-	ok(j != NULL, "escapes parse");
+	if (!ok(j != NULL, "escapes parse"))
+		bail("cannot go on without a parsed document");
 	is_string("\"\\/\b\f\n\r\t", tl_json_str(j, "0"), "simple escapes");
 	is_string("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", tl_json_str(j, "1"),
 	    "\\u escapes and a surrogate pair to UTF-8");
@@ -319,7 +320,8 @@ test_json(void)
 
 	j = tl_json_parse("[0, -0, 42, -17, 1.5, 1e3, -2.5E-1, "
 	    "9223372036854775807, 9223372036854775808, 1e400]");
-	ok(j != NULL, "numbers parse");
+	if (!ok(j != NULL, "numbers parse"))
+		bail("cannot go on without a parsed document");
 	is_int(0, tl_json_int(j, "1", 1), "-0");
 	is_int(-17, tl_json_int(j, "3", 0), "negative");
 	ok(tl_json_num(j, "4", 0) == 1.5 && !tl_json_get(j, "4")->j_isint,
@@ -334,7 +336,8 @@ test_json(void)
 	tl_json_free(j);
 
 	j = tl_json_parse(" \t\r\n[ [ ] , { } , [ [ 1 ] ] ]\n");
-	ok(j != NULL && tl_json_int(j, "2.0.0", 0) == 1, "white space, nesting");
+	ok(j != NULL && tl_json_int(j, "2.0.0", 0) == 1,
+	    "white space, nesting");
 	tl_json_free(j);
 
 	for (i = 0; bad[i] != NULL; i++) {

@@ -26,8 +26,8 @@
 
 static void	tap_register(void);
 static void	tap_finish(void);
-static void	tap_vdiag(const char *, va_list);
-static int	tap_result(int, const char *, va_list);
+static void	tap_vdiag(const char *, va_list) TAP_PRINTF(1, 0);
+static int	tap_result(int, const char *, va_list) TAP_PRINTF(2, 0);
 
 static pid_t	  tap_pid;		/* process owning the state, or 0 */
 static int	  tap_planned = -1;	/* announced count, or -1 */

@@ -2,22 +2,22 @@
 /*
  * Copyright (c) 2025 The drover authors
  *
- * The process, file and network helpers behind t/testlib.h (the JSON
- * parser is in t/json.c).  The library keeps three lists for the exit hook
- * it registers with tap_atexit(): the daemons it started, the temporary
+ * The process, file and network helpers behind t/testlib.h (the JSON parser
+ * is in t/json.c).  The library keeps three lists for the exit hook it
+ * registers with tap_atexit(): the daemons it started, the temporary
  * directories it made and the strings it handed out.  At exit it shows the
  * end of every daemon's log if a test failed, stops every daemon not yet
- * reaped (SIGSTOP first, so it cannot respawn, then SIGKILL to the workers
- * named in its status.json and to its other children, then to the daemon
- * itself), kills every worker it has seen in a status.json and that still
- * runs (through a pidfd taken when it was seen, so a reused pid is never
- * hit), removes the directories and frees the strings.  Waiting is always poll(2) with a deadline on a pidfd, an
- * inotify descriptor, a pipe or a socket; nothing here sleeps.  Only where
- * pidfd_open(2) fails with ENOSYS (valgrind 3.19, for one, does not know
- * it) is a process's exit found by looking at /proc every TL_SLICE_MS
- * milliseconds, in the same poll(2) loop.  System
- * failures that leave a test unable to go on (fork, pipe, inotify) bail
- * out; results a test wants to assert on are returned.
+ * reaped (SIGSTOP first, so it cannot respawn, then SIGKILL to all its
+ * children, the workers, then to the daemon itself), kills every worker it
+ * has seen in a status.json and that still runs (the same pid with the same
+ * start time, so a reused pid is never hit), removes the directories and
+ * frees the strings.  Waiting is always poll(2) with a deadline on a pidfd,
+ * an inotify descriptor, a pipe or a socket; nothing here sleeps.  Only
+ * where pidfd_open(2) fails with ENOSYS (valgrind 3.19, for one, does not
+ * know it) is a process's exit found by looking at /proc every TL_SLICE_MS
+ * milliseconds, in the same poll(2) loop.  System failures that leave a test
+ * unable to go on (fork, pipe, inotify) bail out; results a test wants to
+ * assert on are returned.
  */
 
 #include "config.h"
@@ -55,14 +55,20 @@
 #define TL_HTTP_MS	5000	/* tl_http_get() deadline */
 #define TL_SLICE_MS	20	/* /proc checks without pidfd_open(2) */
 
+/* What /proc/PID/stat says; pid and start time name a process for good. */
+struct tl_proc {
+	pid_t			 p_pid;
+	int			 p_ppid;
+	char			 p_state;
+	unsigned long long	 p_start;
+};
+
 /* A daemon started by tl_daemon_start(), for the exit hook. */
 struct tl_reg {
 	pid_t		 r_pid;
-	const char	*r_state;
 	const char	*r_log;
 	int		 r_reaped;
-	pid_t		*r_wpid;	/* workers seen in status.json */
-	int		*r_wfd;		/* and a pidfd for each */
+	struct tl_proc	*r_w;		/* workers seen in status.json */
 	size_t		 r_nw;
 };
 
@@ -86,6 +92,7 @@ static long long tl_now(void);
 static long long tl_deadline(int);
 static int	 tl_remaining(long long);
 static int	 tl_pidfd_open(pid_t);
+static int	 tl_proc(pid_t, struct tl_proc *);
 static int	 tl_gone(pid_t);
 static int	 tl_poll(struct pollfd *, int, long long, pid_t, int, int *);
 static int	 tl_decode(int);
@@ -161,40 +168,22 @@ tl_cleanup(void)
 }
 
 /*
- * Kill a daemon the test left running, and its workers.  Stopping it
- * first keeps it from spawning replacements while they are being killed.
+ * Kill a daemon the test left running, and its workers, which are its
+ * children (whatever status.json says: a pid read from a file could have
+ * been reused by now, a child cannot while its parent is stopped).
+ * Stopping the daemon first keeps it from spawning replacements meanwhile.
  */
 static void
 tl_kill_daemon(const struct tl_reg *r)
 {
-	struct tl_json	*j;
-	char		*path;
-	pid_t		 kids[256];
-	long long	 pid;
-	size_t		 i, n;
-	int		 nkids, k;
+	pid_t	 kids[1024];
+	int	 nkids, k;
 
 	if (waitpid(r->r_pid, NULL, WNOHANG) == r->r_pid)
 		return;
 	diag("killing drover %d left running", (int)r->r_pid);
 	kill(r->r_pid, SIGSTOP);
-	if (asprintf(&path, "%s/status.json", r->r_state) != -1) {
-		char	*text = tl_slurp(path);
-
-		if ((j = tl_json_parse(text)) != NULL) {
-			n = tl_json_len(j, "slots");
-			for (i = 0; i < n; i++) {
-				pid = tl_json_int(tl_json_get(j, "slots")->
-				    j_vals[i], "pid", 0);
-				if (pid > 1 && pid != getpid())
-					kill((pid_t)pid, SIGKILL);
-			}
-			tl_json_free(j);
-		}
-		free(text);
-		free(path);
-	}
-	nkids = tl_children(r->r_pid, kids, 256);
+	nkids = tl_children(r->r_pid, kids, 1024);
 	for (k = 0; k < nkids; k++)
 		kill(kids[k], SIGKILL);
 	kill(r->r_pid, SIGKILL);
@@ -209,41 +198,38 @@ tl_kill_daemon(const struct tl_reg *r)
 static void
 tl_kill_workers(struct tl_reg *r)
 {
-	size_t	 i;
+	struct tl_proc	 now;
+	size_t		 i;
 
 	for (i = 0; i < r->r_nw; i++) {
-		if (syscall(SYS_pidfd_send_signal, r->r_wfd[i], 0, NULL,
-		    0) == 0 && !tl_gone(r->r_wpid[i])) {
-			if (r->r_reaped)
-				diag("worker %d of drover %d still runs after "
-				    "it exited: killing it", (int)r->r_wpid[i],
-				    (int)r->r_pid);
-			syscall(SYS_pidfd_send_signal, r->r_wfd[i], SIGKILL,
-			    NULL, 0);
-		}
-		close(r->r_wfd[i]);
+		if (tl_proc(r->r_w[i].p_pid, &now) == -1 ||
+		    now.p_start != r->r_w[i].p_start ||
+		    now.p_state == 'Z' || now.p_state == 'X')
+			continue;
+		if (r->r_reaped)
+			diag("worker %d of drover %d still runs after it "
+			    "exited: killing it", (int)now.p_pid,
+			    (int)r->r_pid);
+		kill(now.p_pid, SIGKILL);
 	}
-	free(r->r_wpid);
-	free(r->r_wfd);
-	r->r_wpid = NULL;
-	r->r_wfd = NULL;
+	free(r->r_w);
+	r->r_w = NULL;
 	r->r_nw = 0;
 }
 
 /*
- * Remember the workers a status of the daemon pid names, with a pidfd
- * each, for tl_kill_workers().  Does nothing for a daemon we did not
- * start, or without pidfd_open(2).
+ * Remember the workers a status of the daemon pid names, with their start
+ * times, for tl_kill_workers().  Does nothing for a daemon we did not
+ * start.
  */
 static void
 tl_note_workers(pid_t pid, const struct tl_json *j)
 {
 	const struct tl_json	*slots;
 	struct tl_reg		*r = NULL;
+	struct tl_proc		 pr, *nw;
 	size_t			 i, k;
 	long long		 wpid;
-	pid_t			*np;
-	int			*nf, fd;
 
 	for (i = 0; i < tl_ndaemons; i++)
 		if (tl_daemons[i].r_pid == pid)
@@ -254,21 +240,19 @@ tl_note_workers(pid_t pid, const struct tl_json *j)
 		wpid = tl_json_int(slots->j_vals[i], "pid", 0);
 		if (wpid <= 1 || wpid > INT_MAX || wpid == pid)
 			continue;
-		for (k = 0; k < r->r_nw; k++)
-			if (r->r_wpid[k] == (pid_t)wpid)
-				break;
-		if (k < r->r_nw || (fd = tl_pidfd_open((pid_t)wpid)) == -1)
+		if (tl_proc((pid_t)wpid, &pr) == -1 || pr.p_ppid != pid)
 			continue;
-		np = reallocarray(r->r_wpid, r->r_nw + 1, sizeof(*np));
-		nf = reallocarray(r->r_wfd, r->r_nw + 1, sizeof(*nf));
-		if (np != NULL)
-			r->r_wpid = np;
-		if (nf != NULL)
-			r->r_wfd = nf;
-		if (np == NULL || nf == NULL)
+		for (k = 0; k < r->r_nw; k++)
+			if (r->r_w[k].p_pid == pr.p_pid &&
+			    r->r_w[k].p_start == pr.p_start)
+				break;
+		if (k < r->r_nw)
+			continue;
+		if ((nw = reallocarray(r->r_w, r->r_nw + 1, sizeof(*nw))) ==
+		    NULL)
 			sysbail("reallocarray");
-		r->r_wpid[r->r_nw] = (pid_t)wpid;
-		r->r_wfd[r->r_nw++] = fd;
+		r->r_w = nw;
+		r->r_w[r->r_nw++] = pr;
 	}
 }
 
@@ -380,25 +364,46 @@ tl_pidfd_open(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Whether pid has exited (no such process, or a zombie), from /proc. */
+/*
+ * Read /proc/PID/stat: state (field 3), parent (4) and start time (22),
+ * counted after the parenthesised command name, which may itself hold
+ * blanks and parentheses, hence the last ')'.  0, or -1 if there is no
+ * such process.
+ */
 static int
-tl_gone(pid_t pid)
+tl_proc(pid_t pid, struct tl_proc *pr)
 {
-	char	 path[64], buf[512], *p;
+	char	 path[64], buf[1024], *p;
 	ssize_t	 len;
 	int	 fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno == ENOENT || errno == ESRCH;
+		return -1;
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len <= 0)
-		return 1;
+		return -1;
 	buf[len] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
-		return 0;
-	return p[2] == 'Z' || p[2] == 'X';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %c %d"
+	    " %*s %*s %*s %*s %*s %*s %*s %*s %*s"	/* fields 5-13 */
+	    " %*s %*s %*s %*s %*s %*s %*s %*s"		/* fields 14-21 */
+	    " %llu", &pr->p_state, &pr->p_ppid, &pr->p_start) != 3)
+		return -1;
+	pr->p_pid = pid;
+	return 0;
+}
+
+/* Whether pid has exited (no such process, or a zombie). */
+static int
+tl_gone(pid_t pid)
+{
+	struct tl_proc	 pr;
+
+	if (tl_proc(pid, &pr) == -1)
+		return 1;
+	return pr.p_state == 'Z' || pr.p_state == 'X';
 }
 
 /*
@@ -694,11 +699,9 @@ tl_daemon_start(struct tl_daemon *d, const char *const argv[])
 		sysbail("reallocarray");
 	tl_daemons = r;
 	r[tl_ndaemons].r_pid = pid;
-	r[tl_ndaemons].r_state = d->state;
 	r[tl_ndaemons].r_log = d->log;
 	r[tl_ndaemons].r_reaped = 0;
-	r[tl_ndaemons].r_wpid = NULL;
-	r[tl_ndaemons].r_wfd = NULL;
+	r[tl_ndaemons].r_w = NULL;
 	r[tl_ndaemons].r_nw = 0;
 	tl_ndaemons++;
 	return 0;
@@ -962,39 +965,23 @@ tl_pid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Children of ppid, zombies included, from the fourth field of
- * /proc/PID/stat (after the parenthesised command, which may hold blanks
- * and parentheses itself, hence the last ')').
- */
+/* Children of ppid, zombies included, from /proc. */
 int
 tl_children(pid_t ppid, pid_t *pids, int max)
 {
 	DIR		*dir;
 	struct dirent	*de;
-	char		 path[64], buf[512], *p;
-	ssize_t		 len;
-	int		 fd, n = 0, parent, pid;
+	struct tl_proc	 pr;
+	int		 n = 0;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(dir)) != NULL && n < max) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		pid = (int)strtol(de->d_name, NULL, 10);
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		if ((p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %d", &parent) != 1)
-			continue;
-		if (parent == (int)ppid)
-			pids[n++] = (pid_t)pid;
+		if (tl_proc((pid_t)strtol(de->d_name, NULL, 10), &pr) == 0 &&
+		    pr.p_ppid == (int)ppid)
+			pids[n++] = pr.p_pid;
 	}
 	closedir(dir);
 	qsort(pids, (size_t)n, sizeof(*pids), tl_pid_cmp);

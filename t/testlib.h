@@ -46,8 +46,9 @@ const char	*tl_tmpdir(void);
  * A running daemon.  tl_daemon_start() fills every field: dir is a new
  * temporary directory and the daemon's working directory, state is
  * dir/state (passed as "-s state", created by the daemon itself), log is
- * dir/drover.log and receives the daemon's stdout and stderr.  After
- * tl_daemon_wait() has reaped it, exited is 1, status holds what
+ * dir/drover.log and receives the daemon's stdout and stderr; stdin is
+ * /dev/null.  pidfd is -1 where pidfd_open(2) is missing (under valgrind).
+ * After tl_daemon_wait() has reaped it, exited is 1, status holds what
  * tl_daemon_wait() returned and pidfd is -1.  The strings belong to the
  * library.  The binary is $TL_DROVER if set, else BUILDDIR/supervisor/
  * drover; the words of $TL_DAEMON_WRAPPER (valgrind, say) go before it.
@@ -109,7 +110,8 @@ void		 tl_json_free(struct tl_json *);
 
 /*
  * Look up a dot path: object member names and decimal array indices,
- * "slots.0.pid".  NULL or "" is the value itself.  NULL if absent.
+ * "slots.0.pid".  NULL or "" is the value itself.  NULL if absent.  All
+ * the accessors accept a NULL document (and then find nothing).
  */
 const struct tl_json *tl_json_get(const struct tl_json *, const char *);
 /* The integer at path, or dflt if absent or not a number. */
