@@ -361,7 +361,8 @@ config_set(struct config *c, const char *key, const char *val,
 	    strcmp(key, "restart_delay") == 0 ||
 	    strcmp(key, "restart_delay_max") == 0 ||
 	    strcmp(key, "restart_reset") == 0 ||
-	    strcmp(key, "restart_window") == 0) {
+	    strcmp(key, "restart_window") == 0 ||
+	    strcmp(key, "watchdog") == 0) {
 		if (config_duration(val, &d) == -1) {
 			e = "not a duration (like 250ms, 10s, 2m)";
 			goto bad;
@@ -376,6 +377,8 @@ config_set(struct config *c, const char *key, const char *val,
 			c->c_restart_delay_max = d;
 		else if (strcmp(key, "restart_reset") == 0)
 			c->c_restart_reset = d;
+		else if (strcmp(key, "watchdog") == 0)
+			c->c_watchdog = d;
 		else
 			c->c_restart_window = d;
 	} else if (strcmp(key, "reuseport") == 0) {
@@ -713,6 +716,8 @@ config_print(const struct config *c, FILE *fp)
 	fprintf(fp, "restart_reset = %gs\n", c->c_restart_reset);
 	fprintf(fp, "restart_budget = %u\n", c->c_restart_budget);
 	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
+	if (c->c_watchdog > 0)
+		fprintf(fp, "watchdog = %gs\n", c->c_watchdog);
 	if (c->c_directory != NULL)
 		fprintf(fp, "directory = %s\n", c->c_directory);
 	for (i = 0; i < c->c_nenv; i++)

@@ -63,8 +63,12 @@ struct config {
 	char		*c_group;
 	uid_t		 c_uid;		/* resolved from c_user, or -1 */
 	gid_t		 c_gid;
+	double		 c_watchdog;	/* 0: off */
 	int		 c_debug;
 };
+
+/* The longest notify message (a datagram, or a line on the stream). */
+#define NOTIFY_MAX	4096
 
 /* One listen address and the sockets the master holds for it. */
 enum listen_type {
@@ -103,6 +107,7 @@ struct exitinfo {
 	int		 x_status;	/* the wait status */
 	int		 x_execerr;	/* errno of a failed start, else 0 */
 	int		 x_execstep;	/* which step failed (spawn_step) */
+	const char	*x_reason;	/* "watchdog", "ready-timeout" or NULL */
 };
 
 /*
@@ -119,6 +124,20 @@ struct worker {
 	int		 w_execfd;	/* its read end, or -1 */
 	int		 w_execerr;	/* errno the child sent, or 0 */
 	int		 w_execstep;	/* the step that failed */
+	int		 w_termsent;	/* the master asked it to stop */
+	const char	*w_killreason;	/* why the master killed it, or NULL */
+	/* The notify channels (notify.c). */
+	int		 w_nfd;		/* datagram socket, or -1 */
+	char		*w_npath;	/* its path */
+	ev_io		 w_nio;
+	int		 w_sfd;		/* the master's end of the stream */
+	ev_io		 w_sio;
+	char		*w_line;	/* a partial line from the stream */
+	size_t		 w_linelen;
+	int		 w_discard;	/* skipping an over-long line */
+	ev_timer	 w_watchdog;
+	int		 w_wdfired;	/* SIGABRT sent */
+	int		 w_closing;	/* reading its last words */
 };
 
 /*
@@ -137,6 +156,12 @@ struct slot {
 	ev_tstamp	*s_hist;	/* ring of recent respawn times */
 	unsigned int	 s_hist_next;
 	struct exitinfo	 s_last;
+	char		*s_status;	/* the last STATUS= text */
+	unsigned long	 s_nmsg;	/* notify messages accepted */
+	unsigned long	 s_nbad;	/* malformed or oversized */
+	unsigned long	 s_nrejected;	/* from a process not the worker's */
+	ev_tstamp	 s_lastlog;	/* rate limit of complaints */
+	unsigned long	 s_quiet;	/* complaints not logged since */
 };
 
 /* The whole master. */
@@ -153,6 +178,8 @@ struct master {
 	char		*m_cmdpath;	/* c_argv[0] resolved through PATH */
 	int		 m_dirty;	/* status.json must be rewritten */
 	int		 m_execlogged;	/* an exec failure was logged */
+	char		*m_notifydir;	/* state_dir/notify */
+	unsigned long	 m_serial;	/* names notify sockets */
 };
 
 #define STOP_GRACEFUL	1
@@ -221,6 +248,21 @@ const char *
 
 /* main.c */
 void	 master_check_done(void);
+
+/* notify.c */
+int	 notify_init(void);
+int	 notify_open(struct worker *, int *);
+void	 notify_start(struct worker *);
+void	 notify_close(struct worker *);
+void	 notify_watchdog_arm(struct worker *);
+const char *
+	 notify_socket_path(const struct worker *);
+
+/* slot.c, events from notify.c */
+void	 slot_notify_ready(struct worker *);
+void	 slot_notify_stopping(struct worker *);
+void	 slot_notify_reloading(struct worker *);
+void	 slot_watchdog(struct worker *);
 
 /* state.c */
 int	 state_init(const char *);

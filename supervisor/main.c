@@ -237,7 +237,7 @@ main(int argc, char *argv[])
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
 
 	slot_init(c->c_workers);
-	if (state_init(c->c_state_dir) == -1) {
+	if (state_init(c->c_state_dir) == -1 || notify_init() == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}

@@ -76,6 +76,8 @@ slot_init(int n)
 		s->s_state = SLOT_EMPTY;
 		s->s_w.w_slot = s;
 		s->s_w.w_execfd = -1;
+		s->s_w.w_nfd = -1;
+		s->s_w.w_sfd = -1;
 		s->s_hist = calloc(master.m_conf->c_restart_budget,
 		    sizeof(*s->s_hist));
 		if (s->s_hist == NULL)
@@ -105,6 +107,8 @@ slot_set(struct slot *s, enum slot_state st)
 	    (unsigned long long)s->s_w.w_gen);
 	was = slot_accepting(s->s_id);
 	s->s_state = st;
+	if (st == SLOT_READY)
+		notify_watchdog_arm(&s->s_w);
 	if (slot_accepting(s->s_id) != was)
 		listen_steer();
 	state_changed();
@@ -168,6 +172,10 @@ slot_spawn(struct slot *s, int restart)
 	w->w_gen = master.m_gen;
 	w->w_execerr = 0;
 	w->w_execstep = 0;
+	w->w_termsent = 0;
+	w->w_killreason = NULL;
+	free(s->s_status);
+	s->s_status = NULL;
 	if ((pid = spawn_worker(s, &fd)) == -1) {
 		/* fork or pipe failed: a failed start, with backoff. */
 		s->s_failures++;
@@ -181,6 +189,7 @@ slot_spawn(struct slot *s, int restart)
 	ev_child_start(EV_DEFAULT, &w->w_child);
 	ev_io_set(&w->w_exec, fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &w->w_exec);
+	notify_start(w);
 	log_debug("slot %d: started worker %ld (gen %llu)", s->s_id,
 	    (long)pid, (unsigned long long)w->w_gen);
 	slot_set(s, SLOT_STARTING);
@@ -221,7 +230,7 @@ slot_exec_read(struct worker *w)
 		    (long)w->w_pid);
 		return;
 	}
-	/* exec succeeded. */
+	/* exec succeeded: in exec mode, that is ready. */
 	master.m_execlogged = 0;
 	if (master.m_conf->c_ready == READY_EXEC && s->s_state ==
 	    SLOT_STARTING)
@@ -250,6 +259,10 @@ slot_child_cb(struct ev_loop *loop, ev_child *ch, int revents)
 		close(w->w_execfd);
 		w->w_execfd = -1;
 	}
+	/* What it said last still counts (STATUS=), but changes nothing. */
+	w->w_closing = 1;
+	notify_close(w);
+	w->w_closing = 0;
 	slot_exited(w->w_slot, ch->rstatus);
 }
 
@@ -283,11 +296,12 @@ slot_exited(struct slot *s, int status)
 
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	up = ev_time() - w->w_started;
-	expected = master.m_stopping || s->s_state == SLOT_STOPPING;
+	expected = master.m_stopping || w->w_termsent;
 	s->s_last.x_pid = w->w_pid;
 	s->s_last.x_status = status;
 	s->s_last.x_execerr = w->w_execerr;
 	s->s_last.x_execstep = w->w_execstep;
+	s->s_last.x_reason = w->w_killreason;
 	if (w->w_execerr != 0) {
 		if (!master.m_execlogged)
 			log_warnx("slot %d: cannot %s %s: %s", s->s_id,
@@ -353,6 +367,7 @@ slot_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		log_warnx("slot %d: worker %ld not ready after %gs: killing "
 		    "it", s->s_id, (long)s->s_w.w_pid,
 		    master.m_conf->c_ready_timeout);
+		s->s_w.w_killreason = "ready-timeout";
 		slot_kill(s, SIGKILL);
 		break;
 	case SLOT_STOPPING:
@@ -392,12 +407,14 @@ slot_stop_all(int how)
 			slot_set(s, SLOT_EMPTY);
 			continue;
 		}
+		ev_timer_stop(EV_DEFAULT, &s->s_w.w_watchdog);
 		if (how == STOP_NOW) {
 			slot_kill(s, SIGKILL);
 			continue;
 		}
-		if (s->s_state == SLOT_STOPPING)
+		if (s->s_w.w_termsent)
 			continue;
+		s->s_w.w_termsent = 1;
 		slot_kill(s, SIGTERM);
 		slot_set(s, SLOT_STOPPING);
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
@@ -428,4 +445,76 @@ slot_nworkers(void)
 		if (master.m_slots[i].s_w.w_pid != 0)
 			n++;
 	return n;
+}
+
+/*
+ * READY=1 from worker w: a starting slot is ready (the ready timeout is
+ * over); in exec mode, or after RELOADING=1, it simply is ready again.
+ */
+void
+slot_notify_ready(struct worker *w)
+{
+	struct slot	*s = w->w_slot;
+
+	if (w->w_closing || s->s_state != SLOT_STARTING)
+		return;
+	/* It speaks, so it has exec'd: take the report first. */
+	slot_exec_read(w);
+	if (w->w_execfd != -1 || w->w_execerr != 0)
+		return;
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	slot_set(s, SLOT_READY);
+}
+
+/*
+ * STOPPING=1: the worker is going away by itself (say, to recycle).  The
+ * slot stops counting as ready and takes no new connections; when the
+ * worker exits, the slot is refilled as after any exit.
+ */
+void
+slot_notify_stopping(struct worker *w)
+{
+	struct slot	*s = w->w_slot;
+
+	if (w->w_closing || (s->s_state != SLOT_READY &&
+	    s->s_state != SLOT_STARTING))
+		return;
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	log_info("slot %d: worker %ld says it is stopping", s->s_id,
+	    (long)w->w_pid);
+	slot_set(s, SLOT_STOPPING);
+}
+
+/* RELOADING=1: not ready until the worker sends READY=1 again. */
+void
+slot_notify_reloading(struct worker *w)
+{
+	struct slot	*s = w->w_slot;
+
+	if (w->w_closing || s->s_state != SLOT_READY)
+		return;
+	slot_set(s, SLOT_STARTING);
+}
+
+/*
+ * The watchdog of w expired: a worker silent for longer than watchdog
+ * gets SIGABRT, so it can dump core; if it is still there a stop timeout
+ * later, SIGKILL.  Its slot is refilled as after any exit.
+ */
+void
+slot_watchdog(struct worker *w)
+{
+	struct slot	*s = w->w_slot;
+
+	if (!w->w_wdfired) {
+		log_warnx("slot %d: worker %ld sent no WATCHDOG=1 for %gs: "
+		    "sending SIGABRT", s->s_id, (long)w->w_pid,
+		    master.m_conf->c_watchdog);
+		w->w_killreason = "watchdog";
+		slot_kill(s, SIGABRT);
+	} else {
+		log_warnx("slot %d: worker %ld still running after SIGABRT: "
+		    "sending SIGKILL", s->s_id, (long)w->w_pid);
+		slot_kill(s, SIGKILL);
+	}
 }

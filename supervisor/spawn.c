@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,15 @@
 #include "drover-master.h"
 
 /* The worker's own variables, prepended to the base environment. */
-#define SPAWN_NVARS	6
+#define SPAWN_NVARS	12
+#define SPAWN_VARLEN	(sizeof("NOTIFY_SOCKET=") + 108)
 #define SPAWN_PIDLEN	24
 
 __attribute__((__noreturn__)) static void
-		 spawn_child(int, const int *, int, char **, char *, pid_t);
+		 spawn_child(int, const int *, int, char **, char **, int,
+		    pid_t);
+static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
+		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
 		 spawn_fail(int, int, int);
 static int	 spawn_keep(const char *);
@@ -125,55 +130,74 @@ spawn_resolve(const char *cmd)
 }
 
 /*
- * Fork the worker of slot s.  On success return its pid and the read end
- * of the exec-report pipe in *execfd; on failure of fork or pipe log it
- * and return -1.  The caller watches both.
+ * Add one NAME=VALUE to the worker's own variables.
+ */
+static char *
+spawn_var(char vars[][SPAWN_VARLEN], int *nv, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*v = vars[*nv];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(v, SPAWN_VARLEN, fmt, ap);
+	va_end(ap);
+	(*nv)++;
+	return v;
+}
+
+/*
+ * Fork the worker of slot s into s->s_w, with its notify channels.  On
+ * success return its pid and the read end of the exec-report pipe in
+ * *execfd; on failure log it, close what was opened and return -1.
  */
 pid_t
 spawn_worker(struct slot *s, int *execfd)
 {
-	char		**envp, **base = master.m_env;
-	char		 vars[SPAWN_NVARS][64], *pidvar = NULL, *names = NULL;
-	int		 fds[DROVER_MAX_LISTEN], nfds, p[2], nv = 0;
-	size_t		 nbase, i;
-	pid_t		 pid, parent = getpid();
-	sigset_t	 all, old;
+	const struct config	*c = master.m_conf;
+	struct worker		*w = &s->s_w;
+	char			**envp, **base = master.m_env;
+	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
+	char			*pidvars[2], *names = NULL;
+	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
+	int			 nv = 0, npid = 0, i;
+	size_t			 nbase;
+	pid_t			 pid, parent = getpid();
+	sigset_t		 all, old;
 
 	nfds = listen_slot_fds(s->s_id, fds, DROVER_MAX_LISTEN);
-	for (nbase = 0; base[nbase] != NULL; nbase++)
-		;
-	if ((envp = calloc(nbase + SPAWN_NVARS + 1, sizeof(*envp))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	(void)snprintf(vars[nv], sizeof(vars[nv]), "DROVER_WORKER_ID=%d",
-	    s->s_id);
-	envp[nv] = vars[nv];
-	nv++;
-	(void)snprintf(vars[nv], sizeof(vars[nv]),
-	    "DROVER_GENERATION=%llu", (unsigned long long)s->s_w.w_gen);
-	envp[nv] = vars[nv];
-	nv++;
-	(void)snprintf(vars[nv], sizeof(vars[nv]), "DROVER_WORKERS=%d",
-	    master.m_nslots);
-	envp[nv] = vars[nv];
-	nv++;
-	if (nfds > 0) {
-		(void)snprintf(vars[nv], sizeof(vars[nv]), "LISTEN_FDS=%d",
-		    nfds);
-		envp[nv] = vars[nv];
-		nv++;
-		/* The child writes its own pid over the x's. */
-		(void)snprintf(vars[nv], sizeof(vars[nv]), "LISTEN_PID=%.*s",
+	if (notify_open(w, &fds[nfds]) == -1)
+		return -1;
+	spawn_var(vars, &nv, "DROVER_WORKER_ID=%d", s->s_id);
+	spawn_var(vars, &nv, "DROVER_GENERATION=%llu",
+	    (unsigned long long)w->w_gen);
+	spawn_var(vars, &nv, "DROVER_WORKERS=%d", master.m_nslots);
+	spawn_var(vars, &nv, "DROVER_NOTIFY_FD=%d", 3 + nfds);
+	if (notify_socket_path(w) != NULL)
+		spawn_var(vars, &nv, "NOTIFY_SOCKET=%s", notify_socket_path(w));
+	/* The child writes its own pid over the x's. */
+	if (c->c_watchdog > 0) {
+		spawn_var(vars, &nv, "WATCHDOG_USEC=%llu",
+		    (unsigned long long)(c->c_watchdog * 1e6));
+		pidvars[npid++] = spawn_var(vars, &nv, "WATCHDOG_PID=%.*s",
 		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-		pidvar = envp[nv] = vars[nv];
-		nv++;
+	}
+	if (nfds > 0) {
+		spawn_var(vars, &nv, "LISTEN_FDS=%d", nfds);
+		pidvars[npid++] = spawn_var(vars, &nv, "LISTEN_PID=%.*s",
+		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 		if (asprintf(&names, "LISTEN_FDNAMES=%s", listen_names()) ==
 		    -1)
 			fatal(EXIT_OSERR, "%s", __func__);
-		envp[nv++] = names;
 	}
-	for (i = 0; i < nbase; i++)
-		envp[nv + i] = base[i];
-	envp[nv + nbase] = NULL;
+	for (nbase = 0; base[nbase] != NULL; nbase++)
+		;
+	if ((envp = calloc(nbase + nv + 2, sizeof(*envp))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; i < nv; i++)
+		envp[i] = vars[i];
+	if (names != NULL)
+		envp[nv++] = names;
+	memcpy(envp + nv, base, (nbase + 1) * sizeof(*envp));
 
 	/*
 	 * Signals stay blocked across fork, so none reaches the child while
@@ -195,7 +219,7 @@ spawn_worker(struct slot *s, int *execfd)
 		break;
 	case 0:
 		close(p[0]);
-		spawn_child(p[1], fds, nfds, envp, pidvar, parent);
+		spawn_child(p[1], fds, nfds + 1, envp, pidvars, npid, parent);
 	default:
 		close(p[1]);
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
@@ -205,6 +229,9 @@ spawn_worker(struct slot *s, int *execfd)
 	}
  done:
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	close(fds[nfds]);		/* the worker's end of the stream */
+	if (pid == -1)
+		notify_close(w);
 	free(names);
 	free(envp);
 	return pid;
@@ -245,13 +272,13 @@ spawn_fail(int fd, int step, int err)
  */
 static void
 spawn_child(int report, const int *fds, int nfds, char **envp,
-    char *pidvar, pid_t parent)
+    char **pidvars, int npid, pid_t parent)
 {
 	const struct config	*c = master.m_conf;
 	struct sigaction	 sa;
 	sigset_t		 none;
-	char			 digits[SPAWN_PIDLEN];
-	int			 i, base, tmp[DROVER_MAX_LISTEN], n;
+	char			 digits[SPAWN_PIDLEN], *pidvar;
+	int			 i, base, tmp[DROVER_MAX_LISTEN + 1], n;
 	pid_t			 me;
 
 	/* Dispositions and the mask are inherited across exec: reset. */
@@ -279,9 +306,10 @@ spawn_child(int report, const int *fds, int nfds, char **envp,
 		spawn_fail(report, 4, errno);
 
 	/*
-	 * Move the sockets and the report pipe above the range they go to,
-	 * so that no dup2 overwrites a source, then into place: sockets at
-	 * 3.., the report pipe (still close-on-exec) right after them.
+	 * Move the descriptors and the report pipe above the range they go
+	 * to, so that no dup2 overwrites a source, then into place: the
+	 * listening sockets and the notify stream at 3.., the report pipe
+	 * (still close-on-exec) right after them.
 	 */
 	base = 3 + nfds + 1;
 	for (i = 0; i < nfds; i++)
@@ -298,14 +326,14 @@ spawn_child(int report, const int *fds, int nfds, char **envp,
 	report = 3 + nfds;
 	closefrom(report + 1);
 
-	if (pidvar != NULL) {
-		me = getpid();
-		n = 0;
-		do {
-			digits[n++] = '0' + me % 10;
-			me /= 10;
-		} while (me > 0);
-		pidvar += strlen("LISTEN_PID=");
+	me = getpid();
+	n = 0;
+	do {
+		digits[n++] = '0' + me % 10;
+		me /= 10;
+	} while (me > 0);
+	for (; npid > 0; npid--) {
+		pidvar = strchr(pidvars[npid - 1], '=') + 1;
 		for (i = 0; i < n; i++)
 			pidvar[i] = digits[n - 1 - i];
 		pidvar[n] = '\0';

@@ -180,6 +180,7 @@ state_cleanup(void)
 	(void)unlinkat(state_dirfd, "ready", 0);
 	(void)unlinkat(state_dirfd, "status.json", 0);
 	(void)unlinkat(state_dirfd, "live", 0);
+	(void)unlinkat(state_dirfd, "notify", AT_REMOVEDIR);
 	close(state_dirfd);
 	state_dirfd = -1;
 }
@@ -192,7 +193,7 @@ state_str(FILE *fp, const char *s)
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
 			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			fprintf(fp, "\\u%04x", (unsigned char)*s);
 		else
 			fputc(*s, fp);
@@ -243,10 +244,17 @@ state_status(FILE *fp)
 		fprintf(fp, "%s\n    {\"id\": %d, \"pid\": %ld, "
 		    "\"generation\": %llu, \"state\": \"%s\", "
 		    "\"restarts\": %u, \"failures\": %u, \"backoff_ms\": %lld,"
-		    " \"last_exit\": ", k > 0 ? "," : "", s->s_id,
+		    " \"status\": ", k > 0 ? "," : "", s->s_id,
 		    (long)s->s_w.w_pid, (unsigned long long)s->s_w.w_gen,
 		    slot_state_name(s->s_state), s->s_restarts,
 		    s->s_failures, (long long)(s->s_delay * 1000 + 0.5));
+		if (s->s_status != NULL)
+			state_str(fp, s->s_status);
+		else
+			fputs("null", fp);
+		fprintf(fp, ", \"notify\": {\"messages\": %lu, "
+		    "\"malformed\": %lu, \"rejected\": %lu}, \"last_exit\": ",
+		    s->s_nmsg, s->s_nbad, s->s_nrejected);
 		x = &s->s_last;
 		if (x->x_pid == 0) {
 			fprintf(fp, "null}");
@@ -266,8 +274,14 @@ state_status(FILE *fp)
 		else
 			fprintf(fp, ", \"code\": null, \"signal\": %d",
 			    WTERMSIG(x->x_status));
-		fprintf(fp, ", \"core\": %s}}", WIFSIGNALED(x->x_status) &&
-		    WCOREDUMP(x->x_status) ? "true" : "false");
+		fprintf(fp, ", \"core\": %s, \"reason\": ",
+		    WIFSIGNALED(x->x_status) && WCOREDUMP(x->x_status) ?
+		    "true" : "false");
+		if (x->x_reason != NULL)
+			state_str(fp, x->x_reason);
+		else
+			fputs("null", fp);
+		fputs("}}", fp);
 	}
 	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
 }

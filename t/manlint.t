@@ -8,10 +8,10 @@ if ! command -v "$MANDOC" >/dev/null 2>&1; then
 	echo "Bail out! mandoc is needed (Debian: mandoc)"
 	exit 1
 fi
-pages="drover.8 drover.conf.5"
+pages="drover.8 drover.conf.5 libdrover.3"
 keys="workers listen state_dir pidfile ready ready_timeout stop_timeout
 reuseport backlog restart_delay restart_delay_max restart_reset
-restart_budget restart_window command directory env user group"
+restart_budget restart_window command directory env user group watchdog"
 opts="--config --workers --listen --state-dir --pidfile --ready
 --stop-timeout --check --debug --version --help"
 n=0

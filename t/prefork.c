@@ -88,8 +88,11 @@ main(void)
 			ok(pid[i] != pid[k], "slots %d and %d: distinct pids",
 			    i, k);
 		n[k] = tl_fd_inodes((pid_t)pid[k], ino[k], fdn, 8);
-		is_int(1, n[k], "worker %d holds one socket", k);
-		is_int(3, fdn[0], "worker %d has it on fd 3", k);
+		is_int(2, n[k], "worker %d holds two sockets", k);
+		ok(fdn[0] == 3 && fdn[1] == 4, "worker %d: its listening "
+		    "socket on fd 3, its notify stream on fd 4", k);
+		is_string("4", env_of(pid[k], "DROVER_NOTIFY_FD"),
+		    "worker %d: DROVER_NOTIFY_FD", k);
 		for (i = 0; i < k; i++)
 			ok(ino[i][0] != ino[k][0],
 			    "workers %d and %d hold different sockets", i, k);

@@ -22,6 +22,7 @@
 
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -677,6 +678,8 @@ tl_daemon_start(struct tl_daemon *d, const char *const argv[])
 		tl_child_fd(logfd, 1);
 		tl_child_fd(logfd, 2);
 		tl_child_signals();
+		/* A test killed outright (SIGPIPE, say) takes drover along. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (chdir(d->dir) == -1) {
 			dprintf(2, "tl_daemon_start: chdir %s: %s\n", d->dir,
 			    strerror(errno));

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The notify channels between a worker and the master, in the vocabulary
+ * of sd_notify(3).  Every worker gets two, carrying the same messages:
+ *
+ *  - NOTIFY_SOCKET, a datagram socket of its own in state_dir/notify,
+ *    so that sd_notify(3), systemd-notify and python-sdnotify work
+ *    unchanged.  The socket file is mode 0600 and belongs to the worker's
+ *    user, so other users cannot write to it; every datagram carries the
+ *    sender's credentials (SO_PASSCRED), and only the worker itself or a
+ *    live descendant of it is believed.  Anything else is counted as
+ *    rejected and dropped.
+ *  - DROVER_NOTIFY_FD, one end of a stream socket pair, one message a
+ *    line, for runtimes without datagram sockets (Node.js, the shell).
+ *
+ * A message is lines of KEY=VALUE; READY=1, STOPPING=1, WATCHDOG=1,
+ * STATUS=... and RELOADING=1 are understood, other keys ignored.  A line
+ * without "=", with a key that is not [A-Z0-9_]+, or longer than
+ * NOTIFY_MAX is malformed: counted, logged (at most once per slot every
+ * ten seconds) and dropped.  A worker flooding its channel cannot block
+ * the master (each wakeup reads a bounded amount, then lets the others
+ * run) nor grow its memory (the kernel bounds the socket buffers, and the
+ * master keeps at most one partial line of NOTIFY_MAX per worker).
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+/* How much one wakeup reads from one channel. */
+#define NOTIFY_BURST	64
+
+static void	 notify_dgram_cb(struct ev_loop *, ev_io *, int);
+static void	 notify_stream_cb(struct ev_loop *, ev_io *, int);
+static void	 notify_watchdog_cb(struct ev_loop *, ev_timer *, int);
+static void	 notify_message(struct worker *, char *, size_t);
+static void	 notify_line(struct worker *, char *, size_t);
+static void	 notify_complain(struct slot *, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
+static int	 notify_trusted(const struct worker *, pid_t);
+static void	 notify_stream_read(struct worker *);
+
+/*
+ * Create the directory of the notify sockets, state_dir/notify: mode
+ * 0711, so that a worker of another user can reach its own socket but
+ * not list the others.
+ */
+int
+notify_init(void)
+{
+	const char	*dir = master.m_conf->c_state_dir;
+
+	if (asprintf(&master.m_notifydir, "%s/notify", dir) == -1)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if (mkdir(master.m_notifydir, 0711) == -1 && errno != EEXIST) {
+		log_warn("notify directory %s", master.m_notifydir);
+		return -1;
+	}
+	(void)chmod(master.m_notifydir, 0711);
+	return 0;
+}
+
+/*
+ * Open the channels of worker w before it is forked: the datagram socket
+ * (its path in w->w_npath, or none if the path would be too long) and
+ * the stream pair, whose worker end goes to *workerfd.  Returns -1 after
+ * logging if the stream pair cannot be made.
+ */
+int
+notify_open(struct worker *w, int *workerfd)
+{
+	const struct config	*c = master.m_conf;
+	struct sockaddr_un	 sun;
+	static int		 toolong;
+	int			 sv[2], one = 1, fd;
+
+	w->w_nfd = w->w_sfd = -1;
+	w->w_npath = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("slot %d: socketpair", w->w_slot->s_id);
+		return -1;
+	}
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    shutdown(sv[0], SHUT_WR) == -1)
+		log_warn("slot %d: notify stream", w->w_slot->s_id);
+	w->w_sfd = sv[0];
+	*workerfd = sv[1];
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%d.%lu",
+	    master.m_notifydir, w->w_slot->s_id, ++master.m_serial) >=
+	    (int)sizeof(sun.sun_path)) {
+		if (!toolong++)
+			log_warnx("%s: too long for a unix socket path; "
+			    "workers get DROVER_NOTIFY_FD but no "
+			    "NOTIFY_SOCKET", master.m_notifydir);
+		return 0;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		log_warn("slot %d: notify socket", w->w_slot->s_id);
+		return 0;
+	}
+	(void)unlink(sun.sun_path);
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(sun.sun_path, 0600) == -1 ||
+	    (c->c_uid != (uid_t)-1 && chown(sun.sun_path, c->c_uid,
+	    c->c_gid) == -1)) {
+		log_warn("slot %d: notify socket %s", w->w_slot->s_id,
+		    sun.sun_path);
+		close(fd);
+		(void)unlink(sun.sun_path);
+		return 0;
+	}
+	w->w_nfd = fd;
+	if ((w->w_npath = strdup(sun.sun_path)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	return 0;
+}
+
+/* The NOTIFY_SOCKET of w, or NULL. */
+const char *
+notify_socket_path(const struct worker *w)
+{
+	return w->w_npath;
+}
+
+/* Start watching the channels of w once it is forked. */
+void
+notify_start(struct worker *w)
+{
+	if (w->w_nfd != -1) {
+		ev_io_init(&w->w_nio, notify_dgram_cb, w->w_nfd, EV_READ);
+		w->w_nio.data = w;
+		ev_io_start(EV_DEFAULT, &w->w_nio);
+	}
+	if (w->w_sfd != -1) {
+		ev_io_init(&w->w_sio, notify_stream_cb, w->w_sfd, EV_READ);
+		w->w_sio.data = w;
+		ev_io_start(EV_DEFAULT, &w->w_sio);
+	}
+	ev_init(&w->w_watchdog, notify_watchdog_cb);
+	w->w_watchdog.data = w;
+	w->w_wdfired = 0;
+}
+
+/*
+ * Close the channels of w, once it has exited: what it wrote last is
+ * read first, then the sockets are closed and the socket file removed.
+ */
+void
+notify_close(struct worker *w)
+{
+	ev_timer_stop(EV_DEFAULT, &w->w_watchdog);
+	if (w->w_nfd != -1) {
+		if (w->w_pid != 0)
+			notify_dgram_cb(EV_DEFAULT, &w->w_nio, EV_READ);
+		ev_io_stop(EV_DEFAULT, &w->w_nio);
+		close(w->w_nfd);
+		w->w_nfd = -1;
+	}
+	if (w->w_npath != NULL) {
+		(void)unlink(w->w_npath);
+		free(w->w_npath);
+		w->w_npath = NULL;
+	}
+	if (w->w_sfd != -1) {
+		if (w->w_pid != 0)
+			notify_stream_read(w);
+		ev_io_stop(EV_DEFAULT, &w->w_sio);
+		close(w->w_sfd);
+		w->w_sfd = -1;
+	}
+	free(w->w_line);
+	w->w_line = NULL;
+	w->w_linelen = 0;
+	w->w_discard = 0;
+}
+
+/*
+ * Log a complaint about slot s, at most once every ten seconds per slot,
+ * saying how many were not logged in between.
+ */
+static void
+notify_complain(struct slot *s, const char *fmt, ...)
+{
+	char		 msg[256];
+	va_list		 ap;
+	ev_tstamp	 now = ev_now(EV_DEFAULT);
+
+	if (s->s_lastlog != 0 && now - s->s_lastlog < 10) {
+		s->s_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->s_quiet > 0)
+		log_warnx("slot %d: %s (%lu more not logged)", s->s_id, msg,
+		    s->s_quiet);
+	else
+		log_warnx("slot %d: %s", s->s_id, msg);
+	s->s_lastlog = now;
+	s->s_quiet = 0;
+}
+
+/*
+ * Whether pid is the worker of w or one of its live descendants: walk
+ * the parent chain in /proc, a bounded number of steps.
+ */
+static int
+notify_trusted(const struct worker *w, pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*fp;
+	long	 ppid;
+	int	 depth;
+
+	for (depth = 0; depth < 32 && pid > 1; depth++) {
+		if (pid == w->w_pid)
+			return 1;
+		(void)snprintf(path, sizeof(path), "/proc/%ld/stat",
+		    (long)pid);
+		if ((fp = fopen(path, "re")) == NULL)
+			return 0;
+		p = fgets(buf, sizeof(buf), fp);
+		fclose(fp);
+		/* "pid (comm) state ppid": comm may hold anything. */
+		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+			return 0;
+		pid = (pid_t)ppid;
+	}
+	return 0;
+}
+
+/*
+ * Datagrams on the NOTIFY_SOCKET of a worker: check who sent each, and
+ * read at most NOTIFY_BURST of them per wakeup.
+ */
+static void
+notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker	*w = io->data;
+	struct slot	*s = w->w_slot;
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	struct ucred	 cred;
+	char		 buf[NOTIFY_MAX + 1];
+	union {
+		struct cmsghdr	 align;
+		char		 space[CMSG_SPACE(sizeof(struct ucred)) +
+				    CMSG_SPACE(sizeof(int) * 8)];
+	} control;
+	ssize_t		 n;
+	int		 i, havecred;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < NOTIFY_BURST; i++) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf) - 1;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = control.space;
+		msg.msg_controllen = sizeof(control.space);
+		n = recvmsg(w->w_nfd, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC |
+		    MSG_DONTWAIT);
+		if (n == -1)
+			return;
+		havecred = 0;
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+		    cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_CREDENTIALS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(cred))) {
+				memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+				havecred = 1;
+			} else if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS) {
+				/* Nobody may make us hold descriptors. */
+				int *fds = (int *)CMSG_DATA(cm);
+				size_t k, nfd = (cm->cmsg_len - CMSG_LEN(0)) /
+				    sizeof(int);
+
+				for (k = 0; k < nfd; k++)
+					close(fds[k]);
+			}
+		}
+		if (!havecred || !notify_trusted(w, cred.pid)) {
+			s->s_nrejected++;
+			state_changed();
+			notify_complain(s, "notify message from pid %ld, not "
+			    "worker %ld or its descendant: ignored",
+			    havecred ? (long)cred.pid : -1L, (long)w->w_pid);
+			continue;
+		}
+		if ((size_t)n > sizeof(buf) - 1 || (msg.msg_flags & MSG_TRUNC)) {
+			s->s_nbad++;
+			state_changed();
+			notify_complain(s, "notify message of %zd bytes, over "
+			    "%d: ignored", n, NOTIFY_MAX);
+			continue;
+		}
+		buf[n] = '\0';
+		notify_message(w, buf, (size_t)n);
+	}
+}
+
+/*
+ * The stream channel: read what is there (a bounded amount per wakeup),
+ * act on every complete line, keep a partial one.
+ */
+static void
+notify_stream_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	notify_stream_read(io->data);
+}
+
+static void
+notify_stream_read(struct worker *w)
+{
+	struct slot	*s = w->w_slot;
+	char		 buf[NOTIFY_MAX + 1], *nl, *p;
+	size_t		 len, take;
+	ssize_t		 n;
+	int		 i;
+
+	for (i = 0; i < NOTIFY_BURST; i++) {
+		n = read(w->w_sfd, buf, sizeof(buf) - 1);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* EOF: the worker and its children closed it. */
+			ev_io_stop(EV_DEFAULT, &w->w_sio);
+			return;
+		}
+		for (p = buf, len = (size_t)n; len > 0; p += take, len -= take) {
+			nl = memchr(p, '\n', len);
+			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
+			if (w->w_discard) {
+				if (nl != NULL)
+					w->w_discard = 0;
+				continue;
+			}
+			if (w->w_linelen + take - (nl != NULL) > NOTIFY_MAX) {
+				s->s_nbad++;
+				state_changed();
+				notify_complain(s, "notify line over %d bytes: "
+				    "ignored", NOTIFY_MAX);
+				free(w->w_line);
+				w->w_line = NULL;
+				w->w_linelen = 0;
+				w->w_discard = nl == NULL;
+				continue;
+			}
+			if (nl != NULL && w->w_linelen == 0) {
+				notify_line(w, p, take - 1);
+				continue;
+			}
+			if (w->w_line == NULL &&
+			    (w->w_line = malloc(NOTIFY_MAX + 1)) == NULL)
+				fatal(EXIT_OSERR, "%s", __func__);
+			memcpy(w->w_line + w->w_linelen, p, take);
+			w->w_linelen += take;
+			if (nl != NULL) {
+				notify_line(w, w->w_line, w->w_linelen - 1);
+				free(w->w_line);
+				w->w_line = NULL;
+				w->w_linelen = 0;
+			}
+		}
+	}
+}
+
+/* A datagram: one or more lines. */
+static void
+notify_message(struct worker *w, char *buf, size_t len)
+{
+	char	*nl;
+	size_t	 take;
+
+	for (; len > 0; buf += take, len -= take) {
+		nl = memchr(buf, '\n', len);
+		take = nl != NULL ? (size_t)(nl - buf) + 1 : len;
+		notify_line(w, buf, take - (nl != NULL));
+	}
+}
+
+/*
+ * One KEY=VALUE line from worker w (not NUL-terminated): check it and
+ * act on it.  Empty lines are nothing.
+ */
+static void
+notify_line(struct worker *w, char *line, size_t len)
+{
+	struct slot	*s = w->w_slot;
+	const char	*eq;
+	size_t		 klen, i;
+	char		*text;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return;
+	eq = memchr(line, '=', len);
+	klen = eq != NULL ? (size_t)(eq - line) : 0;
+	for (i = 0; i < klen; i++)
+		if (!((line[i] >= 'A' && line[i] <= 'Z') ||
+		    (line[i] >= '0' && line[i] <= '9') || line[i] == '_'))
+			break;
+	if (klen == 0 || i < klen) {
+		s->s_nbad++;
+		state_changed();
+		notify_complain(s, "malformed notify message \"%.*s\": "
+		    "ignored", (int)(len > 64 ? 64 : len), line);
+		return;
+	}
+	s->s_nmsg++;
+	state_changed();
+#define IS(k)	(klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
+	if (IS("READY") && len == klen + 2 && eq[1] == '1')
+		slot_notify_ready(w);
+	else if (IS("STOPPING") && len == klen + 2 && eq[1] == '1')
+		slot_notify_stopping(w);
+	else if (IS("RELOADING") && len == klen + 2 && eq[1] == '1')
+		slot_notify_reloading(w);
+	else if (IS("WATCHDOG") && len == klen + 2 && eq[1] == '1') {
+		if (!w->w_closing && ev_is_active(&w->w_watchdog) &&
+		    !w->w_wdfired)
+			ev_timer_again(EV_DEFAULT, &w->w_watchdog);
+	} else if (IS("STATUS")) {
+		if ((text = strndup(eq + 1, len - klen - 1)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		free(s->s_status);
+		s->s_status = text;
+	}
+#undef IS
+}
+
+/*
+ * Arm the watchdog of w: it must send WATCHDOG=1 at least every
+ * c_watchdog seconds from now on.
+ */
+void
+notify_watchdog_arm(struct worker *w)
+{
+	double	 t = master.m_conf->c_watchdog;
+
+	if (t <= 0 || ev_is_active(&w->w_watchdog))
+		return;
+	w->w_watchdog.repeat = t;
+	ev_timer_again(EV_DEFAULT, &w->w_watchdog);
+}
+
+/*
+ * The watchdog expired: first SIGABRT (so the worker can dump core),
+ * then, a stop timeout later, SIGKILL.
+ */
+static void
+notify_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker	*w = t->data;
+
+	(void)loop;
+	(void)revents;
+	slot_watchdog(w);
+	if (!w->w_wdfired) {
+		w->w_wdfired = 1;
+		t->repeat = master.m_conf->c_stop_timeout > 0 ?
+		    master.m_conf->c_stop_timeout : 1;
+		ev_timer_again(EV_DEFAULT, t);
+	} else
+		ev_timer_stop(EV_DEFAULT, t);
+}

@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * Bad input: a wrong command line, a broken configuration file, a pid
+ * file another master holds, an address or state directory that cannot be
+ * used and a command that cannot be executed each get a clear message
+ * and the exit status drover(8) documents (64, 78, 75, 71), or, for the
+ * command, a logged failure and throttled retries while the master keeps
+ * running.  None of them disturbs a master that is already running.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "testlib.h"
+
+#define RUN_MS	10000	/* a drover that should exit at once */
+#define MAXARGS	32
+
+/* Slot slot has at least min consecutive failures. */
+struct failures {
+	int		 slot;
+	long long	 min;
+};
+
+static const char	*drover_bin(void);
+static int		 run(const char *, ...);
+static int		 has(const char *);
+static int		 has_line(const char *);
+static int		 pred_failures(const struct tl_json *, void *);
+static long long	 now_ms(void);
+static const char	*conf_file(const char *, ...) TL_PRINTF(1, 2);
+static void		 test_usage(const char *);
+static void		 test_config(const char *);
+static void		 test_check(const char *);
+static void		 test_pidfile(void);
+static void		 test_bind(const char *);
+static void		 test_nocommand(void);
+static void		 test_noexec(const char *);
+
+/* The output (stdout and stderr together) of the last run(). */
+static char		*out;
+
+/* The drover under test, as tl_daemon_start() finds it. */
+static const char *
+drover_bin(void)
+{
+	const char	*bin;
+
+	if ((bin = getenv("TL_DROVER")) != NULL && *bin != '\0')
+		return bin;
+	return tl_path("supervisor/drover");
+}
+
+/*
+ * Run drover with the given arguments (NULL-terminated) and return its
+ * exit status; its output is kept in out until the next run.
+ */
+static int
+run(const char *arg, ...)
+{
+	const char	*argv[MAXARGS];
+	va_list		 ap;
+	int		 n = 0;
+
+	argv[n++] = drover_bin();
+	va_start(ap, arg);
+	for (; arg != NULL; arg = va_arg(ap, const char *)) {
+		if (n == MAXARGS - 1)
+			bail("run: too many arguments");
+		argv[n++] = arg;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	free(out);
+	out = NULL;
+	return tl_run(argv, RUN_MS, &out);
+}
+
+/* Whether the output of the last run holds text; show it if not. */
+static int
+has(const char *text)
+{
+	if (out != NULL && strstr(out, text) != NULL)
+		return 1;
+	diag("no \"%s\" in the output:\n%s", text, out != NULL ? out : "");
+	return 0;
+}
+
+/* Whether the output of the last run has line as a whole line. */
+static int
+has_line(const char *line)
+{
+	const char	*p;
+	size_t		 len = strlen(line);
+
+	for (p = out; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, line, len) == 0 &&
+		    (p[len] == '\n' || p[len] == '\0'))
+			return 1;
+	}
+	diag("no line \"%s\" in the output:\n%s", line,
+	    out != NULL ? out : "");
+	return 0;
+}
+
+static int
+pred_failures(const struct tl_json *j, void *arg)
+{
+	const struct failures	*f = arg;
+
+	return tl_json_int(j, tl_fmt("slots.%d.failures", f->slot), -1) >=
+	    f->min;
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		sysbail("clock_gettime");
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A new configuration file in a fresh directory, holding the text. */
+static const char *
+conf_file(const char *fmt, ...)
+{
+	const char	*path;
+	va_list		 ap;
+	char		*text;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		sysbail("vasprintf");
+	va_end(ap);
+	path = tl_fmt("%s/drover.conf", tl_tmpdir());
+	if (tl_write_file(path, "%s", text) == -1)
+		sysbail("write %s", path);
+	free(text);
+	return path;
+}
+
+/* A wrong command line exits 64 and says what is wrong. */
+static void
+test_usage(const char *st)
+{
+	is_int(64, run("--bogus", NULL), "an unknown option exits 64");
+	ok(has("usage: drover"), "and prints the usage");
+	ok(has("bogus"), "and names the option");
+
+	is_int(64, run("-s", st, "-w", "0", "--", "/bin/true", NULL),
+	    "-w 0 exits 64");
+	ok(has("workers"), "and the message names workers");
+	is_int(64, run("-s", st, "-w", "many", "--", "/bin/true", NULL),
+	    "-w many exits 64");
+
+	is_int(64, run("-s", st, "-l", "nonsense", "--", "/bin/true", NULL),
+	    "-l nonsense exits 64");
+	ok(has("nonsense"), "and the message names the address");
+
+	is_int(78, run("-s", st, "-w", "1", NULL),
+	    "no command at all exits 78");
+	ok(has("no command"), "and says there is no command");
+	ok(access(st, F_OK) == -1, "none of these created the state directory");
+}
+
+/* A broken file exits 78 and names the file and the line. */
+static void
+test_config(const char *st)
+{
+	const char	*f;
+	char		 longline[251];
+
+	/* Without -n: a real start refuses the file just the same. */
+	f = conf_file("workers = 2\nwokers = 3\n");
+	is_int(78, run("-s", st, "-c", f, "--", "/bin/sleep", "1000", NULL),
+	    "an unknown key exits 78, also without -n");
+	ok(has(tl_fmt("%s:2: unknown key \"wokers\"", f)),
+	    "the message names FILE:2 and the key");
+	ok(access(st, F_OK) == -1, "no state directory was created");
+
+	/*
+	 * inih takes a colon for '=' (drover.conf(5) says so), so this is
+	 * the key "listen 127.0.0.1": an error all the same.
+	 */
+	f = conf_file("workers = 2\nlisten 127.0.0.1:80\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "a listen line without = exits 78");
+	ok(has(tl_fmt("%s:2: ", f)), "the message names FILE:2");
+
+	f = conf_file("workers = 2\nlisten\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "a line that is no key = value exits 78");
+	ok(has(tl_fmt("%s:2: syntax error", f)),
+	    "the message names FILE:2 and says syntax error");
+
+	memset(longline, 'x', sizeof(longline) - 1);
+	memcpy(longline, "command = /bin/echo ", 20);
+	longline[sizeof(longline) - 1] = '\0';
+	f = conf_file("%s\nworkers = 2\n", longline);
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "a line of 250 characters exits 78");
+	ok(has(tl_fmt("%s:1: line too long", f)),
+	    "the message names FILE:1 and says line too long");
+
+	f = conf_file("workers = 2\n[server]\nport = 3\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "a key in an unknown section exits 78");
+	ok(has("unknown section [server]"), "the message names the section");
+	/*
+	 * inih reports a section only through the keys in it: the error must
+	 * still name the header's line (2), not the first key's (3).
+	 */
+	ok(has(tl_fmt("%s:2: unknown section", f)),
+	    "the message names the line of the section header, FILE:2");
+	/* And a foreign section without any key is an error too. */
+	f = conf_file("workers = 2\n[server]\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an empty unknown section exits 78 too");
+
+	f = conf_file("workers = 2\nstop_timeout = soon\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "a bad duration exits 78");
+	ok(has(tl_fmt("%s:2: stop_timeout = soon", f)),
+	    "the message names FILE:2, the key and the value");
+
+	f = conf_file("[drover]\n  workers = 2\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an indented line right after [drover] exits 78");
+	ok(has(tl_fmt("%s:2: indented line", f)),
+	    "the message names FILE:2 and the indentation");
+
+	is_int(78, run("-n", "-s", st, "-c", "/nonexistent", "--",
+	    "/bin/true", NULL), "a missing configuration file exits 78");
+	ok(has("/nonexistent: No such file or directory"),
+	    "the message names the file and the reason");
+}
+
+/* -n prints the settings that would be used; options beat the file. */
+static void
+test_check(const char *st)
+{
+	const char	*f;
+
+	f = conf_file("workers = 2\ncommand = /bin/echo a\n    b\n");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL),
+	    "-n with a valid file exits 0");
+	ok(has_line("command = /bin/echo a b"),
+	    "a command continued on an indented line is joined with a space");
+	ok(access(st, F_OK) == -1, "-n created no state directory");
+
+	is_int(0, run("-n", "-s", st, "--", "/bin/echo", "a b", NULL),
+	    "-n with a command word holding a blank exits 0");
+	ok(has_line("command = /bin/echo 'a b'"),
+	    "that word is printed quoted");
+
+	is_int(0, run("-V", NULL), "-V exits 0");
+	is_string(tl_fmt("drover %s\n", PACKAGE_VERSION), out,
+	    "-V prints the name and version");
+
+	f = conf_file("workers = 5\nlisten = 127.0.0.1:81\n"
+	    "listen = 127.0.0.1:83\ncommand = /bin/echo file\n");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL), "-n shows the file");
+	ok(has_line("workers = 5") && has_line("listen = 127.0.0.1:81") &&
+	    has_line("listen = 127.0.0.1:83") &&
+	    has_line("command = /bin/echo file"),
+	    "with the file's workers, listen list and command");
+	is_int(0, run("-n", "-s", st, "-c", f, "-w", "2", NULL),
+	    "-n -w 2 exits 0");
+	ok(has_line("workers = 2") && tl_count(out, "workers = 5") == 0,
+	    "-w 2 overrides workers = 5");
+	is_int(0, run("-n", "-s", st, "-c", f, "-l", "127.0.0.1:82", NULL),
+	    "-n -l exits 0");
+	ok(has_line("listen = 127.0.0.1:82") && tl_count(out, "listen =") ==
+	    1, "-l replaces the file's listen list");
+	is_int(0, run("-n", "-s", st, "-c", f, "--", "/bin/echo", "x", NULL),
+	    "-n -- /bin/echo x exits 0");
+	ok(has_line("command = /bin/echo x"),
+	    "the command after -- replaces the file's command");
+}
+
+/*
+ * A second master with the pid file of a running one exits 75, names the
+ * first one's pid, and leaves the first one alone.
+ */
+static void
+test_pidfile(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*pidfile, *argv[] = { "-w", "2", "-l",
+				    "127.0.0.1:0", "-p", NULL, "--", NULL,
+				    NULL };
+	char			*text, body[64];
+	long long		 p0, p1;
+	pid_t			 kids[8];
+	int			 port, status, nkids;
+
+	pidfile = tl_fmt("%s/drover.pid", tl_tmpdir());
+	argv[5] = pidfile;
+	argv[7] = tl_path("examples/hello-c/hello-c");
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
+		bail("workers never became ready");
+	p0 = tl_json_int(j, "slots.0.pid", 0);
+	p1 = tl_json_int(j, "slots.1.pid", 0);
+	port = tl_port(j, 0);
+	tl_json_free(j);
+	text = tl_slurp(pidfile);
+	ok(text != NULL && atoll(text) == d.pid,
+	    "the pid file holds the master's pid");
+	free(text);
+
+	/* Same pid file, state directory and port: it must touch none. */
+	is_int(75, run("-s", d.state, "-p", pidfile, "-w", "2", "-l",
+	    tl_fmt("127.0.0.1:%d", port), "--",
+	    tl_path("examples/hello-c/hello-c"), NULL),
+	    "a second master with the same pid file exits 75");
+	ok(has(tl_fmt("pid file %s is held by another master (pid %ld)",
+	    pidfile, (long)d.pid)), "and names the first master's pid");
+
+	j = tl_status(&d);
+	is_int(d.pid, tl_json_int(j, "pid", 0),
+	    "status.json still shows the first master");
+	ok(tl_json_int(j, "slots.0.pid", 0) == p0 &&
+	    tl_json_int(j, "slots.1.pid", 0) == p1,
+	    "status.json shows the same workers");
+	ok(tl_pred_all_ready(j, NULL), "status.json: still ready");
+	tl_json_free(j);
+	nkids = tl_children(d.pid, kids, 8);
+	ok(nkids == 2 && ((kids[0] == p0 && kids[1] == p1) ||
+	    (kids[0] == p1 && kids[1] == p0)),
+	    "the first master has its two workers and no other child");
+	text = tl_slurp(pidfile);
+	ok(text != NULL && atoll(text) == d.pid,
+	    "the pid file still holds the first master's pid");
+	free(text);
+	ok(access(tl_fmt("%s/ready", d.state), F_OK) == 0,
+	    "the ready file is still there");
+	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
+	    status == 200, "the first master still serves HTTP");
+	is_int(0, tl_daemon_stop(&d, 20000), "the first master stops with 0");
+	ok(access(pidfile, F_OK) == -1, "and removes its pid file");
+}
+
+/*
+ * An address in use and a state directory that cannot be created are
+ * system errors at start: 71.
+ */
+static void
+test_bind(const char *st)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	/* A listener without SO_REUSEPORT: nobody may join its port. */
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		sysbail("socket");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, 8) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		sysbail("listen on 127.0.0.1:0");
+	is_int(71, run("-s", st, "-w", "2", "-l",
+	    tl_fmt("127.0.0.1:%d", ntohs(sin.sin_port)), "--", "/bin/sleep",
+	    "1000", NULL), "an address already in use exits 71");
+	ok(has("Address already in use"), "and says Address already in use");
+	ok(has(tl_fmt("127.0.0.1:%d", ntohs(sin.sin_port))),
+	    "and names the address");
+	ok(access(tl_fmt("%s/status.json", st), F_OK) == -1,
+	    "no status.json is left behind");
+	close(fd);
+
+	is_int(71, run("-s", "/proc/nonexistent/x", "-w", "1", "--",
+	    "/bin/sleep", "1000", NULL),
+	    "a state directory that cannot be created exits 71");
+	ok(has("/proc/nonexistent/x"), "and the message names it");
+}
+
+/*
+ * A command that does not exist: the master keeps running, says so once,
+ * and retries each slot with a growing delay instead of a fork storm.
+ */
+static void
+test_nocommand(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct failures		 f;
+	const char		*st, *argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", "/nonexistent/cmd", NULL };
+	char			*log;
+	long long		 t0, elapsed, b2, b4, restarts;
+
+	t0 = now_ms();
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	f.slot = 0;
+	f.min = 2;
+	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	ok(j != NULL, "slot 0 fails twice");
+	b2 = tl_json_int(j, "slots.0.backoff_ms", -1);
+	tl_json_free(j);
+	f.min = 4;
+	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	elapsed = now_ms() - t0;
+	ok(j != NULL, "slot 0 fails four times");
+	b4 = tl_json_int(j, "slots.0.backoff_ms", -1);
+	restarts = tl_json_int(j, "slots.0.restarts", -1);
+	ok(restarts >= 3 && restarts <= 10,
+	    "slot 0 was restarted %lld times, not in a fork storm", restarts);
+	/* Three delays, jittered within [d/2, d] of 100, 200, 400 ms. */
+	ok(elapsed >= 50 + 100 + 200,
+	    "four failures took %lld ms, at least 350 ms of backoff",
+	    elapsed);
+	ok(b2 > 0 && b4 > b2, "backoff_ms grows (%lld ms, then %lld ms)",
+	    b2, b4);
+	st = tl_json_str(j, "slots.0.last_exit.status");
+	ok(st != NULL && strstr(st, "No such file or directory") != NULL,
+	    "last_exit.status gives the reason (%s)", st ? st : "none");
+	is_int(127, tl_json_int(j, "slots.0.last_exit.code", -1),
+	    "last_exit.code is 127 for ENOENT");
+	is_string("running", tl_json_str(j, "state"), "the master runs on");
+	tl_json_free(j);
+
+	is_int(-1, tl_daemon_wait(&d, 0), "the master has not exited");
+	log = tl_slurp(d.log);
+	is_int(1, tl_count(log, "cannot exec /nonexistent/cmd: No such file "
+	    "or directory"), "the failure is logged once, not per attempt");
+	free(log);
+	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+}
+
+/* A command that is not executable: logged, and the master runs on. */
+static void
+test_noexec(const char *dir)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct failures		 f;
+	const char		*cmd, *argv[] = { "-w", "1", "--", NULL, NULL };
+
+	cmd = tl_fmt("%s/notexec", dir);
+	if (tl_write_file(cmd, "#!/bin/sh\nexit 0\n") == -1)
+		sysbail("write %s", cmd);
+	argv[3] = cmd;
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	is_int(0, tl_wait_log(&d, tl_fmt("cannot exec %s: Permission denied",
+	    cmd), 10000), "a mode 0644 command: the log says Permission "
+	    "denied");
+	f.slot = 0;
+	f.min = 2;
+	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	ok(j != NULL, "the slot keeps retrying");
+	is_int(126, tl_json_int(j, "slots.0.last_exit.code", -1),
+	    "last_exit.code is 126");
+	tl_json_free(j);
+	is_int(-1, tl_daemon_wait(&d, 0), "the master has not exited");
+	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+}
+
+int
+main(void)
+{
+	const char	*dir;
+
+	plan_lazy();
+	dir = tl_tmpdir();
+	/* Never created by a run that fails: its absence is checked. */
+	test_usage(tl_fmt("%s/state", dir));
+	test_config(tl_fmt("%s/state", dir));
+	test_check(tl_fmt("%s/state", dir));
+	test_pidfile();
+	test_bind(tl_fmt("%s/state", dir));
+	test_nocommand();
+	test_noexec(dir);
+	free(out);
+	return 0;
+}
