@@ -92,12 +92,17 @@ config_new(void)
 	c->c_restart_window = 60;
 	c->c_uid = (uid_t)-1;
 	c->c_gid = (gid_t)-1;
+	c->c_reload = RELOAD_ROLLING;
+	c->c_reload_batch = 1;
+	c->c_reload_retries = 2;
 	return c;
 }
 
 void
 config_free(struct config *c)
 {
+	size_t	 i;
+
 	if (c == NULL)
 		return;
 	free(c->c_file);
@@ -109,7 +114,64 @@ config_free(struct config *c)
 	config_freev(c->c_env);
 	free(c->c_user);
 	free(c->c_group);
+	for (i = 0; c->c_lis != NULL && i < c->c_nlisten; i++)
+		if (c->c_lis[i] != NULL)
+			listen_put(c->c_lis[i]);
+	free(c->c_lis);
+	config_freev(c->c_lnames);
+	free(c->c_fdnames);
+	free(c->c_wenv);
+	free(c->c_cmdpath);
 	free(c);
+}
+
+/*
+ * Put a complete configuration to use as generation gen: resolve the
+ * command, build the workers' environment and open (or share, with the
+ * configuration in use) its listening sockets, for as many slots as it
+ * wants.  Returns -1 after logging if a socket cannot be opened; the
+ * configuration must then be freed.
+ */
+int
+config_activate(struct config *c, uint64_t gen)
+{
+	size_t	 i, n = 0, len = 1;
+	char	*name;
+
+	c->c_gen = gen;
+	c->c_cmdpath = spawn_resolve(c->c_argv[0]);
+	c->c_wenv = spawn_environ(c, master.m_environ);
+	if ((c->c_lis = calloc(c->c_nlisten + 1, sizeof(*c->c_lis))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; i < c->c_nlisten; i++) {
+		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
+		if (c->c_lis[i] == NULL ||
+		    listen_grow(c->c_lis[i], c->c_workers) == -1)
+			return -1;
+		config_append(&c->c_lnames, &n, name);
+		len += strlen(name) + 1;
+		free(name);
+	}
+	if ((c->c_fdnames = calloc(1, len)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; i < c->c_nlisten; i++) {
+		if (i > 0)
+			strlcat(c->c_fdnames, ":", len);
+		strlcat(c->c_fdnames, c->c_lnames[i], len);
+	}
+	return 0;
+}
+
+/*
+ * A worker running c has gone, or c stopped being current: free it once
+ * nothing uses it any more.  Its listeners close when no configuration
+ * uses them (listen_put).
+ */
+void
+config_release(struct config *c)
+{
+	if (c != NULL && --c->c_refs <= 0)
+		config_free(c);
 }
 
 /*
@@ -381,6 +443,25 @@ config_set(struct config *c, const char *key, const char *val,
 			c->c_watchdog = d;
 		else
 			c->c_restart_window = d;
+	} else if (strcmp(key, "reload") == 0) {
+		if (strcmp(val, "rolling") == 0)
+			c->c_reload = RELOAD_ROLLING;
+		else if (strcmp(val, "all") == 0)
+			c->c_reload = RELOAD_ALL;
+		else {
+			e = "must be rolling or all";
+			goto bad;
+		}
+	} else if (strcmp(key, "reload_batch") == 0) {
+		n = strtonum(val, 1, DROVER_MAX_WORKERS, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_reload_batch = (int)n;
+	} else if (strcmp(key, "reload_retries") == 0) {
+		n = strtonum(val, 0, 1000, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_reload_retries = (unsigned int)n;
 	} else if (strcmp(key, "reuseport") == 0) {
 		if (config_bool(val, &b) == -1) {
 			e = "must be yes or no";
@@ -718,6 +799,10 @@ config_print(const struct config *c, FILE *fp)
 	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
 	if (c->c_watchdog > 0)
 		fprintf(fp, "watchdog = %gs\n", c->c_watchdog);
+	fprintf(fp, "reload = %s\n", c->c_reload == RELOAD_ALL ? "all" :
+	    "rolling");
+	fprintf(fp, "reload_batch = %d\n", c->c_reload_batch);
+	fprintf(fp, "reload_retries = %u\n", c->c_reload_retries);
 	if (c->c_directory != NULL)
 		fprintf(fp, "directory = %s\n", c->c_directory);
 	for (i = 0; i < c->c_nenv; i++)

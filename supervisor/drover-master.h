@@ -27,6 +27,12 @@
 #define EXIT_TEMPFAIL	75
 #define EXIT_CONFIG	78
 
+/* How a reload replaces workers. */
+enum reload_mode {
+	RELOAD_ROLLING,		/* c_reload_batch slots at a time */
+	RELOAD_ALL		/* every slot at once */
+};
+
 /* When a worker counts as ready. */
 enum ready_mode {
 	READY_EXEC,		/* as soon as exec succeeded */
@@ -64,7 +70,19 @@ struct config {
 	uid_t		 c_uid;		/* resolved from c_user, or -1 */
 	gid_t		 c_gid;
 	double		 c_watchdog;	/* 0: off */
+	enum reload_mode c_reload;
+	int		 c_reload_batch;
+	unsigned int	 c_reload_retries;
 	int		 c_debug;
+
+	/* Set when the configuration is put to use (config_activate). */
+	uint64_t	 c_gen;		/* its generation */
+	int		 c_refs;	/* workers running it, +1 if current */
+	struct listener	**c_lis;	/* its listeners, in listen order */
+	char		**c_lnames;	/* their LISTEN_FDNAMES names */
+	char		*c_fdnames;	/* the LISTEN_FDNAMES value */
+	char		**c_wenv;	/* the environment workers start from */
+	char		*c_cmdpath;	/* c_argv[0] resolved through PATH */
 };
 
 /* The longest notify message (a datagram, or a line on the stream). */
@@ -77,7 +95,7 @@ enum listen_type {
 };
 
 struct listener {
-	char			*l_name;	/* LISTEN_FDNAMES entry */
+	char			*l_name;	/* its name where it was opened */
 	char			*l_addr;	/* as written, without the name */
 	enum listen_type	 l_type;
 	struct sockaddr_storage	 l_ss;
@@ -88,6 +106,8 @@ struct listener {
 	int			 l_reuseport;	/* one socket per slot */
 	int			*l_fds;		/* per slot, or [0] shared */
 	int			 l_nfds;
+	int			 l_refs;	/* configurations using it */
+	int			 l_backlog;
 };
 
 /* The states of a slot; slot_state_name() spells them for status.json. */
@@ -98,7 +118,8 @@ enum slot_state {
 	SLOT_STOPPING,		/* SIGTERM sent, waiting for the exit */
 	SLOT_BACKOFF,		/* waiting out a restart delay */
 	SLOT_FAILED,		/* restart budget spent, waiting for the window */
-	SLOT_HALTED		/* the worker exited 78: not restarted */
+	SLOT_HALTED,		/* the worker exited 78: not restarted */
+	SLOT_RETIRING		/* scaled away: draining, then closed */
 };
 
 /* How the last worker of a slot ended. */
@@ -118,6 +139,9 @@ struct worker {
 	struct slot	*w_slot;
 	pid_t		 w_pid;		/* 0: no process */
 	uint64_t	 w_gen;
+	struct config	*w_conf;	/* the configuration it runs */
+	int		 w_ready;	/* it has been ready */
+	ev_timer	 w_stop;	/* SIGKILL after the stop timeout */
 	ev_tstamp	 w_started;
 	ev_child	 w_child;
 	ev_io		 w_exec;	/* the CLOEXEC pipe that reports exec */
@@ -147,14 +171,17 @@ struct worker {
  */
 struct slot {
 	int		 s_id;
-	enum slot_state	 s_state;
-	struct worker	 s_w;
+	enum slot_state	 s_state;	/* of the current worker */
+	struct worker	 s_wk[2];	/* current and, in a reload, old */
+	int		 s_cur;		/* which of s_wk is current */
 	unsigned int	 s_restarts;	/* respawns, ever */
 	unsigned int	 s_failures;	/* consecutive quick failures */
 	double		 s_delay;	/* the current restart delay, seconds */
 	ev_timer	 s_timer;
 	ev_tstamp	*s_hist;	/* ring of recent respawn times */
+	unsigned int	 s_nhist;	/* its size: the restart budget */
 	unsigned int	 s_hist_next;
+	ev_tstamp	 s_drain;	/* when it began to retire */
 	struct exitinfo	 s_last;
 	char		*s_status;	/* the last STATUS= text */
 	unsigned long	 s_nmsg;	/* notify messages accepted */
@@ -164,18 +191,36 @@ struct slot {
 	unsigned long	 s_quiet;	/* complaints not logged since */
 };
 
+#define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
+#define SLOT_OLD(s)	(&(s)->s_wk[1 - (s)->s_cur])
+
+/* The outcome of the last reload, for status.json. */
+struct reloadinfo {
+	uint64_t	 r_gen;		/* the generation it tried */
+	const char	*r_result;	/* NULL: none yet */
+	char		 r_error[256];
+	double		 r_started;	/* wall clock */
+	double		 r_finished;	/* 0 while in progress */
+	unsigned int	 r_count;	/* reloads asked for, ever */
+};
+
 /* The whole master. */
 struct master {
-	struct config	*m_conf;
-	struct listener	*m_listeners;
-	size_t		 m_nlisteners;
-	struct slot	*m_slots;
-	int		 m_nslots;
-	uint64_t	 m_gen;
+	struct config	*m_conf;	/* the current generation's */
+	struct config	*m_prev;	/* in a reload, the one replaced */
+	struct listener	**m_lis;	/* every open listener */
+	size_t		 m_nlis;
+	struct slot	**m_slots;	/* the slot table */
+	int		 m_nslots;	/* slots, retiring ones included */
+	uint64_t	 m_gen;		/* the current generation */
+	uint64_t	 m_lastgen;	/* the last one handed out */
+	int		 m_reloading;	/* 0, RELOAD_FORWARD or _BACK */
+	int		 m_reload_pending;	/* a HUP came meanwhile */
+	unsigned int	 m_reload_fails;	/* failed starts in it */
+	struct reloadinfo m_reload;
 	int		 m_stopping;	/* 0, STOP_GRACEFUL or STOP_NOW */
 	int		 m_exit;	/* the exit status once all is down */
-	char		**m_env;	/* the environment workers start from */
-	char		*m_cmdpath;	/* c_argv[0] resolved through PATH */
+	char		**m_environ;	/* ours, as we got it */
 	int		 m_dirty;	/* status.json must be rewritten */
 	int		 m_execlogged;	/* an exec failure was logged */
 	char		*m_notifydir;	/* state_dir/notify */
@@ -184,6 +229,9 @@ struct master {
 
 #define STOP_GRACEFUL	1
 #define STOP_NOW	2
+
+#define RELOAD_FORWARD	1
+#define RELOAD_BACK	2
 
 extern struct master	 master;
 
@@ -206,6 +254,8 @@ __attribute__((__noreturn__)) void
 	    __attribute__((__format__(__printf__, 2, 3)));
 const char *
 	 log_status(int, int, char *, size_t);
+const char *
+	 log_last(void);
 
 /* config.c */
 struct config *
@@ -219,29 +269,51 @@ void	 config_reset_listen(struct config *);
 void	 config_set_argv(struct config *, char **);
 void	 config_print(const struct config *, FILE *);
 int	 config_duration(const char *, double *);
+int	 config_activate(struct config *, uint64_t);
+void	 config_release(struct config *);
 
 /* listen.c */
 int	 listen_parse(const char *, int, struct listener *, const char **);
-int	 listen_open(struct listener *, int, int);
+struct listener *
+	 listen_get(const char *, int, const struct config *, char **);
+int	 listen_grow(struct listener *, int);
+void	 listen_shrink(int);
+void	 listen_put(struct listener *);
 void	 listen_close(struct listener *);
-int	 listen_slot_fds(int, int *, int);
-const char *
-	 listen_names(void);
+void	 listen_close_all(void);
+int	 listen_slot_fds(const struct config *, int, int *, int);
 void	 listen_steer(void);
+int	 listen_queued(int);
 
 /* slot.c */
-void	 slot_init(int);
+void	 slot_add(int);
 void	 slot_start_all(void);
 void	 slot_stop_all(int);
 int	 slot_count(enum slot_state);
 int	 slot_nworkers(void);
 int	 slot_accepting(int);
+int	 slot_serving(int);
+int	 slot_target(void);
+void	 slot_replace(struct slot *);
+void	 slot_revert(struct slot *);
+void	 slot_respawn(struct slot *);
+void	 slot_retire(struct slot *);
+void	 slot_term_old(struct slot *);
 const char *
 	 slot_state_name(enum slot_state);
 
+/* reload.c */
+void	 reload_request(void);
+void	 reload_step(void);
+void	 reload_failed_start(struct worker *, int);
+void	 reload_scale(int);
+void	 reload_init(const char *, const char **, size_t, char **);
+struct config *
+	 reload_read(int *);
+
 /* spawn.c */
-pid_t	 spawn_worker(struct slot *, int *);
-char	**spawn_environ(char **);
+pid_t	 spawn_worker(struct slot *, struct worker *, int *);
+char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
 const char *
 	 spawn_step(int);

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <linux/filter.h>
 
@@ -260,32 +261,130 @@ listen_unix_stale(const struct listener *l)
 }
 
 /*
- * Open the sockets of l for nslots slots: one per slot with reuseport on
- * a TCP address, else one shared.  Returns 0, or -1 after logging.
+ * The listener of the listen address spec (entry index of configuration
+ * c): the one already open for the same address and socket kind, shared,
+ * or a new one with the sockets of its first slot.  Its name for c goes
+ * to *name (allocated).  Returns NULL after logging.
  */
-int
-listen_open(struct listener *l, int nslots, int reuseport)
+struct listener *
+listen_get(const char *spec, int index, const struct config *c, char **name)
 {
-	int	 i, n;
+	struct listener	*l, **v;
+	const char	*e;
+	size_t		 i;
+	int		 reuseport;
 
-	l->l_reuseport = reuseport && l->l_type == LISTEN_TCP;
-	n = l->l_reuseport ? nslots : 1;
-	if ((l->l_fds = calloc(n, sizeof(int))) == NULL)
+	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
+	if (listen_parse(spec, index, l, &e) == -1) {
+		log_warnx("listen %s: %s", spec, e);
+		free(l);
+		return NULL;
+	}
+	if ((*name = strdup(l->l_name)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	reuseport = c->c_reuseport && l->l_type == LISTEN_TCP;
+	for (i = 0; i < master.m_nlis; i++) {
+		if (strcmp(master.m_lis[i]->l_addr, l->l_addr) == 0 &&
+		    master.m_lis[i]->l_reuseport == reuseport) {
+			listen_close(l);
+			free(l);
+			l = master.m_lis[i];
+			l->l_refs++;
+			return l;
+		}
+	}
+	l->l_reuseport = reuseport;
+	l->l_backlog = c->c_backlog;
 	if (l->l_type == LISTEN_UNIX && listen_unix_stale(l) == -1) {
 		log_warn("listen %s", l->l_addr);
-		return -1;
+		goto fail;
 	}
-	for (i = 0; i < n; i++) {
-		if ((l->l_fds[i] = listen_socket(l, l->l_reuseport,
-		    master.m_conf->c_backlog)) == -1)
+	if ((l->l_fds = calloc(1, sizeof(int))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if ((l->l_fds[0] = listen_socket(l, reuseport, l->l_backlog)) == -1)
+		goto fail;
+	l->l_nfds = 1;
+	v = reallocarray(master.m_lis, master.m_nlis + 1, sizeof(*v));
+	if (v == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	master.m_lis = v;
+	master.m_lis[master.m_nlis++] = l;
+	l->l_refs = 1;
+	return l;
+ fail:
+	listen_close(l);
+	free(l);
+	free(*name);
+	*name = NULL;
+	return NULL;
+}
+
+/*
+ * Give a reuseport listener a socket for each of n slots: the sockets of
+ * new slots join the group, bound to its port.  Returns -1 after
+ * logging.
+ */
+int
+listen_grow(struct listener *l, int n)
+{
+	int	*v;
+
+	if (!l->l_reuseport || l->l_nfds >= n)
+		return 0;
+	if ((v = reallocarray(l->l_fds, n, sizeof(*v))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	l->l_fds = v;
+	while (l->l_nfds < n) {
+		if ((v[l->l_nfds] = listen_socket(l, 1, l->l_backlog)) == -1)
 			return -1;
 		l->l_nfds++;
 	}
 	return 0;
 }
 
-/* Close the sockets of l, remove its unix socket file, free it. */
+/*
+ * Slot k, the top one, is gone: close its socket in every reuseport
+ * group.  Being the last socket of its group, its leaving renumbers no
+ * other.
+ */
+void
+listen_shrink(int k)
+{
+	struct listener	*l;
+	size_t		 i;
+
+	for (i = 0; i < master.m_nlis; i++) {
+		l = master.m_lis[i];
+		if (l->l_reuseport && l->l_nfds == k + 1 && k > 0) {
+			close(l->l_fds[k]);
+			l->l_nfds--;
+		}
+	}
+}
+
+/*
+ * A configuration no longer uses l: close it when none does.
+ */
+void
+listen_put(struct listener *l)
+{
+	size_t	 i;
+
+	if (--l->l_refs > 0)
+		return;
+	for (i = 0; i < master.m_nlis; i++) {
+		if (master.m_lis[i] == l) {
+			master.m_lis[i] = master.m_lis[--master.m_nlis];
+			break;
+		}
+	}
+	log_info("listen %s: closed", l->l_addr);
+	listen_close(l);
+	free(l);
+}
+
+/* Close the sockets of l, remove its unix socket file, free its parts. */
 void
 listen_close(struct listener *l)
 {
@@ -304,62 +403,77 @@ listen_close(struct listener *l)
 	l->l_name = l->l_addr = l->l_path = NULL;
 }
 
+/* At exit: close every listener. */
+void
+listen_close_all(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < master.m_nlis; i++) {
+		listen_close(master.m_lis[i]);
+		free(master.m_lis[i]);
+	}
+	master.m_nlis = 0;
+}
+
 /*
- * Fill fds with the sockets the worker of slot k inherits, in listen
- * order, and return how many.
+ * Fill fds with the sockets the worker of slot k inherits under
+ * configuration c, in its listen order, and return how many.
  */
 int
-listen_slot_fds(int k, int *fds, int max)
+listen_slot_fds(const struct config *c, int k, int *fds, int max)
 {
 	struct listener	*l;
 	size_t		 i;
 	int		 n = 0;
 
-	for (i = 0; i < master.m_nlisteners && n < max; i++) {
-		l = &master.m_listeners[i];
+	for (i = 0; i < c->c_nlisten && n < max; i++) {
+		l = c->c_lis[i];
 		fds[n++] = l->l_reuseport ? l->l_fds[k] : l->l_fds[0];
 	}
 	return n;
 }
 
 /*
- * The LISTEN_FDNAMES value: every listener's name, colon-separated.
+ * How many connections wait in slot k's accept queues, as TCP_INFO on a
+ * listener reports (tcpi_unacked is the queue's length there).
  */
-const char *
-listen_names(void)
+int
+listen_queued(int k)
 {
-	static char	*names;
-	size_t		 i, len = 1;
+	struct listener	*l;
+	struct tcp_info	 ti;
+	socklen_t	 len;
+	size_t		 i;
+	int		 n = 0;
 
-	if (names != NULL)
-		return names;
-	for (i = 0; i < master.m_nlisteners; i++)
-		len += strlen(master.m_listeners[i].l_name) + 1;
-	if ((names = calloc(1, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; i < master.m_nlisteners; i++) {
-		if (i > 0)
-			strlcat(names, ":", len);
-		strlcat(names, master.m_listeners[i].l_name, len);
+	for (i = 0; i < master.m_nlis; i++) {
+		l = master.m_lis[i];
+		if (!l->l_reuseport || k >= l->l_nfds)
+			continue;
+		len = sizeof(ti);
+		if (getsockopt(l->l_fds[k], IPPROTO_TCP, TCP_INFO, &ti,
+		    &len) == 0)
+			n += (int)ti.tcpi_unacked;
 	}
-	return names;
+	return n;
 }
 
 /*
  * Steer new connections to the slots whose worker accepts them.  Plain
  * SO_REUSEPORT hashing sends 1/N of new connections to every slot
  * socket, also to the socket of a slot that has no worker (waiting out a
- * restart delay, failed or halted), where they would wait for a worker
- * that may never come.  A classic BPF program attached to the reuseport
- * group (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) picks a random
- * index among the accepting slots instead; a socket's index in the group
- * is its slot number, since the sockets joined the group in slot order
- * and none ever leaves it while its slot exists.  With no slot accepting,
+ * restart delay, failed, halted or retiring), where they would wait for a
+ * worker that may never come.  A classic BPF program attached to each
+ * reuseport group (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) picks
+ * a random index among the accepting slots instead; a socket's index in
+ * its group is its slot number, since the sockets joined the group in
+ * slot order and only the top one ever leaves.  With no slot accepting,
  * the program returns an index out of range and the kernel falls back to
  * its hash: connections then wait in the slot sockets for the workers to
- * come back.  Connections already queued on a slot's socket stay there and
- * are served by the slot's next worker.  Where the kernel refuses the
- * program, drover logs it once and keeps plain hashing.
+ * come back.  Connections already queued on a slot's socket stay there
+ * and are served by the slot's next worker.  Where the kernel refuses
+ * the program, drover logs it once and keeps plain hashing.
  */
 void
 listen_steer(void)
@@ -368,36 +482,38 @@ listen_steer(void)
 	struct sock_fprog	 prog;
 	struct listener		*l;
 	size_t			 i;
-	int			 k, n = 0, live = 0;
+	int			 k, n, live, idx;
 
 	if (listen_nosteer)
 		return;
-	for (k = 0; k < master.m_nslots; k++)
-		if (slot_accepting(k))
-			live++;
-	if ((insn = calloc(2 * live + 3, sizeof(*insn))) == NULL)
+	if ((insn = calloc(2 * master.m_nslots + 3, sizeof(*insn))) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
-	if (live > 0) {
-		insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		    SKF_AD_OFF + SKF_AD_RANDOM);
-		insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD |
-		    BPF_K, live);
-		for (k = 0, i = 0; k < master.m_nslots; k++) {
-			if (!slot_accepting(k))
-				continue;
-			insn[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
-			    BPF_JEQ | BPF_K, i++, 0, 1);
-			insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET |
-			    BPF_K, k);
-		}
-	}
-	insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
-	prog.len = n;
-	prog.filter = insn;
-	for (i = 0; i < master.m_nlisteners; i++) {
-		l = &master.m_listeners[i];
+	for (i = 0; i < master.m_nlis; i++) {
+		l = master.m_lis[i];
 		if (!l->l_reuseport || l->l_nfds < 2)
 			continue;
+		for (k = 0, live = 0; k < l->l_nfds && k < master.m_nslots; k++)
+			live += slot_accepting(k);
+		n = 0;
+		if (live > 0) {
+			insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD |
+			    BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM);
+			insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU |
+			    BPF_MOD | BPF_K, live);
+			for (k = 0, idx = 0; k < l->l_nfds &&
+			    k < master.m_nslots; k++) {
+				if (!slot_accepting(k))
+					continue;
+				insn[n++] = (struct sock_filter)BPF_JUMP(
+				    BPF_JMP | BPF_JEQ | BPF_K, idx++, 0, 1);
+				insn[n++] = (struct sock_filter)BPF_STMT(
+				    BPF_RET | BPF_K, k);
+			}
+		}
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		    0xffffffff);
+		prog.len = n;
+		prog.filter = insn;
 		if (setsockopt(l->l_fds[0], SOL_SOCKET,
 		    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1) {
 			log_warn("listen %s: cannot steer connections to "
@@ -406,8 +522,8 @@ listen_steer(void)
 			listen_nosteer = 1;
 			break;
 		}
+		log_debug("listen %s: steering new connections to %d of %d "
+		    "slots", l->l_addr, live, l->l_nfds);
 	}
-	log_debug("steering new connections to %d of %d slots", live,
-	    master.m_nslots);
 	free(insn);
 }

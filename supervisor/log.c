@@ -31,6 +31,7 @@ static int	 log_is_journal(void);
 
 static int	 log_journal;
 static int	 log_debugging;
+static char	 log_lastwarn[256];	/* the last warning's text */
 
 /*
  * Decide once how lines are written.  The argument turns debug lines on.
@@ -89,6 +90,8 @@ log_vlog(int pri, const char *fmt, va_list ap)
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	if (m < 0)
 		return;
+	if (pri <= LOG_WARNING)
+		strlcpy(log_lastwarn, line + n, sizeof(log_lastwarn));
 	n += m;
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
@@ -167,6 +170,16 @@ fatalx(int code, const char *fmt, ...)
 	log_vlog(LOG_CRIT, fmt, ap);
 	va_end(ap);
 	exit(code);
+}
+
+/*
+ * The text of the last warning logged, without prefix: what a failed
+ * reload reports in status.json.
+ */
+const char *
+log_last(void)
+{
+	return log_lastwarn;
 }
 
 /*

@@ -91,14 +91,13 @@ int
 main(int argc, char *argv[])
 {
 	struct config	*c;
-	const char	*key, *e, **cliopt = NULL;
+	const char	*key, **cliopt = NULL;
 	char		**cmd = NULL, *conffile = NULL;
-	size_t		 ncli = 0, i;
-	int		 ch, check = 0, debug = 0, clilisten = 0;
+	size_t		 ncli = 0;
+	int		 ch, check = 0, debug = 0, code;
 	pid_t		 other;
 
 	env = copy_environ();
-	c = config_new();
 
 	/*
 	 * Options are collected as key/value pairs and applied after the
@@ -157,33 +156,19 @@ main(int argc, char *argv[])
 		cmd = argv;
 
 	log_init(debug);
-	if (conffile != NULL && config_load(c, conffile) == -1)
-		exit(EXIT_CONFIG);
-	for (i = 0; i < ncli; i += 2) {
-		if (strcmp(cliopt[i], "listen") == 0 && !clilisten++)
-			config_reset_listen(c);
-		if (config_set(c, cliopt[i], cliopt[i + 1], &e) == -1) {
-			fprintf(stderr, "drover: %s\n", e);
+	master.m_environ = env;
+	reload_init(conffile, cliopt, ncli, cmd);
+	if ((c = reload_read(&code)) == NULL) {
+		if (code == EXIT_USAGE)
 			usage(stderr, EXIT_USAGE);
-		}
-	}
-	free((void *)cliopt);
-	if (cmd != NULL)
-		config_set_argv(c, cmd);
-	if (config_finish(c, &e) == -1) {
-		if (c->c_file != NULL)
-			log_warnx("%s: %s", c->c_file, e);
-		else
-			log_warnx("%s", e);
-		exit(EXIT_CONFIG);
+		exit(code);
 	}
 	if (check) {
 		config_print(c, stdout);
 		printf("configuration ok\n");
 		exit(0);
 	}
-	master.m_conf = c;
-	master.m_gen = 1;
+	log_setdebug(debug || c->c_debug);
 
 	/* The pid file comes first: a second master changes nothing. */
 	if (c->c_pidfile != NULL) {
@@ -197,24 +182,13 @@ main(int argc, char *argv[])
 		}
 	}
 
-	if ((master.m_listeners = calloc(c->c_nlisten + 1,
-	    sizeof(struct listener))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; i < c->c_nlisten; i++) {
-		if (listen_parse(c->c_listen[i], (int)i,
-		    &master.m_listeners[i], &e) == -1)
-			fatalx(EXIT_CONFIG, "listen %s: %s", c->c_listen[i],
-			    e);
-		master.m_nlisteners++;
-		if (listen_open(&master.m_listeners[i], c->c_workers,
-		    c->c_reuseport) == -1) {
-			master_exit();
-			exit(EXIT_OSERR);
-		}
+	master.m_conf = c;
+	if (config_activate(c, 1) == -1) {
+		master_exit();
+		exit(EXIT_OSERR);
 	}
-
-	master.m_env = spawn_environ(env);
-	master.m_cmdpath = spawn_resolve(c->c_argv[0]);
+	c->c_refs++;
+	master.m_gen = master.m_lastgen = 1;
 
 	if (ev_default_loop(EVFLAG_AUTO) == NULL)
 		fatalx(EXIT_OSERR, "cannot initialise libev");
@@ -236,7 +210,7 @@ main(int argc, char *argv[])
 	ev_signal_start(EV_DEFAULT, &sig_ttin);
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
 
-	slot_init(c->c_workers);
+	slot_add(c->c_workers);
 	if (state_init(c->c_state_dir) == -1 || notify_init() == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
@@ -245,7 +219,7 @@ main(int argc, char *argv[])
 		log_warn("pid file %s", c->c_pidfile);
 	setproctitle("master");
 	log_info("started: %d workers of %s, generation %llu",
-	    master.m_nslots, master.m_cmdpath,
+	    master.m_nslots, c->c_cmdpath,
 	    (unsigned long long)master.m_gen);
 
 	slot_start_all();
@@ -315,10 +289,7 @@ master_check_done(void)
 static void
 master_exit(void)
 {
-	size_t	 i;
-
-	for (i = 0; i < master.m_nlisteners; i++)
-		listen_close(&master.m_listeners[i]);
+	listen_close_all();
 	state_cleanup();
 	if (pidfh != NULL)
 		pidfile_remove(pidfh);
@@ -339,6 +310,15 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGQUIT:
 		master_stop(STOP_NOW);
+		break;
+	case SIGHUP:
+		reload_request();
+		break;
+	case SIGTTIN:
+		reload_scale(1);
+		break;
+	case SIGTTOU:
+		reload_scale(-1);
 		break;
 	default:
 		log_warnx("signal %d (SIG%s) is not handled yet; ignored",

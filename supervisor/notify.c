@@ -84,7 +84,7 @@ notify_init(void)
 int
 notify_open(struct worker *w, int *workerfd)
 {
-	const struct config	*c = master.m_conf;
+	const struct config	*c = w->w_conf;
 	struct sockaddr_un	 sun;
 	static int		 toolong;
 	int			 sv[2], one = 1, fd;
@@ -466,7 +466,7 @@ notify_line(struct worker *w, char *line, size_t len)
 void
 notify_watchdog_arm(struct worker *w)
 {
-	double	 t = master.m_conf->c_watchdog;
+	double	 t = w->w_conf->c_watchdog;
 
 	if (t <= 0 || ev_is_active(&w->w_watchdog))
 		return;
@@ -488,8 +488,8 @@ notify_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	slot_watchdog(w);
 	if (!w->w_wdfired) {
 		w->w_wdfired = 1;
-		t->repeat = master.m_conf->c_stop_timeout > 0 ?
-		    master.m_conf->c_stop_timeout : 1;
+		t->repeat = w->w_conf->c_stop_timeout > 0 ?
+		    w->w_conf->c_stop_timeout : 1;
 		ev_timer_again(EV_DEFAULT, t);
 	} else
 		ev_timer_stop(EV_DEFAULT, t);

@@ -3,11 +3,18 @@
  * Copyright (c) 2026 The drover authors.
  *
  * The slot table and its state machine.  A slot is a stable worker
- * identity with its own sockets; its state says what the slot is waiting
- * for, and slot_set() is the only place a state changes, so every
- * transition is logged (at debug level) and reaches status.json.  Events
- * come from libev: a child exit (ev_child), the exec report pipe (ev_io)
- * and the slot's one timer (restart delay, ready timeout, stop timeout).
+ * identity with its own sockets; its state says what the slot's current
+ * worker is doing or what the slot waits for, and slot_set() is the only
+ * place a state changes, so every transition is logged (at debug level),
+ * steers connections and reaches status.json.  Events come from libev: a
+ * child exit (ev_child), the exec report pipe (ev_io), the notify channels
+ * (notify.c) and the slot's timer (restart delay, ready timeout, drain
+ * check).
+ *
+ * During a reload a slot holds two workers: the current one, of the new
+ * generation, and the old one, which serves until the current one is
+ * ready and is then asked to stop.  A worker's own timer sends SIGKILL
+ * when it outlives the stop timeout.
  *
  * Restart policy: a worker that had been up for restart_reset is replaced
  * at once; one that dies sooner is a failure and waits a delay that
@@ -32,15 +39,23 @@
 
 #include "drover-master.h"
 
+/* How often a retiring slot's queue is looked at while it drains. */
+#define SLOT_DRAIN_CHECK	0.05
+
 static void	 slot_set(struct slot *, enum slot_state);
 static void	 slot_spawn(struct slot *, int);
-static void	 slot_exited(struct slot *, int);
+static void	 slot_exited(struct worker *, int);
+static void	 slot_record(struct worker *, int, int);
+static void	 slot_old_exited(struct worker *, int);
 static void	 slot_schedule(struct slot *, double);
-static void	 slot_kill(struct slot *, int);
+static void	 slot_kill(struct worker *, int);
+static void	 slot_term(struct worker *);
 static void	 slot_exec_read(struct worker *);
+static void	 slot_free(void);
 static void	 slot_child_cb(struct ev_loop *, ev_child *, int);
 static void	 slot_exec_cb(struct ev_loop *, ev_io *, int);
 static void	 slot_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	 slot_stop_cb(struct ev_loop *, ev_timer *, int);
 
 static const char *const slot_names[] = {
 	[SLOT_EMPTY] = "empty",
@@ -49,7 +64,8 @@ static const char *const slot_names[] = {
 	[SLOT_STOPPING] = "stopping",
 	[SLOT_BACKOFF] = "backoff",
 	[SLOT_FAILED] = "failed",
-	[SLOT_HALTED] = "halted"
+	[SLOT_HALTED] = "halted",
+	[SLOT_RETIRING] = "retiring"
 };
 
 const char *
@@ -59,36 +75,53 @@ slot_state_name(enum slot_state st)
 }
 
 /*
- * Allocate n empty slots and their watchers.
+ * Add n empty slots at the end of the table, with their watchers.  The
+ * slots are allocated one by one, since libev holds pointers to their
+ * watchers and the table may grow.
  */
 void
-slot_init(int n)
+slot_add(int n)
 {
-	struct slot	*s;
-	int		 i;
+	struct slot	**v, *s;
+	struct worker	*w;
+	int		 i, k;
 
-	master.m_nslots = n;
-	if ((master.m_slots = calloc(n, sizeof(*s))) == NULL)
+	v = reallocarray(master.m_slots, master.m_nslots + n, sizeof(*v));
+	if (v == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
+	master.m_slots = v;
 	for (i = 0; i < n; i++) {
-		s = &master.m_slots[i];
-		s->s_id = i;
-		s->s_state = SLOT_EMPTY;
-		s->s_w.w_slot = s;
-		s->s_w.w_execfd = -1;
-		s->s_w.w_nfd = -1;
-		s->s_w.w_sfd = -1;
-		s->s_hist = calloc(master.m_conf->c_restart_budget,
-		    sizeof(*s->s_hist));
-		if (s->s_hist == NULL)
+		if ((s = calloc(1, sizeof(*s))) == NULL)
 			fatal(EXIT_OSERR, "%s", __func__);
+		s->s_id = master.m_nslots;
+		s->s_state = SLOT_EMPTY;
 		ev_timer_init(&s->s_timer, slot_timer_cb, 0, 0);
 		s->s_timer.data = s;
-		ev_child_init(&s->s_w.w_child, slot_child_cb, 0, 0);
-		s->s_w.w_child.data = &s->s_w;
-		ev_io_init(&s->s_w.w_exec, slot_exec_cb, -1, EV_READ);
-		s->s_w.w_exec.data = &s->s_w;
+		for (k = 0; k < 2; k++) {
+			w = &s->s_wk[k];
+			w->w_slot = s;
+			w->w_execfd = w->w_nfd = w->w_sfd = -1;
+			ev_child_init(&w->w_child, slot_child_cb, 0, 0);
+			w->w_child.data = w;
+			ev_io_init(&w->w_exec, slot_exec_cb, -1, EV_READ);
+			w->w_exec.data = w;
+			ev_timer_init(&w->w_stop, slot_stop_cb, 0, 0);
+			w->w_stop.data = w;
+		}
+		master.m_slots[master.m_nslots++] = s;
 	}
+	state_changed();
+}
+
+/*
+ * The number of slots the current configuration asks for; the slots
+ * above it are retiring.
+ */
+int
+slot_target(void)
+{
+	return master.m_conf->c_workers < master.m_nslots ?
+	    master.m_conf->c_workers : master.m_nslots;
 }
 
 /*
@@ -103,25 +136,43 @@ slot_set(struct slot *s, enum slot_state st)
 	if (s->s_state == st)
 		return;
 	log_debug("slot %d: %s -> %s (pid %ld, gen %llu)", s->s_id,
-	    slot_names[s->s_state], slot_names[st], (long)s->s_w.w_pid,
-	    (unsigned long long)s->s_w.w_gen);
+	    slot_names[s->s_state], slot_names[st], (long)SLOT_CUR(s)->w_pid,
+	    (unsigned long long)SLOT_CUR(s)->w_gen);
 	was = slot_accepting(s->s_id);
 	s->s_state = st;
-	if (st == SLOT_READY)
-		notify_watchdog_arm(&s->s_w);
+	if (st == SLOT_READY) {
+		SLOT_CUR(s)->w_ready = 1;
+		notify_watchdog_arm(SLOT_CUR(s));
+	}
 	if (slot_accepting(s->s_id) != was)
 		listen_steer();
 	state_changed();
 }
 
 /*
- * Whether slot k has a worker that accepts connections: new connections
- * are steered to these slots only.
+ * Whether slot k has a worker that accepts connections: its current
+ * worker is ready, or, in a reload, its old one still serves.  New
+ * connections are steered to these slots only.
  */
 int
 slot_accepting(int k)
 {
-	return master.m_slots[k].s_state == SLOT_READY;
+	struct slot	*s = master.m_slots[k];
+
+	if (s->s_state == SLOT_RETIRING)
+		return 0;
+	return slot_serving(k);
+}
+
+/* Whether slot k has a worker serving, retiring or not. */
+int
+slot_serving(int k)
+{
+	struct slot	*s = master.m_slots[k];
+	struct worker	*old = SLOT_OLD(s);
+
+	return s->s_state == SLOT_READY || (old->w_pid != 0 &&
+	    !old->w_termsent);
 }
 
 /* Start every slot's first worker. */
@@ -131,53 +182,67 @@ slot_start_all(void)
 	int	 i;
 
 	for (i = 0; i < master.m_nslots; i++)
-		slot_spawn(&master.m_slots[i], 0);
+		slot_spawn(master.m_slots[i], 0);
 }
 
 /*
- * Start a worker in slot s.  A restart is first checked against the
- * budget: with restart_budget respawns already inside restart_window the
- * slot waits, failed, until the oldest of them leaves the window.
+ * Start a worker of the current generation in slot s.  A restart is
+ * first checked against the budget: with restart_budget respawns already
+ * inside restart_window the slot waits, failed, until the oldest of them
+ * leaves the window.
  */
 static void
 slot_spawn(struct slot *s, int restart)
 {
 	const struct config	*c = master.m_conf;
-	struct worker		*w = &s->s_w;
+	struct worker		*w = SLOT_CUR(s);
 	ev_tstamp		 now = ev_now(EV_DEFAULT), oldest;
+	unsigned int		 budget = c->c_restart_budget;
 	int			 fd;
 	pid_t			 pid;
 
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	if (s->s_nhist != budget) {
+		/* First restart, or the budget changed in a reload. */
+		free(s->s_hist);
+		if ((s->s_hist = calloc(budget, sizeof(*s->s_hist))) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		s->s_nhist = budget;
+		s->s_hist_next = 0;
+	}
 	if (restart) {
-		oldest = s->s_hist[s->s_hist_next];
+		oldest = s->s_hist[s->s_hist_next % budget];
 		if (oldest > 0 && now - oldest < c->c_restart_window) {
 			if (s->s_state != SLOT_FAILED)
 				log_warnx("slot %d: restart budget spent (%u "
 				    "restarts in %gs); next try in %.1fs",
-				    s->s_id, c->c_restart_budget,
-				    c->c_restart_window,
+				    s->s_id, budget, c->c_restart_window,
 				    oldest + c->c_restart_window - now);
 			slot_set(s, SLOT_FAILED);
-			ev_timer_stop(EV_DEFAULT, &s->s_timer);
 			ev_timer_set(&s->s_timer,
 			    oldest + c->c_restart_window - now, 0);
 			ev_timer_start(EV_DEFAULT, &s->s_timer);
 			return;
 		}
-		s->s_hist[s->s_hist_next] = now;
-		s->s_hist_next = (s->s_hist_next + 1) % c->c_restart_budget;
+		s->s_hist[s->s_hist_next % budget] = now;
+		s->s_hist_next = (s->s_hist_next + 1) % budget;
 		s->s_restarts++;
 	}
 
+	w->w_conf = master.m_conf;
+	w->w_conf->c_refs++;
 	w->w_gen = master.m_gen;
 	w->w_execerr = 0;
 	w->w_execstep = 0;
 	w->w_termsent = 0;
+	w->w_ready = 0;
 	w->w_killreason = NULL;
 	free(s->s_status);
 	s->s_status = NULL;
-	if ((pid = spawn_worker(s, &fd)) == -1) {
-		/* fork or pipe failed: a failed start, with backoff. */
+	if ((pid = spawn_worker(s, w, &fd)) == -1) {
+		/* fork, pipe or socketpair failed: a failed start. */
+		config_release(w->w_conf);
+		w->w_conf = NULL;
 		s->s_failures++;
 		slot_schedule(s, c->c_restart_delay_max);
 		return;
@@ -194,10 +259,69 @@ slot_spawn(struct slot *s, int restart)
 	    (long)pid, (unsigned long long)w->w_gen);
 	slot_set(s, SLOT_STARTING);
 	if (c->c_ready == READY_NOTIFY) {
-		ev_timer_stop(EV_DEFAULT, &s->s_timer);
 		ev_timer_set(&s->s_timer, c->c_ready_timeout, 0);
 		ev_timer_start(EV_DEFAULT, &s->s_timer);
 	}
+}
+
+/*
+ * Replace the serving worker of slot s by one of the current generation:
+ * the serving one becomes the old worker and serves on until the new one
+ * is ready.  A slot with no worker is simply given one.
+ */
+void
+slot_replace(struct slot *s)
+{
+	struct worker	*cur = SLOT_CUR(s);
+
+	if (cur->w_pid != 0 && SLOT_OLD(s)->w_pid == 0 &&
+	    s->s_state == SLOT_READY) {
+		s->s_cur = 1 - s->s_cur;
+		log_debug("slot %d: replacing worker %ld (gen %llu)", s->s_id,
+		    (long)cur->w_pid, (unsigned long long)cur->w_gen);
+		slot_set(s, SLOT_EMPTY);
+		s->s_failures = 0;
+		slot_spawn(s, 0);
+		return;
+	}
+	if (cur->w_pid == 0) {
+		s->s_failures = 0;
+		slot_spawn(s, 0);
+	}
+}
+
+/*
+ * Give slot s back to its old worker, which still serves, and stop the
+ * current one: the step back of a rollback.
+ */
+void
+slot_revert(struct slot *s)
+{
+	struct worker	*cur = SLOT_CUR(s), *old = SLOT_OLD(s);
+
+	if (old->w_pid == 0 || old->w_termsent)
+		return;
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	if (cur->w_pid != 0)
+		slot_term(cur);
+	s->s_cur = 1 - s->s_cur;
+	slot_set(s, SLOT_EMPTY);
+	s->s_failures = 0;
+	s->s_delay = 0;
+	slot_set(s, SLOT_READY);
+}
+
+/*
+ * A slot of the current generation with no worker (waiting out a delay,
+ * failed or halted) gets one at once: a reload gives it a new chance.
+ */
+void
+slot_respawn(struct slot *s)
+{
+	if (SLOT_CUR(s)->w_pid != 0)
+		return;
+	s->s_failures = 0;
+	slot_spawn(s, 0);
 }
 
 /*
@@ -225,24 +349,34 @@ slot_exec_read(struct worker *w)
 		w->w_execerr = msg[1] != 0 ? msg[1] : EIO;
 		return;
 	}
-	if (n != 0) {
+	if (n != 0)
 		log_warnx("slot %d: worker %ld: bad exec report", s->s_id,
 		    (long)w->w_pid);
-		return;
-	}
-	/* exec succeeded: in exec mode, that is ready. */
-	master.m_execlogged = 0;
-	if (master.m_conf->c_ready == READY_EXEC && s->s_state ==
-	    SLOT_STARTING)
-		slot_set(s, SLOT_READY);
+	else
+		master.m_execlogged = 0;	/* exec succeeded */
 }
 
+/*
+ * The exec report pipe of a running worker: when exec succeeded, in exec
+ * mode, the worker is ready.
+ */
 static void
 slot_exec_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
+	struct worker	*w = io->data;
+	struct slot	*s = w->w_slot;
+
 	(void)loop;
 	(void)revents;
-	slot_exec_read(io->data);
+	slot_exec_read(w);
+	if (w->w_execfd != -1 || w->w_execerr != 0)
+		return;
+	if (w == SLOT_CUR(s) && w->w_conf->c_ready == READY_EXEC &&
+	    s->s_state == SLOT_STARTING) {
+		slot_set(s, SLOT_READY);
+		if (master.m_reloading)
+			reload_step();
+	}
 }
 
 static void
@@ -252,6 +386,7 @@ slot_child_cb(struct ev_loop *loop, ev_child *ch, int revents)
 
 	(void)revents;
 	ev_child_stop(loop, ch);
+	ev_timer_stop(loop, &w->w_stop);
 	/* An exec error is written before the child exits: read it now. */
 	slot_exec_read(w);
 	if (w->w_execfd != -1) {
@@ -263,7 +398,12 @@ slot_child_cb(struct ev_loop *loop, ev_child *ch, int revents)
 	w->w_closing = 1;
 	notify_close(w);
 	w->w_closing = 0;
-	slot_exited(w->w_slot, ch->rstatus);
+	if (w == SLOT_CUR(w->w_slot))
+		slot_exited(w, ch->rstatus);
+	else
+		slot_old_exited(w, ch->rstatus);
+	reload_step();
+	master_check_done();
 }
 
 /*
@@ -282,21 +422,15 @@ slot_schedule(struct slot *s, double delay)
 }
 
 /*
- * The worker of slot s has ended with the wait status status: log it,
- * record it, and decide what the slot does next.
+ * Record how worker w ended in its slot and log it.  Returns the log
+ * line's description in how.
  */
 static void
-slot_exited(struct slot *s, int status)
+slot_record(struct worker *w, int status, int expected)
 {
-	const struct config	*c = master.m_conf;
-	struct worker		*w = &s->s_w;
-	char			 how[128];
-	double			 up, delay;
-	int			 expected, i;
+	struct slot	*s = w->w_slot;
+	char		 how[128];
 
-	ev_timer_stop(EV_DEFAULT, &s->s_timer);
-	up = ev_time() - w->w_started;
-	expected = master.m_stopping || w->w_termsent;
 	s->s_last.x_pid = w->w_pid;
 	s->s_last.x_status = status;
 	s->s_last.x_execerr = w->w_execerr;
@@ -305,11 +439,11 @@ slot_exited(struct slot *s, int status)
 	if (w->w_execerr != 0) {
 		if (!master.m_execlogged)
 			log_warnx("slot %d: cannot %s %s: %s", s->s_id,
-			    spawn_step(w->w_execstep), master.m_cmdpath,
+			    spawn_step(w->w_execstep), w->w_conf->c_cmdpath,
 			    strerror(w->w_execerr));
 		else
 			log_debug("slot %d: cannot %s %s: %s", s->s_id,
-			    spawn_step(w->w_execstep), master.m_cmdpath,
+			    spawn_step(w->w_execstep), w->w_conf->c_cmdpath,
 			    strerror(w->w_execerr));
 		master.m_execlogged = 1;
 	} else if (expected)
@@ -319,13 +453,59 @@ slot_exited(struct slot *s, int status)
 	else
 		log_warnx("slot %d: worker %ld (gen %llu) %s after %.1fs",
 		    s->s_id, (long)w->w_pid, (unsigned long long)w->w_gen,
-		    log_status(status, 0, how, sizeof(how)), up);
+		    log_status(status, 0, how, sizeof(how)),
+		    ev_time() - w->w_started);
 	w->w_pid = 0;
+	config_release(w->w_conf);
+	w->w_conf = NULL;
 	state_changed();
+}
 
+/* The old worker of a slot, replaced in a reload, has ended. */
+static void
+slot_old_exited(struct worker *w, int status)
+{
+	struct slot	*s = w->w_slot;
+	int		 was = slot_accepting(s->s_id);
+
+	slot_record(w, status, w->w_termsent || master.m_stopping);
+	if (slot_accepting(s->s_id) != was)
+		listen_steer();
+}
+
+/*
+ * The current worker w of its slot has ended with the wait status
+ * status: record it and decide what the slot does next.
+ */
+static void
+slot_exited(struct worker *w, int status)
+{
+	const struct config	*c = master.m_conf;
+	struct slot		*s = w->w_slot;
+	double			 up, delay;
+	int			 expected, ready = w->w_ready, i;
+	uint64_t		 gen = w->w_gen;
+
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	up = ev_time() - w->w_started;
+	expected = master.m_stopping || w->w_termsent;
+	slot_record(w, status, expected);
+
+	if (s->s_state == SLOT_RETIRING) {
+		slot_free();
+		return;
+	}
 	if (expected) {
 		slot_set(s, SLOT_EMPTY);
-		master_check_done();
+		return;
+	}
+	if (master.m_reloading == RELOAD_FORWARD && gen == master.m_gen &&
+	    !ready)
+		reload_failed_start(w, status);
+	if (gen != master.m_gen) {
+		/* A worker of an older generation: refill with the current. */
+		slot_set(s, SLOT_EMPTY);
+		slot_spawn(s, 1);
 		return;
 	}
 	if (w->w_execerr == 0 && WIFEXITED(status) &&
@@ -355,6 +535,7 @@ static void
 slot_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct slot	*s = t->data;
+	struct worker	*w = SLOT_CUR(s);
 
 	(void)loop;
 	(void)revents;
@@ -365,28 +546,131 @@ slot_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		break;
 	case SLOT_STARTING:
 		log_warnx("slot %d: worker %ld not ready after %gs: killing "
-		    "it", s->s_id, (long)s->s_w.w_pid,
-		    master.m_conf->c_ready_timeout);
-		s->s_w.w_killreason = "ready-timeout";
-		slot_kill(s, SIGKILL);
+		    "it", s->s_id, (long)w->w_pid,
+		    w->w_conf->c_ready_timeout);
+		w->w_killreason = "ready-timeout";
+		slot_kill(w, SIGKILL);
 		break;
-	case SLOT_STOPPING:
-		log_warnx("slot %d: worker %ld still running %gs after "
-		    "SIGTERM: sending SIGKILL", s->s_id, (long)s->s_w.w_pid,
-		    master.m_conf->c_stop_timeout);
-		slot_kill(s, SIGKILL);
+	case SLOT_RETIRING:
+		/*
+		 * Draining: no new connection comes to this slot; once its
+		 * queue is empty, or after the stop timeout, its worker may
+		 * stop.
+		 */
+		if (w->w_pid == 0 || w->w_termsent)
+			break;
+		if (listen_queued(s->s_id) > 0 && ev_now(EV_DEFAULT) -
+		    s->s_drain < master.m_conf->c_stop_timeout) {
+			ev_timer_set(t, SLOT_DRAIN_CHECK, 0);
+			ev_timer_start(EV_DEFAULT, t);
+			break;
+		}
+		slot_term(w);
 		break;
 	default:
 		break;
 	}
 }
 
+/* The stop timeout of worker w ran out: SIGKILL. */
 static void
-slot_kill(struct slot *s, int sig)
+slot_stop_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	if (s->s_w.w_pid > 0 && kill(s->s_w.w_pid, sig) == -1 &&
-	    errno != ESRCH)
-		log_warn("slot %d: kill %ld", s->s_id, (long)s->s_w.w_pid);
+	struct worker	*w = t->data;
+
+	(void)loop;
+	(void)revents;
+	log_warnx("slot %d: worker %ld still running %gs after SIGTERM: "
+	    "sending SIGKILL", w->w_slot->s_id, (long)w->w_pid,
+	    master.m_conf->c_stop_timeout);
+	slot_kill(w, SIGKILL);
+}
+
+static void
+slot_kill(struct worker *w, int sig)
+{
+	if (w->w_pid > 0 && kill(w->w_pid, sig) == -1 && errno != ESRCH)
+		log_warn("slot %d: kill %ld", w->w_slot->s_id,
+		    (long)w->w_pid);
+}
+
+/*
+ * Ask worker w to stop: SIGTERM now, SIGKILL after the stop timeout.
+ */
+static void
+slot_term(struct worker *w)
+{
+	double	 t = master.m_conf->c_stop_timeout;
+
+	if (w->w_pid == 0 || w->w_termsent)
+		return;
+	w->w_termsent = 1;
+	ev_timer_stop(EV_DEFAULT, &w->w_watchdog);
+	slot_kill(w, SIGTERM);
+	ev_timer_set(&w->w_stop, t, 0);
+	ev_timer_start(EV_DEFAULT, &w->w_stop);
+	state_changed();
+}
+
+/* The current worker of s is ready: the old one may stop. */
+void
+slot_term_old(struct slot *s)
+{
+	slot_term(SLOT_OLD(s));
+}
+
+/*
+ * Retire slot s, which is above the number of slots wanted: no new
+ * connection is steered to it; its worker drains the slot's queue and
+ * is then asked to stop; once it is gone the slot's sockets are closed
+ * (slot_free).
+ */
+void
+slot_retire(struct slot *s)
+{
+	struct worker	*old = SLOT_OLD(s);
+
+	if (s->s_state == SLOT_RETIRING)
+		return;
+	log_info("slot %d: retiring", s->s_id);
+	ev_timer_stop(EV_DEFAULT, &s->s_timer);
+	slot_term(old);
+	slot_set(s, SLOT_RETIRING);
+	s->s_drain = ev_now(EV_DEFAULT);
+	if (SLOT_CUR(s)->w_pid == 0) {
+		slot_free();
+		return;
+	}
+	ev_timer_set(&s->s_timer, SLOT_DRAIN_CHECK, 0);
+	ev_timer_start(EV_DEFAULT, &s->s_timer);
+}
+
+/*
+ * Free the retired slots at the top of the table whose workers are gone,
+ * highest first, and close their sockets: a reuseport group renumbers
+ * its sockets when one leaves, except when it is the last one, so the
+ * slots leave from the top.
+ */
+static void
+slot_free(void)
+{
+	struct slot	*s;
+
+	while (master.m_nslots > 0) {
+		s = master.m_slots[master.m_nslots - 1];
+		if (s->s_state != SLOT_RETIRING || SLOT_CUR(s)->w_pid != 0 ||
+		    SLOT_OLD(s)->w_pid != 0)
+			break;
+		ev_timer_stop(EV_DEFAULT, &s->s_timer);
+		listen_shrink(s->s_id);
+		log_info("slot %d: retired", s->s_id);
+		free(s->s_hist);
+		free(s->s_status);
+		free(s);
+		master.m_nslots--;
+	}
+	listen_steer();
+	state_changed();
 }
 
 /*
@@ -398,52 +682,50 @@ void
 slot_stop_all(int how)
 {
 	struct slot	*s;
-	int		 i;
+	struct worker	*w;
+	int		 i, k;
 
 	for (i = 0; i < master.m_nslots; i++) {
-		s = &master.m_slots[i];
-		if (s->s_w.w_pid == 0) {
-			ev_timer_stop(EV_DEFAULT, &s->s_timer);
-			slot_set(s, SLOT_EMPTY);
-			continue;
-		}
-		ev_timer_stop(EV_DEFAULT, &s->s_w.w_watchdog);
-		if (how == STOP_NOW) {
-			slot_kill(s, SIGKILL);
-			continue;
-		}
-		if (s->s_w.w_termsent)
-			continue;
-		s->s_w.w_termsent = 1;
-		slot_kill(s, SIGTERM);
-		slot_set(s, SLOT_STOPPING);
+		s = master.m_slots[i];
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
-		ev_timer_set(&s->s_timer, master.m_conf->c_stop_timeout, 0);
-		ev_timer_start(EV_DEFAULT, &s->s_timer);
+		for (k = 0; k < 2; k++) {
+			w = &s->s_wk[k];
+			if (w->w_pid == 0)
+				continue;
+			if (how == STOP_NOW) {
+				ev_timer_stop(EV_DEFAULT, &w->w_watchdog);
+				slot_kill(w, SIGKILL);
+			} else
+				slot_term(w);
+		}
+		if (SLOT_CUR(s)->w_pid == 0)
+			slot_set(s, SLOT_EMPTY);
+		else if (s->s_state != SLOT_RETIRING)
+			slot_set(s, SLOT_STOPPING);
 	}
 }
 
-/* How many slots are in state st. */
+/* How many of the wanted slots are in state st. */
 int
 slot_count(enum slot_state st)
 {
 	int	 i, n = 0;
 
-	for (i = 0; i < master.m_nslots; i++)
-		if (master.m_slots[i].s_state == st)
+	for (i = 0; i < slot_target(); i++)
+		if (master.m_slots[i]->s_state == st)
 			n++;
 	return n;
 }
 
-/* How many worker processes are running. */
+/* How many worker processes are running, old ones included. */
 int
 slot_nworkers(void)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < master.m_nslots; i++)
-		if (master.m_slots[i].s_w.w_pid != 0)
-			n++;
+		n += (master.m_slots[i]->s_wk[0].w_pid != 0) +
+		    (master.m_slots[i]->s_wk[1].w_pid != 0);
 	return n;
 }
 
@@ -456,7 +738,7 @@ slot_notify_ready(struct worker *w)
 {
 	struct slot	*s = w->w_slot;
 
-	if (w->w_closing || s->s_state != SLOT_STARTING)
+	if (w->w_closing || w != SLOT_CUR(s) || s->s_state != SLOT_STARTING)
 		return;
 	/* It speaks, so it has exec'd: take the report first. */
 	slot_exec_read(w);
@@ -464,6 +746,8 @@ slot_notify_ready(struct worker *w)
 		return;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_set(s, SLOT_READY);
+	if (master.m_reloading)
+		reload_step();
 }
 
 /*
@@ -476,7 +760,7 @@ slot_notify_stopping(struct worker *w)
 {
 	struct slot	*s = w->w_slot;
 
-	if (w->w_closing || (s->s_state != SLOT_READY &&
+	if (w->w_closing || w != SLOT_CUR(s) || (s->s_state != SLOT_READY &&
 	    s->s_state != SLOT_STARTING))
 		return;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
@@ -491,7 +775,7 @@ slot_notify_reloading(struct worker *w)
 {
 	struct slot	*s = w->w_slot;
 
-	if (w->w_closing || s->s_state != SLOT_READY)
+	if (w->w_closing || w != SLOT_CUR(s) || s->s_state != SLOT_READY)
 		return;
 	slot_set(s, SLOT_STARTING);
 }
@@ -509,12 +793,12 @@ slot_watchdog(struct worker *w)
 	if (!w->w_wdfired) {
 		log_warnx("slot %d: worker %ld sent no WATCHDOG=1 for %gs: "
 		    "sending SIGABRT", s->s_id, (long)w->w_pid,
-		    master.m_conf->c_watchdog);
+		    w->w_conf->c_watchdog);
 		w->w_killreason = "watchdog";
-		slot_kill(s, SIGABRT);
+		slot_kill(w, SIGABRT);
 	} else {
 		log_warnx("slot %d: worker %ld still running after SIGABRT: "
 		    "sending SIGKILL", s->s_id, (long)w->w_pid);
-		slot_kill(s, SIGKILL);
+		slot_kill(w, SIGKILL);
 	}
 }

@@ -37,8 +37,8 @@
 #define SPAWN_PIDLEN	24
 
 __attribute__((__noreturn__)) static void
-		 spawn_child(int, const int *, int, char **, char **, int,
-		    pid_t);
+		 spawn_child(const struct config *, int, const int *, int,
+		    char **, char **, int, pid_t);
 static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
@@ -65,9 +65,8 @@ spawn_keep(const char *var)
  * the master, with the configuration's env entries replacing or adding.
  */
 char **
-spawn_environ(char **env)
+spawn_environ(const struct config *c, char **env)
 {
-	const struct config	*c = master.m_conf;
 	char			**v;
 	size_t			 n = 0, i, j, klen;
 
@@ -146,16 +145,16 @@ spawn_var(char vars[][SPAWN_VARLEN], int *nv, const char *fmt, ...)
 }
 
 /*
- * Fork the worker of slot s into s->s_w, with its notify channels.  On
- * success return its pid and the read end of the exec-report pipe in
- * *execfd; on failure log it, close what was opened and return -1.
+ * Fork worker w of slot s, with its notify channels, running its
+ * configuration w->w_conf.  On success return its pid and the read end
+ * of the exec-report pipe in *execfd; on failure log it, close what was
+ * opened and return -1.
  */
 pid_t
-spawn_worker(struct slot *s, int *execfd)
+spawn_worker(struct slot *s, struct worker *w, int *execfd)
 {
-	const struct config	*c = master.m_conf;
-	struct worker		*w = &s->s_w;
-	char			**envp, **base = master.m_env;
+	const struct config	*c = w->w_conf;
+	char			**envp, **base = c->c_wenv;
 	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			*pidvars[2], *names = NULL;
 	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
@@ -164,13 +163,13 @@ spawn_worker(struct slot *s, int *execfd)
 	pid_t			 pid, parent = getpid();
 	sigset_t		 all, old;
 
-	nfds = listen_slot_fds(s->s_id, fds, DROVER_MAX_LISTEN);
+	nfds = listen_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
 	if (notify_open(w, &fds[nfds]) == -1)
 		return -1;
 	spawn_var(vars, &nv, "DROVER_WORKER_ID=%d", s->s_id);
 	spawn_var(vars, &nv, "DROVER_GENERATION=%llu",
 	    (unsigned long long)w->w_gen);
-	spawn_var(vars, &nv, "DROVER_WORKERS=%d", master.m_nslots);
+	spawn_var(vars, &nv, "DROVER_WORKERS=%d", c->c_workers);
 	spawn_var(vars, &nv, "DROVER_NOTIFY_FD=%d", 3 + nfds);
 	if (notify_socket_path(w) != NULL)
 		spawn_var(vars, &nv, "NOTIFY_SOCKET=%s", notify_socket_path(w));
@@ -185,8 +184,7 @@ spawn_worker(struct slot *s, int *execfd)
 		spawn_var(vars, &nv, "LISTEN_FDS=%d", nfds);
 		pidvars[npid++] = spawn_var(vars, &nv, "LISTEN_PID=%.*s",
 		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-		if (asprintf(&names, "LISTEN_FDNAMES=%s", listen_names()) ==
-		    -1)
+		if (asprintf(&names, "LISTEN_FDNAMES=%s", c->c_fdnames) == -1)
 			fatal(EXIT_OSERR, "%s", __func__);
 	}
 	for (nbase = 0; base[nbase] != NULL; nbase++)
@@ -219,7 +217,8 @@ spawn_worker(struct slot *s, int *execfd)
 		break;
 	case 0:
 		close(p[0]);
-		spawn_child(p[1], fds, nfds + 1, envp, pidvars, npid, parent);
+		spawn_child(c, p[1], fds, nfds + 1, envp, pidvars, npid,
+		    parent);
 	default:
 		close(p[1]);
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
@@ -271,10 +270,9 @@ spawn_fail(int fd, int step, int err)
  * that ever changes, and keeps it short.
  */
 static void
-spawn_child(int report, const int *fds, int nfds, char **envp,
-    char **pidvars, int npid, pid_t parent)
+spawn_child(const struct config *c, int report, const int *fds, int nfds,
+    char **envp, char **pidvars, int npid, pid_t parent)
 {
-	const struct config	*c = master.m_conf;
 	struct sigaction	 sa;
 	sigset_t		 none;
 	char			 digits[SPAWN_PIDLEN], *pidvar;
@@ -339,7 +337,7 @@ spawn_child(int report, const int *fds, int nfds, char **envp,
 		pidvar[n] = '\0';
 	}
 
-	execve(master.m_cmdpath, c->c_argv, envp);
+	execve(c->c_cmdpath, c->c_argv, envp);
 	spawn_fail(report, 0, errno);
 	_exit(126);
 }

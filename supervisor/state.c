@@ -33,6 +33,10 @@ static void	 state_str(FILE *, const char *);
 static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
 static void	 state_empty(FILE *);
+static void	 state_time(FILE *, double);
+static void	 state_exit(FILE *, const struct exitinfo *);
+static int	 state_nready(void);
+static int	 state_ready(void);
 
 static int		 state_dirfd = -1;
 static int		 state_isready;
@@ -126,8 +130,7 @@ state_flush(void)
 	if (!master.m_dirty || state_dirfd == -1)
 		return;
 	master.m_dirty = 0;
-	ready = !master.m_stopping &&
-	    slot_count(SLOT_READY) == master.m_nslots;
+	ready = state_ready();
 	/*
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
@@ -201,30 +204,92 @@ state_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* A number of seconds of the wall clock, or null for 0. */
+static void
+state_time(FILE *fp, double t)
+{
+	if (t > 0)
+		fprintf(fp, "%.3f", t);
+	else
+		fputs("null", fp);
+}
+
+/* The last_exit object of a slot. */
+static void
+state_exit(FILE *fp, const struct exitinfo *x)
+{
+	char	 how[128];
+
+	if (x->x_pid == 0) {
+		fputs("null", fp);
+		return;
+	}
+	fprintf(fp, "{\"pid\": %ld, \"status\": ", (long)x->x_pid);
+	if (x->x_execerr != 0) {
+		(void)snprintf(how, sizeof(how), "cannot %s: %s",
+		    spawn_step(x->x_execstep), strerror(x->x_execerr));
+		state_str(fp, how);
+	} else
+		state_str(fp, log_status(x->x_status, 0, how, sizeof(how)));
+	if (WIFEXITED(x->x_status))
+		fprintf(fp, ", \"code\": %d, \"signal\": null",
+		    WEXITSTATUS(x->x_status));
+	else
+		fprintf(fp, ", \"code\": null, \"signal\": %d",
+		    WTERMSIG(x->x_status));
+	fprintf(fp, ", \"core\": %s, \"reason\": ", WIFSIGNALED(x->x_status) &&
+	    WCOREDUMP(x->x_status) ? "true" : "false");
+	if (x->x_reason != NULL)
+		state_str(fp, x->x_reason);
+	else
+		fputs("null", fp);
+	fputc('}', fp);
+}
+
 /* The content of status.json; its fields are documented in drover(8). */
 static void
 state_status(FILE *fp)
 {
+	const struct config	*c = master.m_conf;
+	const struct reloadinfo	*r = &master.m_reload;
 	const struct listener	*l;
 	const struct slot	*s;
-	const struct exitinfo	*x;
-	char			 how[128];
+	const struct worker	*w, *old;
 	size_t			 i;
 	int			 k;
 
 	fprintf(fp, "{\n  \"version\": 1,\n  \"pid\": %ld,\n"
 	    "  \"generation\": %llu,\n  \"state\": \"%s\",\n",
 	    (long)getpid(), (unsigned long long)master.m_gen,
-	    master.m_stopping ? "stopping" : "running");
+	    master.m_stopping ? "stopping" : master.m_reloading ? "reloading" :
+	    "running");
 	fprintf(fp, "  \"ready\": %s,\n  \"workers\": %d,\n"
-	    "  \"workers_ready\": %d,\n",
-	    !master.m_stopping && slot_count(SLOT_READY) == master.m_nslots ?
-	    "true" : "false", master.m_nslots, slot_count(SLOT_READY));
+	    "  \"workers_ready\": %d,\n", state_ready() ? "true" : "false",
+	    slot_target(), state_nready());
+
+	fprintf(fp, "  \"reload\": {\"generation\": %llu, \"result\": ",
+	    (unsigned long long)r->r_gen);
+	if (r->r_result != NULL)
+		state_str(fp, r->r_result);
+	else
+		fputs("null", fp);
+	fputs(", \"error\": ", fp);
+	if (r->r_error[0] != '\0')
+		state_str(fp, r->r_error);
+	else
+		fputs("null", fp);
+	fputs(", \"started\": ", fp);
+	state_time(fp, r->r_started);
+	fputs(", \"finished\": ", fp);
+	state_time(fp, r->r_finished);
+	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
+	    master.m_reload_pending ? "true" : "false", r->r_count);
+
 	fprintf(fp, "  \"listeners\": [");
-	for (i = 0; i < master.m_nlisteners; i++) {
-		l = &master.m_listeners[i];
+	for (i = 0; i < c->c_nlisten; i++) {
+		l = c->c_lis[i];
 		fprintf(fp, "%s\n    {\"name\": ", i > 0 ? "," : "");
-		state_str(fp, l->l_name);
+		state_str(fp, c->c_lnames[i]);
 		fprintf(fp, ", \"address\": ");
 		state_str(fp, l->l_addr);
 		if (l->l_type == LISTEN_TCP) {
@@ -238,50 +303,58 @@ state_status(FILE *fp)
 		fprintf(fp, ", \"reuseport\": %s, \"sockets\": %d}",
 		    l->l_reuseport ? "true" : "false", l->l_nfds);
 	}
-	fprintf(fp, "%s],\n  \"slots\": [", master.m_nlisteners ? "\n  " : "");
+	fprintf(fp, "%s],\n  \"slots\": [", c->c_nlisten ? "\n  " : "");
 	for (k = 0; k < master.m_nslots; k++) {
-		s = &master.m_slots[k];
+		s = master.m_slots[k];
+		w = SLOT_CUR(s);
+		old = SLOT_OLD(s);
 		fprintf(fp, "%s\n    {\"id\": %d, \"pid\": %ld, "
 		    "\"generation\": %llu, \"state\": \"%s\", "
 		    "\"restarts\": %u, \"failures\": %u, \"backoff_ms\": %lld,"
 		    " \"status\": ", k > 0 ? "," : "", s->s_id,
-		    (long)s->s_w.w_pid, (unsigned long long)s->s_w.w_gen,
+		    (long)w->w_pid, (unsigned long long)w->w_gen,
 		    slot_state_name(s->s_state), s->s_restarts,
-		    s->s_failures, (long long)(s->s_delay * 1000 + 0.5));
+		    s->s_failures, s->s_state == SLOT_BACKOFF ?
+		    (long long)(s->s_delay * 1000 + 0.5) : 0);
 		if (s->s_status != NULL)
 			state_str(fp, s->s_status);
 		else
 			fputs("null", fp);
 		fprintf(fp, ", \"notify\": {\"messages\": %lu, "
-		    "\"malformed\": %lu, \"rejected\": %lu}, \"last_exit\": ",
+		    "\"malformed\": %lu, \"rejected\": %lu}, \"old\": ",
 		    s->s_nmsg, s->s_nbad, s->s_nrejected);
-		x = &s->s_last;
-		if (x->x_pid == 0) {
-			fprintf(fp, "null}");
-			continue;
-		}
-		fprintf(fp, "{\"pid\": %ld, \"status\": ", (long)x->x_pid);
-		if (x->x_execerr != 0) {
-			(void)snprintf(how, sizeof(how), "cannot %s: %s",
-			    spawn_step(x->x_execstep), strerror(x->x_execerr));
-			state_str(fp, how);
-		} else
-			state_str(fp, log_status(x->x_status, 0, how,
-			    sizeof(how)));
-		if (WIFEXITED(x->x_status))
-			fprintf(fp, ", \"code\": %d, \"signal\": null",
-			    WEXITSTATUS(x->x_status));
-		else
-			fprintf(fp, ", \"code\": null, \"signal\": %d",
-			    WTERMSIG(x->x_status));
-		fprintf(fp, ", \"core\": %s, \"reason\": ",
-		    WIFSIGNALED(x->x_status) && WCOREDUMP(x->x_status) ?
-		    "true" : "false");
-		if (x->x_reason != NULL)
-			state_str(fp, x->x_reason);
+		if (old->w_pid != 0)
+			fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, "
+			    "\"state\": \"%s\"}", (long)old->w_pid,
+			    (unsigned long long)old->w_gen, old->w_termsent ?
+			    "stopping" : "serving");
 		else
 			fputs("null", fp);
-		fputs("}}", fp);
+		fputs(", \"last_exit\": ", fp);
+		state_exit(fp, &s->s_last);
+		fputc('}', fp);
 	}
 	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
+}
+
+/* How many of the wanted slots have a worker serving, old or new. */
+static int
+state_nready(void)
+{
+	int	 k, n = 0;
+
+	for (k = 0; k < slot_target(); k++)
+		n += slot_serving(k);
+	return n;
+}
+
+/*
+ * Whether the cluster can serve: every wanted slot has a worker serving
+ * (of either generation during a reload) and drover is not stopping.
+ */
+static int
+state_ready(void)
+{
+	return !master.m_stopping && slot_target() > 0 &&
+	    state_nready() == slot_target();
 }
