@@ -299,6 +299,7 @@ void	 slot_revert(struct slot *);
 void	 slot_respawn(struct slot *);
 void	 slot_retire(struct slot *);
 void	 slot_term_old(struct slot *);
+void	 slot_adopt(struct slot *, enum slot_state);
 const char *
 	 slot_state_name(enum slot_state);
 
@@ -336,8 +337,15 @@ void	 slot_notify_stopping(struct worker *);
 void	 slot_notify_reloading(struct worker *);
 void	 slot_watchdog(struct worker *);
 
+/* upgrade.c */
+void	 upgrade_init(int, char **);
+void	 upgrade_request(void);
+int	 upgrade_begin(void);
+void	 upgrade_keep_listeners(void);
+void	 upgrade_slots(void);
+
 /* state.c */
-int	 state_init(const char *);
+int	 state_init(const char *, int);
 void	 state_changed(void);
 void	 state_flush(void);
 void	 state_live(void);

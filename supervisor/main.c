@@ -94,10 +94,11 @@ main(int argc, char *argv[])
 	const char	*key, **cliopt = NULL;
 	char		**cmd = NULL, *conffile = NULL;
 	size_t		 ncli = 0;
-	int		 ch, check = 0, debug = 0, code;
+	int		 ch, check = 0, debug = 0, code, upgraded;
 	pid_t		 other;
 
 	env = copy_environ();
+	upgrade_init(argc, argv);
 
 	/*
 	 * Options are collected as key/value pairs and applied after the
@@ -183,12 +184,17 @@ main(int argc, char *argv[])
 	}
 
 	master.m_conf = c;
-	if (config_activate(c, 1) == -1) {
+	master.m_gen = master.m_lastgen = 1;
+	/* After SIGUSR2: the listeners and slots of the previous image. */
+	if ((upgraded = upgrade_begin()) > 0)
+		c->c_workers = upgraded;
+	if (config_activate(c, master.m_gen) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
 	c->c_refs++;
-	master.m_gen = master.m_lastgen = 1;
+	if (upgraded)
+		upgrade_keep_listeners();
 
 	if (ev_default_loop(EVFLAG_AUTO) == NULL)
 		fatalx(EXIT_OSERR, "cannot initialise libev");
@@ -210,19 +216,22 @@ main(int argc, char *argv[])
 	ev_signal_start(EV_DEFAULT, &sig_ttin);
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
 
-	slot_add(c->c_workers);
-	if (state_init(c->c_state_dir) == -1 || notify_init() == -1) {
+	if (state_init(c->c_state_dir, upgraded) == -1 || notify_init() == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
 	if (pidfh != NULL && pidfile_write(pidfh) == -1)
 		log_warn("pid file %s", c->c_pidfile);
 	setproctitle("master");
-	log_info("started: %d workers of %s, generation %llu",
-	    master.m_nslots, c->c_cmdpath,
-	    (unsigned long long)master.m_gen);
-
-	slot_start_all();
+	if (upgraded)
+		upgrade_slots();
+	else {
+		slot_add(c->c_workers);
+		log_info("started: %d workers of %s, generation %llu",
+		    master.m_nslots, c->c_cmdpath,
+		    (unsigned long long)master.m_gen);
+		slot_start_all();
+	}
 	master_trim();
 	ev_run(EV_DEFAULT, 0);
 
@@ -319,6 +328,9 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGTTOU:
 		reload_scale(-1);
+		break;
+	case SIGUSR2:
+		upgrade_request();
 		break;
 	default:
 		log_warnx("signal %d (SIG%s) is not handled yet; ignored",

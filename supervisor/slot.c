@@ -612,6 +612,27 @@ slot_term(struct worker *w)
 	state_changed();
 }
 
+/*
+ * After an upgrade: slot s had state st in the previous image, and its
+ * worker, if any, is already in place.  Timers start anew.
+ */
+void
+slot_adopt(struct slot *s, enum slot_state st)
+{
+	const struct config	*c = master.m_conf;
+
+	if (SLOT_CUR(s)->w_pid == 0 && st != SLOT_HALTED) {
+		/* It waited to be restarted: restart it soon. */
+		slot_schedule(s, c->c_restart_delay);
+		return;
+	}
+	slot_set(s, st);
+	if (st == SLOT_STARTING && c->c_ready == READY_NOTIFY) {
+		ev_timer_set(&s->s_timer, c->c_ready_timeout, 0);
+		ev_timer_start(EV_DEFAULT, &s->s_timer);
+	}
+}
+
 /* The current worker of s is ready: the old one may stop. */
 void
 slot_term_old(struct slot *s)

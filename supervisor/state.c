@@ -49,7 +49,7 @@ static ev_timer		 state_tick;
  * when the directory cannot be used.
  */
 int
-state_init(const char *dir)
+state_init(const char *dir, int upgrade)
 {
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
 		log_warn("state directory %s", dir);
@@ -60,7 +60,11 @@ state_init(const char *dir)
 		log_warn("state directory %s", dir);
 		return -1;
 	}
-	(void)unlinkat(state_dirfd, "ready", 0);
+	/* After an upgrade, `ready` stays while the workers serve on. */
+	if (upgrade && faccessat(state_dirfd, "ready", F_OK, 0) == 0)
+		state_isready = 1;
+	else
+		(void)unlinkat(state_dirfd, "ready", 0);
 	if (state_write("live", state_empty) == -1 ||
 	    state_write("status.json", state_status) == -1)
 		return -1;
