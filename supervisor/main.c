@@ -329,6 +329,10 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	case SIGTTOU:
 		reload_scale(-1);
 		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: the log goes to standard error, which is "
+		    "never reopened; nothing to do");
+		break;
 	case SIGUSR2:
 		upgrade_request();
 		break;
