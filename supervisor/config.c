@@ -114,6 +114,7 @@ config_free(struct config *c)
 	config_freev(c->c_env);
 	free(c->c_user);
 	free(c->c_group);
+	free(c->c_health);
 	for (i = 0; c->c_lis != NULL && i < c->c_nlisten; i++)
 		if (c->c_lis[i] != NULL)
 			listen_put(c->c_lis[i]);
@@ -443,6 +444,27 @@ config_set(struct config *c, const char *key, const char *val,
 			c->c_watchdog = d;
 		else
 			c->c_restart_window = d;
+	} else if (strcmp(key, "min_ready") == 0) {
+		n = strtonum(val, 0, DROVER_MAX_WORKERS, &e);
+		if (e != NULL)
+			goto bad;
+		c->c_min_ready = (int)n;
+	} else if (strcmp(key, "subreaper") == 0) {
+		if (config_bool(val, &b) == -1) {
+			e = "must be yes or no";
+			goto bad;
+		}
+		c->c_subreaper = b;
+	} else if (strcmp(key, "health") == 0) {
+		free(c->c_health);
+		c->c_health = NULL;
+		if (*val == '\0')
+			return 0;
+		memset(&l, 0, sizeof(l));
+		if (listen_parse(val, 0, &l, &e) == -1)
+			goto bad;
+		listen_close(&l);
+		c->c_health = config_strdup(val);
 	} else if (strcmp(key, "reload") == 0) {
 		if (strcmp(val, "rolling") == 0)
 			c->c_reload = RELOAD_ROLLING;
@@ -799,6 +821,12 @@ config_print(const struct config *c, FILE *fp)
 	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
 	if (c->c_watchdog > 0)
 		fprintf(fp, "watchdog = %gs\n", c->c_watchdog);
+	if (c->c_min_ready > 0)
+		fprintf(fp, "min_ready = %d\n", c->c_min_ready);
+	if (c->c_subreaper)
+		fprintf(fp, "subreaper = yes\n");
+	if (c->c_health != NULL)
+		fprintf(fp, "health = %s\n", c->c_health);
 	fprintf(fp, "reload = %s\n", c->c_reload == RELOAD_ALL ? "all" :
 	    "rolling");
 	fprintf(fp, "reload_batch = %d\n", c->c_reload_batch);

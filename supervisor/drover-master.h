@@ -16,6 +16,7 @@
 #include <ev.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define DROVER_MAX_WORKERS	1024
 #define DROVER_MAX_LISTEN	64
@@ -70,6 +71,9 @@ struct config {
 	uid_t		 c_uid;		/* resolved from c_user, or -1 */
 	gid_t		 c_gid;
 	double		 c_watchdog;	/* 0: off */
+	int		 c_min_ready;	/* 0: every slot */
+	int		 c_subreaper;
+	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
 	unsigned int	 c_reload_retries;
@@ -337,6 +341,18 @@ void	 slot_notify_stopping(struct worker *);
 void	 slot_notify_reloading(struct worker *);
 void	 slot_watchdog(struct worker *);
 
+/* health.c */
+int	 health_init(const char *);
+void	 health_status(FILE *);
+void	 health_close_all(void);
+
+/* sdnotify.c */
+void	 sdnotify_init(void);
+void	 sdnotify_state(int, int, int);
+void	 sdnotify_reloading(void);
+void	 sdnotify_reloaded(const char *);
+void	 sdnotify_stopping(void);
+
 /* upgrade.c */
 void	 upgrade_init(int, char **);
 void	 upgrade_request(void);
@@ -350,5 +366,8 @@ void	 state_changed(void);
 void	 state_flush(void);
 void	 state_live(void);
 void	 state_cleanup(void);
+int	 state_is_ready(void);
+void	 state_render(FILE *);
+void	 state_str(FILE *, const char *);
 
 #endif /* DROVER_MASTER_H */

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -199,6 +200,10 @@ main(int argc, char *argv[])
 	if (ev_default_loop(EVFLAG_AUTO) == NULL)
 		fatalx(EXIT_OSERR, "cannot initialise libev");
 	signal(SIGPIPE, SIG_IGN);
+	sdnotify_init();
+	/* Orphans of the workers become ours to reap (PID 1 does anyway). */
+	if (c->c_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("subreaper");
 	ev_signal_init(&sig_term, signal_cb, SIGTERM);
 	ev_signal_init(&sig_int, signal_cb, SIGINT);
 	ev_signal_init(&sig_quit, signal_cb, SIGQUIT);
@@ -216,7 +221,8 @@ main(int argc, char *argv[])
 	ev_signal_start(EV_DEFAULT, &sig_ttin);
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
 
-	if (state_init(c->c_state_dir, upgraded) == -1 || notify_init() == -1) {
+	if (state_init(c->c_state_dir, upgraded) == -1 || notify_init() == -1 ||
+	    health_init(c->c_health) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
@@ -277,6 +283,7 @@ master_stop(int how)
 	if (master.m_stopping >= how)
 		return;
 	master.m_stopping = how;
+	sdnotify_stopping();
 	state_changed();
 	state_flush();
 	log_info("stopping %s", how == STOP_NOW ? "now" : "gracefully");
@@ -299,6 +306,7 @@ static void
 master_exit(void)
 {
 	listen_close_all();
+	health_close_all();
 	state_cleanup();
 	if (pidfh != NULL)
 		pidfile_remove(pidfh);

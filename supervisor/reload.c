@@ -111,6 +111,7 @@ reload_request(void)
 	master.m_reload.r_count++;
 	if (master.m_stopping)
 		return;
+	sdnotify_reloading();
 	if (master.m_reloading) {
 		if (!master.m_reload_pending)
 			log_info("reload: generation %llu is still being "
@@ -136,6 +137,7 @@ reload_invalid(const char *result, const char *why)
 	log_warnx("reload: %s; generation %llu keeps serving", result,
 	    (unsigned long long)master.m_gen);
 	state_changed();
+	sdnotify_reloaded(result);
 }
 
 /*
@@ -269,6 +271,7 @@ reload_finish(void)
 	log_info("reload: %s, generation %llu serves",
 	    master.m_reloading == RELOAD_BACK ? "rolled back" : "done",
 	    (unsigned long long)master.m_gen);
+	sdnotify_reloaded(r->r_result);
 	master.m_reloading = 0;
 	prev = master.m_prev;
 	master.m_prev = NULL;

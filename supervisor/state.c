@@ -29,7 +29,6 @@
 
 static int	 state_write(const char *, void (*)(FILE *));
 static void	 state_status(FILE *);
-static void	 state_str(FILE *, const char *);
 static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
 static void	 state_empty(FILE *);
@@ -37,6 +36,7 @@ static void	 state_time(FILE *, double);
 static void	 state_exit(FILE *, const struct exitinfo *);
 static int	 state_nready(void);
 static int	 state_ready(void);
+static void	 state_status(FILE *);
 
 static int		 state_dirfd = -1;
 static int		 state_isready;
@@ -135,6 +135,7 @@ state_flush(void)
 		return;
 	master.m_dirty = 0;
 	ready = state_ready();
+	sdnotify_state(ready, state_nready(), slot_target());
 	/*
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
@@ -193,7 +194,7 @@ state_cleanup(void)
 }
 
 /* Write s as a JSON string. */
-static void
+void
 state_str(FILE *fp, const char *s)
 {
 	fputc('"', fp);
@@ -289,7 +290,9 @@ state_status(FILE *fp)
 	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
 	    master.m_reload_pending ? "true" : "false", r->r_count);
 
-	fprintf(fp, "  \"listeners\": [");
+	fputs("  \"health\": ", fp);
+	health_status(fp);
+	fprintf(fp, ",\n  \"listeners\": [");
 	for (i = 0; i < c->c_nlisten; i++) {
 		l = c->c_lis[i];
 		fprintf(fp, "%s\n    {\"name\": ", i > 0 ? "," : "");
@@ -359,6 +362,24 @@ state_nready(void)
 static int
 state_ready(void)
 {
+	int	 want = slot_target();
+
+	if (master.m_conf->c_min_ready > 0 && master.m_conf->c_min_ready < want)
+		want = master.m_conf->c_min_ready;
 	return !master.m_stopping && slot_target() > 0 &&
-	    state_nready() == slot_target();
+	    state_nready() >= want;
+}
+
+/* For the health endpoint: as the ready file says. */
+int
+state_is_ready(void)
+{
+	return state_ready();
+}
+
+/* For the health endpoint: status.json as it is now. */
+void
+state_render(FILE *fp)
+{
+	state_status(fp);
 }

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The optional health endpoint (health = ADDRESS): a tiny HTTP/1.0
+ * server in the master's own loop, on a listener of its own that no
+ * worker receives.  It answers GET /healthz/liveness (200: the loop
+ * runs), GET /healthz/readiness (200 or 503, as the ready file) and
+ * GET /status (status.json), and closes every connection after one
+ * answer.  It cannot block the master: sockets are non-blocking, a
+ * request may be at most HEALTH_MAXREQ bytes and must arrive within
+ * HEALTH_TIMEOUT seconds, and at most HEALTH_MAXCONN clients are served
+ * at once (the listener waits while that many are).  Memory is bounded
+ * by those numbers and freed with each connection.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+
+#define HEALTH_MAXREQ	2048
+#define HEALTH_TIMEOUT	5.0
+#define HEALTH_MAXCONN	16
+
+struct hconn {
+	int		 h_fd;
+	ev_io		 h_io;
+	ev_timer	 h_timer;
+	char		 h_req[HEALTH_MAXREQ + 1];
+	size_t		 h_len;
+	char		*h_out;		/* the answer being written */
+	size_t		 h_outlen;
+	size_t		 h_outoff;
+};
+
+static void	 health_accept_cb(struct ev_loop *, ev_io *, int);
+static void	 health_read_cb(struct ev_loop *, ev_io *, int);
+static void	 health_write_cb(struct ev_loop *, ev_io *, int);
+static void	 health_timeout_cb(struct ev_loop *, ev_timer *, int);
+static void	 health_answer(struct hconn *);
+static void	 health_reply(struct hconn *, int, const char *,
+		    const char *, size_t);
+static void	 health_close(struct hconn *);
+static void	 health_port_learn(int);
+
+static struct listener	*health_l;
+static ev_io		 health_io;
+static int		 health_nconn;
+
+/*
+ * Open the health listener at addr.  Returns -1 after logging.
+ */
+int
+health_init(const char *addr)
+{
+	const char	*e;
+	int		 fd, one = 1;
+
+	if (addr == NULL)
+		return 0;
+	if ((health_l = calloc(1, sizeof(*health_l))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if (listen_parse(addr, 0, health_l, &e) == -1) {
+		log_warnx("health %s: %s", addr, e);
+		return -1;
+	}
+	fd = socket(health_l->l_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0);
+	if (fd == -1 || (health_l->l_type == LISTEN_TCP &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1) ||
+	    bind(fd, (struct sockaddr *)&health_l->l_ss,
+	    health_l->l_sslen) == -1 || listen(fd, 64) == -1) {
+		log_warn("health %s", addr);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	health_port_learn(fd);
+	ev_io_init(&health_io, health_accept_cb, fd, EV_READ);
+	ev_io_start(EV_DEFAULT, &health_io);
+	return 0;
+}
+
+/* The health listener's bound port (after port 0), for status.json. */
+static void
+health_port_learn(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+
+	if (health_l->l_type != LISTEN_TCP ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		health_l->l_port =
+		    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else
+		health_l->l_port =
+		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Write the health listener for status.json, or nothing. */
+void
+health_status(FILE *fp)
+{
+	if (health_l == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	fputs("{\"address\": ", fp);
+	state_str(fp, health_l->l_addr);
+	fprintf(fp, ", \"port\": %d}", health_l->l_port);
+}
+
+/* Close the listener, at exit. */
+void
+health_close_all(void)
+{
+	if (health_l == NULL)
+		return;
+	ev_io_stop(EV_DEFAULT, &health_io);
+	close(health_io.fd);
+	if (health_l->l_type == LISTEN_UNIX)
+		(void)unlink(health_l->l_path);
+}
+
+static void
+health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hconn	*h;
+	int		 fd;
+
+	(void)revents;
+	while (health_nconn < HEALTH_MAXCONN) {
+		fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("health: accept");
+			return;
+		}
+		if ((h = calloc(1, sizeof(*h))) == NULL) {
+			close(fd);
+			return;
+		}
+		h->h_fd = fd;
+		ev_io_init(&h->h_io, health_read_cb, fd, EV_READ);
+		h->h_io.data = h;
+		ev_io_start(loop, &h->h_io);
+		ev_timer_init(&h->h_timer, health_timeout_cb, HEALTH_TIMEOUT,
+		    0);
+		h->h_timer.data = h;
+		ev_timer_start(loop, &h->h_timer);
+		health_nconn++;
+	}
+	/* Full: let the kernel queue the rest until one is done. */
+	ev_io_stop(loop, io);
+}
+
+static void
+health_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hconn	*h = io->data;
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	n = read(h->h_fd, h->h_req + h->h_len, HEALTH_MAXREQ - h->h_len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		health_close(h);
+		return;
+	}
+	h->h_len += (size_t)n;
+	h->h_req[h->h_len] = '\0';
+	if (strstr(h->h_req, "\r\n\r\n") != NULL ||
+	    strstr(h->h_req, "\n\n") != NULL)
+		health_answer(h);
+	else if (h->h_len == HEALTH_MAXREQ)
+		health_reply(h, 431, "request too large\n", "text/plain", 0);
+}
+
+/* A whole request head is in: answer it. */
+static void
+health_answer(struct hconn *h)
+{
+	char	*json = NULL, *sp;
+	size_t	 len = 0;
+	FILE	*fp;
+
+	if (strncmp(h->h_req, "GET ", 4) != 0) {
+		health_reply(h, 405, "only GET\n", "text/plain", 0);
+		return;
+	}
+	if ((sp = strchr(h->h_req + 4, ' ')) != NULL)
+		*sp = '\0';
+	if (strcmp(h->h_req + 4, "/healthz/liveness") == 0)
+		health_reply(h, 200, "alive\n", "text/plain", 0);
+	else if (strcmp(h->h_req + 4, "/healthz/readiness") == 0) {
+		if (state_is_ready())
+			health_reply(h, 200, "ready\n", "text/plain", 0);
+		else
+			health_reply(h, 503, "not ready\n", "text/plain", 0);
+	} else if (strcmp(h->h_req + 4, "/status") == 0) {
+		if ((fp = open_memstream(&json, &len)) == NULL) {
+			health_reply(h, 500, "no memory\n", "text/plain", 0);
+			return;
+		}
+		state_render(fp);
+		fclose(fp);
+		health_reply(h, 200, json, "application/json", len);
+		free(json);
+	} else
+		health_reply(h, 404, "not found\n", "text/plain", 0);
+}
+
+/*
+ * Queue an answer and start writing it; the connection closes once it
+ * is written.
+ */
+static void
+health_reply(struct hconn *h, int code, const char *body, const char *type,
+    size_t len)
+{
+	const char	*reason;
+	int		 n;
+
+	if (len == 0)
+		len = strlen(body);
+	switch (code) {
+	case 200:
+		reason = "OK";
+		break;
+	case 404:
+		reason = "Not Found";
+		break;
+	case 405:
+		reason = "Method Not Allowed";
+		break;
+	case 431:
+		reason = "Request Header Fields Too Large";
+		break;
+	case 503:
+		reason = "Service Unavailable";
+		break;
+	default:
+		reason = "Error";
+		break;
+	}
+	n = asprintf(&h->h_out, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s", code,
+	    reason, type, len, (int)len, body);
+	if (n == -1) {
+		health_close(h);
+		return;
+	}
+	h->h_outlen = (size_t)n;
+	ev_io_stop(EV_DEFAULT, &h->h_io);
+	ev_io_init(&h->h_io, health_write_cb, h->h_fd, EV_WRITE);
+	h->h_io.data = h;
+	ev_io_start(EV_DEFAULT, &h->h_io);
+}
+
+static void
+health_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct hconn	*h = io->data;
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	n = send(h->h_fd, h->h_out + h->h_outoff, h->h_outlen - h->h_outoff,
+	    MSG_NOSIGNAL);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (h->h_outoff += (size_t)n) == h->h_outlen)
+		health_close(h);
+}
+
+static void
+health_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	health_close(t->data);
+}
+
+/* Done with a client, answered or not. */
+static void
+health_close(struct hconn *h)
+{
+	ev_io_stop(EV_DEFAULT, &h->h_io);
+	ev_timer_stop(EV_DEFAULT, &h->h_timer);
+	close(h->h_fd);
+	free(h->h_out);
+	free(h);
+	if (health_nconn-- == HEALTH_MAXCONN)
+		ev_io_start(EV_DEFAULT, &health_io);
+}
