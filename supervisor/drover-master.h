@@ -112,6 +112,7 @@ struct listener {
 	int			 l_nfds;
 	int			 l_refs;	/* configurations using it */
 	int			 l_backlog;
+	int			 l_inherited;	/* passed by systemd */
 };
 
 /* The states of a slot; slot_state_name() spells them for status.json. */
@@ -288,6 +289,8 @@ void	 listen_close_all(void);
 int	 listen_slot_fds(const struct config *, int, int *, int);
 void	 listen_steer(void);
 int	 listen_queued(int);
+void	 listen_inherit_init(void);
+void	 listen_inherit_done(void);
 
 /* slot.c */
 void	 slot_add(int);

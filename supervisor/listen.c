@@ -26,6 +26,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,20 @@ static int	 listen_unix_stale(const struct listener *);
 
 static char	 listen_errbuf[512];
 static int	 listen_nosteer;
+
+/* Sockets passed to the master by systemd (LISTEN_FDS), not yet used. */
+struct inherited {
+	int			 i_fd;
+	char			*i_name;
+	struct sockaddr_storage	 i_ss;
+	socklen_t		 i_sslen;
+};
+static struct inherited	*listen_inh;
+static int		 listen_ninh;
+
+static int	 listen_inherited(struct listener *);
+static int	 listen_same(const struct sockaddr_storage *,
+		    const struct sockaddr_storage *);
 
 /*
  * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
@@ -261,6 +276,147 @@ listen_unix_stale(const struct listener *l)
 }
 
 /*
+ * Take the sockets systemd passed to the master (socket activation):
+ * LISTEN_FDS descriptors from 3, for us if LISTEN_PID is our pid, named
+ * by LISTEN_FDNAMES.  They are used by the listen entries they match, by
+ * name or by address (listen_get); the variables never reach workers.
+ */
+void
+listen_inherit_init(void)
+{
+	const char	*fds, *pid, *names, *e;
+	char		*copy = NULL, *name, *last = NULL;
+	int		 n, i;
+
+	if ((fds = getenv("LISTEN_FDS")) == NULL ||
+	    (pid = getenv("LISTEN_PID")) == NULL ||
+	    strtonum(pid, 1, INT32_MAX, &e) != getpid())
+		return;
+	n = (int)strtonum(fds, 1, DROVER_MAX_LISTEN, &e);
+	if (e != NULL) {
+		log_warnx("LISTEN_FDS=%s is %s: ignored", fds, e);
+		return;
+	}
+	if ((listen_inh = calloc(n, sizeof(*listen_inh))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if ((names = getenv("LISTEN_FDNAMES")) != NULL &&
+	    (copy = strdup(names)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	name = copy != NULL ? strtok_r(copy, ":", &last) : NULL;
+	for (i = 0; i < n; i++) {
+		listen_inh[i].i_fd = 3 + i;
+		(void)fcntl(3 + i, F_SETFD, FD_CLOEXEC);
+		listen_inh[i].i_sslen = sizeof(listen_inh[i].i_ss);
+		if (getsockname(3 + i, (struct sockaddr *)&listen_inh[i].i_ss,
+		    &listen_inh[i].i_sslen) == -1)
+			log_warn("LISTEN_FDS: descriptor %d", 3 + i);
+		if (name != NULL &&
+		    (listen_inh[i].i_name = strdup(name)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		if (name != NULL)
+			name = strtok_r(NULL, ":", &last);
+	}
+	listen_ninh = n;
+	free(copy);
+	log_info("socket activation: %d socket%s passed by the service "
+	    "manager", n, n > 1 ? "s" : "");
+}
+
+/* Close the passed sockets no listen entry used. */
+void
+listen_inherit_done(void)
+{
+	int	 i;
+
+	for (i = 0; i < listen_ninh; i++) {
+		if (listen_inh[i].i_fd == -1)
+			continue;
+		log_warnx("socket activation: descriptor %d%s%s matches no "
+		    "listen address: closed", listen_inh[i].i_fd,
+		    listen_inh[i].i_name != NULL ? " named " : "",
+		    listen_inh[i].i_name != NULL ? listen_inh[i].i_name : "");
+		close(listen_inh[i].i_fd);
+		listen_inh[i].i_fd = -1;
+	}
+}
+
+/* Whether two socket addresses are the same address and port or path. */
+static int
+listen_same(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
+	const struct sockaddr_un	*au = (const void *)a, *bu = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	switch (a->ss_family) {
+	case AF_INET:
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	case AF_INET6:
+		return a6->sin6_port == b6->sin6_port &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	case AF_UNIX:
+		return strcmp(au->sun_path, bu->sun_path) == 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Give l a socket passed by the service manager, if one matches it by
+ * name or address: it becomes the slot 0 socket (or the shared one).
+ * With reuseport, the other slots' sockets join it in its group, which
+ * needs ReusePort=yes on the systemd socket; without that, the listener
+ * falls back to one shared socket.  Returns 1 if adopted.
+ */
+static int
+listen_inherited(struct listener *l)
+{
+	struct inherited	*in;
+	socklen_t		 len;
+	int			 i, on = 0;
+
+	for (i = 0; i < listen_ninh; i++) {
+		in = &listen_inh[i];
+		if (in->i_fd != -1 && ((in->i_name != NULL &&
+		    strcmp(in->i_name, l->l_name) == 0) ||
+		    listen_same(&in->i_ss, &l->l_ss)))
+			break;
+	}
+	if (i == listen_ninh)
+		return 0;
+	in = &listen_inh[i];
+	if ((l->l_fds = calloc(1, sizeof(int))) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	l->l_fds[0] = in->i_fd;
+	l->l_nfds = 1;
+	l->l_inherited = 1;
+	in->i_fd = -1;
+	memcpy(&l->l_ss, &in->i_ss, sizeof(l->l_ss));
+	l->l_sslen = in->i_sslen;
+	if (l->l_ss.ss_family == AF_INET)
+		l->l_port = ntohs(((struct sockaddr_in *)&l->l_ss)->sin_port);
+	else if (l->l_ss.ss_family == AF_INET6)
+		l->l_port =
+		    ntohs(((struct sockaddr_in6 *)&l->l_ss)->sin6_port);
+	len = sizeof(on);
+	if (l->l_reuseport && (getsockopt(in->i_fd, SOL_SOCKET, SO_REUSEPORT,
+	    &on, &len) == -1 || !on)) {
+		log_warnx("listen %s: the socket passed by the service manager "
+		    "has no SO_REUSEPORT (ReusePort=yes): all workers share it",
+		    l->l_addr);
+		l->l_reuseport = 0;
+	}
+	log_info("listen %s: using the socket passed by the service manager",
+	    l->l_addr);
+	return 1;
+}
+
+/*
  * The listener of the listen address spec (entry index of configuration
  * c): the one already open for the same address and socket kind, shared,
  * or a new one with the sockets of its first slot.  Its name for c goes
@@ -296,6 +452,8 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	}
 	l->l_reuseport = reuseport;
 	l->l_backlog = c->c_backlog;
+	if (listen_inherited(l))
+		goto add;
 	if (l->l_type == LISTEN_UNIX && listen_unix_stale(l) == -1) {
 		log_warn("listen %s", l->l_addr);
 		goto fail;
@@ -305,6 +463,7 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	if ((l->l_fds[0] = listen_socket(l, reuseport, l->l_backlog)) == -1)
 		goto fail;
 	l->l_nfds = 1;
+ add:
 	v = reallocarray(master.m_lis, master.m_nlis + 1, sizeof(*v));
 	if (v == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
@@ -336,9 +495,19 @@ listen_grow(struct listener *l, int n)
 		fatal(EXIT_OSERR, "%s", __func__);
 	l->l_fds = v;
 	while (l->l_nfds < n) {
-		if ((v[l->l_nfds] = listen_socket(l, 1, l->l_backlog)) == -1)
+		if ((v[l->l_nfds] = listen_socket(l, 1, l->l_backlog)) != -1) {
+			l->l_nfds++;
+			continue;
+		}
+		if (!l->l_inherited)
 			return -1;
-		l->l_nfds++;
+		/* A passed socket of another user: share it instead. */
+		log_warnx("listen %s: cannot join the passed socket's "
+		    "reuseport group: all workers share it", l->l_addr);
+		while (l->l_nfds > 1)
+			close(l->l_fds[--l->l_nfds]);
+		l->l_reuseport = 0;
+		break;
 	}
 	return 0;
 }

@@ -189,10 +189,13 @@ main(int argc, char *argv[])
 	/* After SIGUSR2: the listeners and slots of the previous image. */
 	if ((upgraded = upgrade_begin()) > 0)
 		c->c_workers = upgraded;
+	else
+		listen_inherit_init();
 	if (config_activate(c, master.m_gen) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
+	listen_inherit_done();
 	c->c_refs++;
 	if (upgraded)
 		upgrade_keep_listeners();
