@@ -444,6 +444,15 @@ config_set(struct config *c, const char *key, const char *val,
 			c->c_watchdog = d;
 		else
 			c->c_restart_window = d;
+	} else if (strcmp(key, "output") == 0) {
+		if (strcmp(val, "inherit") == 0)
+			c->c_output = OUTPUT_INHERIT;
+		else if (strcmp(val, "prefix") == 0)
+			c->c_output = OUTPUT_PREFIX;
+		else {
+			e = "must be inherit or prefix";
+			goto bad;
+		}
 	} else if (strcmp(key, "min_ready") == 0) {
 		n = strtonum(val, 0, DROVER_MAX_WORKERS, &e);
 		if (e != NULL)
@@ -821,6 +830,8 @@ config_print(const struct config *c, FILE *fp)
 	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
 	if (c->c_watchdog > 0)
 		fprintf(fp, "watchdog = %gs\n", c->c_watchdog);
+	fprintf(fp, "output = %s\n", c->c_output == OUTPUT_PREFIX ?
+	    "prefix" : "inherit");
 	if (c->c_min_ready > 0)
 		fprintf(fp, "min_ready = %d\n", c->c_min_ready);
 	if (c->c_subreaper)

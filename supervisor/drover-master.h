@@ -34,6 +34,12 @@ enum reload_mode {
 	RELOAD_ALL		/* every slot at once */
 };
 
+/* Where workers' standard output and error go. */
+enum output_mode {
+	OUTPUT_INHERIT,		/* the master's own */
+	OUTPUT_PREFIX		/* through the master, line by line */
+};
+
 /* When a worker counts as ready. */
 enum ready_mode {
 	READY_EXEC,		/* as soon as exec succeeded */
@@ -73,6 +79,7 @@ struct config {
 	double		 c_watchdog;	/* 0: off */
 	int		 c_min_ready;	/* 0: every slot */
 	int		 c_subreaper;
+	enum output_mode c_output;
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
@@ -167,6 +174,11 @@ struct worker {
 	ev_timer	 w_watchdog;
 	int		 w_wdfired;	/* SIGABRT sent */
 	int		 w_closing;	/* reading its last words */
+	/* Its output with output = prefix (output.c). */
+	int		 w_ofd;		/* the read end of its pipe, or -1 */
+	ev_io		 w_oio;
+	char		*w_obuf;	/* a partial line */
+	size_t		 w_olen;
 };
 
 /*
@@ -355,6 +367,14 @@ void	 sdnotify_state(int, int, int);
 void	 sdnotify_reloading(void);
 void	 sdnotify_reloaded(const char *);
 void	 sdnotify_stopping(void);
+
+/* output.c */
+int	 output_init(int);
+int	 output_open(struct worker *, int *);
+void	 output_start(struct worker *);
+void	 output_close(struct worker *);
+unsigned long
+	 output_dropped(void);
 
 /* upgrade.c */
 void	 upgrade_init(int, char **);

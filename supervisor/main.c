@@ -196,6 +196,7 @@ main(int argc, char *argv[])
 		exit(EXIT_OSERR);
 	}
 	listen_inherit_done();
+	output_init(0);
 	c->c_refs++;
 	if (upgraded)
 		upgrade_keep_listeners();

@@ -100,7 +100,7 @@ slot_add(int n)
 		for (k = 0; k < 2; k++) {
 			w = &s->s_wk[k];
 			w->w_slot = s;
-			w->w_execfd = w->w_nfd = w->w_sfd = -1;
+			w->w_execfd = w->w_nfd = w->w_sfd = w->w_ofd = -1;
 			ev_child_init(&w->w_child, slot_child_cb, 0, 0);
 			w->w_child.data = w;
 			ev_io_init(&w->w_exec, slot_exec_cb, -1, EV_READ);
@@ -255,6 +255,7 @@ slot_spawn(struct slot *s, int restart)
 	ev_io_set(&w->w_exec, fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &w->w_exec);
 	notify_start(w);
+	output_start(w);
 	log_debug("slot %d: started worker %ld (gen %llu)", s->s_id,
 	    (long)pid, (unsigned long long)w->w_gen);
 	slot_set(s, SLOT_STARTING);
@@ -397,6 +398,7 @@ slot_child_cb(struct ev_loop *loop, ev_child *ch, int revents)
 	/* What it said last still counts (STATUS=), but changes nothing. */
 	w->w_closing = 1;
 	notify_close(w);
+	output_close(w);
 	w->w_closing = 0;
 	if (w == SLOT_CUR(w->w_slot))
 		slot_exited(w, ch->rstatus);

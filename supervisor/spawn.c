@@ -37,8 +37,8 @@
 #define SPAWN_PIDLEN	24
 
 __attribute__((__noreturn__)) static void
-		 spawn_child(const struct config *, int, const int *, int,
-		    char **, char **, int, pid_t);
+		 spawn_child(const struct config *, int, int, const int *,
+		    int, char **, char **, int, pid_t);
 static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
@@ -158,7 +158,7 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			*pidvars[2], *names = NULL;
 	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
-	int			 nv = 0, npid = 0, i;
+	int			 nv = 0, npid = 0, i, owfd;
 	size_t			 nbase;
 	pid_t			 pid, parent = getpid();
 	sigset_t		 all, old;
@@ -166,6 +166,11 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 	nfds = listen_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
 	if (notify_open(w, &fds[nfds]) == -1)
 		return -1;
+	if (output_open(w, &owfd) == -1) {
+		close(fds[nfds]);
+		notify_close(w);
+		return -1;
+	}
 	spawn_var(vars, &nv, "DROVER_WORKER_ID=%d", s->s_id);
 	spawn_var(vars, &nv, "DROVER_GENERATION=%llu",
 	    (unsigned long long)w->w_gen);
@@ -217,8 +222,8 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 		break;
 	case 0:
 		close(p[0]);
-		spawn_child(c, p[1], fds, nfds + 1, envp, pidvars, npid,
-		    parent);
+		spawn_child(c, p[1], owfd, fds, nfds + 1, envp, pidvars,
+		    npid, parent);
 	default:
 		close(p[1]);
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
@@ -229,8 +234,12 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
  done:
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[nfds]);		/* the worker's end of the stream */
-	if (pid == -1)
+	if (owfd != -1)
+		close(owfd);		/* the worker's end of its output */
+	if (pid == -1) {
 		notify_close(w);
+		output_close(w);
+	}
 	free(names);
 	free(envp);
 	return pid;
@@ -270,8 +279,8 @@ spawn_fail(int fd, int step, int err)
  * that ever changes, and keeps it short.
  */
 static void
-spawn_child(const struct config *c, int report, const int *fds, int nfds,
-    char **envp, char **pidvars, int npid, pid_t parent)
+spawn_child(const struct config *c, int report, int out, const int *fds,
+    int nfds, char **envp, char **pidvars, int npid, pid_t parent)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -302,6 +311,10 @@ spawn_child(const struct config *c, int report, const int *fds, int nfds,
 		spawn_fail(report, 3, errno);
 	if (c->c_uid != (uid_t)-1 && setuid(c->c_uid) == -1)
 		spawn_fail(report, 4, errno);
+
+	/* With output = prefix, standard output and error go to the pipe. */
+	if (out != -1 && (dup2(out, 1) == -1 || dup2(out, 2) == -1))
+		spawn_fail(report, 5, errno);
 
 	/*
 	 * Move the descriptors and the report pipe above the range they go

@@ -290,6 +290,7 @@ state_status(FILE *fp)
 	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
 	    master.m_reload_pending ? "true" : "false", r->r_count);
 
+	fprintf(fp, "  \"output_dropped\": %lu,\n", output_dropped());
 	fputs("  \"health\": ", fp);
 	health_status(fp);
 	fprintf(fp, ",\n  \"listeners\": [");

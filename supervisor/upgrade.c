@@ -102,6 +102,8 @@ upgrade_fds(int keep)
 			(void)fcntl(w->w_nfd, F_SETFD, keep ? 0 : FD_CLOEXEC);
 		if (w->w_sfd != -1)
 			(void)fcntl(w->w_sfd, F_SETFD, keep ? 0 : FD_CLOEXEC);
+		if (w->w_ofd != -1)
+			(void)fcntl(w->w_ofd, F_SETFD, keep ? 0 : FD_CLOEXEC);
 	}
 }
 
@@ -130,10 +132,10 @@ upgrade_write(FILE *fp)
 	for (k = 0; k < master.m_nslots; k++) {
 		s = master.m_slots[k];
 		w = SLOT_CUR(s);
-		fprintf(fp, "slot %d %d %u %u %ld %llu %.6f %d %d %d %s\n",
+		fprintf(fp, "slot %d %d %u %u %ld %llu %.6f %d %d %d %d %s\n",
 		    s->s_id, (int)s->s_state, s->s_restarts, s->s_failures,
 		    (long)w->w_pid, (unsigned long long)w->w_gen,
-		    w->w_started, w->w_ready, w->w_nfd, w->w_sfd,
+		    w->w_started, w->w_ready, w->w_nfd, w->w_sfd, w->w_ofd,
 		    w->w_npath != NULL ? w->w_npath : "-");
 	}
 	return fflush(fp) == EOF || ferror(fp) ? -1 : 0;
@@ -310,12 +312,12 @@ upgrade_slots(void)
 	unsigned int	 restarts, failures;
 	double		 started;
 	long		 pid;
-	int		 id, st, ready, nfd, sfd, n;
+	int		 id, st, ready, nfd, sfd, ofd, n;
 
 	for (n = 0; n < upgrade_nlines; n++) {
 		if (sscanf(upgrade_lines[n], "slot %d %d %u %u %ld %llu %lf "
-		    "%d %d %d %511s", &id, &st, &restarts, &failures, &pid,
-		    &gen, &started, &ready, &nfd, &sfd, path) != 11 ||
+		    "%d %d %d %d %511s", &id, &st, &restarts, &failures, &pid,
+		    &gen, &started, &ready, &nfd, &sfd, &ofd, path) != 12 ||
 		    id != n || st < SLOT_EMPTY || st > SLOT_RETIRING)
 			fatalx(EXIT_SOFTWARE, "upgrade: bad line: %s",
 			    upgrade_lines[n]);
@@ -338,12 +340,19 @@ upgrade_slots(void)
 				(void)upgrade_cloexec(nfd);
 			if (sfd != -1)
 				(void)upgrade_cloexec(sfd);
+			if (ofd != -1) {
+				/* It writes to a pipe: keep reading it. */
+				output_init(1);
+				(void)upgrade_cloexec(ofd);
+				w->w_ofd = ofd;
+			}
 			if (strcmp(path, "-") != 0 &&
 			    (w->w_npath = strdup(path)) == NULL)
 				fatal(EXIT_OSERR, "%s", __func__);
 			ev_child_set(&w->w_child, w->w_pid, 0);
 			ev_child_start(EV_DEFAULT, &w->w_child);
 			notify_start(w);
+			output_start(w);
 		}
 		slot_adopt(s, (enum slot_state)st);
 	}
