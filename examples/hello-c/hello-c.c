@@ -2,13 +2,16 @@
 
 /*
  * hello-c is drover's example worker and the server its tests talk to: a
- * small HTTP/1.1 keep-alive server on libev that serves the listening
- * sockets it inherits the systemd way (fds 3 .. 3+LISTEN_FDS-1, checked
- * against LISTEN_PID).  It answers a handful of GET routes that show which
+ * small HTTP/1.1 keep-alive server on libev, written against libdrover.
+ * It serves the listening sockets it inherits (drover's, or systemd's
+ * socket activation), tells its supervisor that it is ready once its event
+ * loop runs, and reports how many connections it serves (STATUS=, at most
+ * once a second).  It answers a handful of GET routes that show which
  * worker answered (/pid, /slot, /gen), stalls without blocking (/slow), and
- * dies on request (/crash, /exit).  On SIGTERM or SIGINT it stops accepting,
- * finishes the requests it has, gives idle keep-alive connections a linger
- * period and exits 0 once no connection is left.
+ * dies on request (/crash, /exit).  On SIGTERM or SIGINT (delivered by
+ * libdrover, which also keeps the watchdog fed) it says STOPPING=1, stops
+ * accepting, finishes the requests it has, gives idle keep-alive
+ * connections a linger period and exits 0 once no connection is left.
  */
 
 #include "config.h"
@@ -37,6 +40,8 @@
 
 #include <ev.h>
 
+#include "drover.h"
+
 #define IN_MAX		8192	/* request header limit, bytes */
 #define OUT_MAX		4096	/* queued responses, bytes */
 #define RESP_MAX	512	/* room one response needs in the queue */
@@ -45,6 +50,7 @@
 #define PAUSE_S		.1	/* accept back-off after EMFILE and such */
 #define SLOW_MAX_MS	60000
 #define LINGER_MAX_MS	3600000
+#define STATUS_S	1.	/* at most one STATUS= message per second */
 
 /* c_flags */
 #define C_CLOSE		0x01	/* close once the queued output is sent */
@@ -72,10 +78,13 @@ struct conn {
 static void	 usage(int) __attribute__((noreturn));
 static long long parse_ms(const char *, const char *, int);
 static int	 listen_fds(void);
+static void	 ready_cb(EV_P_ ev_timer *, int);
+static void	 status_note(EV_P);
+static void	 status_cb(EV_P_ ev_timer *, int);
 static void	 accept_cb(EV_P_ ev_io *, int);
 static void	 accept_pause(EV_P);
 static void	 accept_resume_cb(EV_P_ ev_timer *, int);
-static void	 stop_cb(EV_P_ ev_signal *, int);
+static void	 term_cb(struct drover_worker *, void *);
 static void	 conn_new(EV_P_ int);
 static void	 conn_free(EV_P_ struct conn *);
 static void	 conn_timer(EV_P_ struct conn *, ev_tstamp);
@@ -99,7 +108,11 @@ static unsigned int	 nconns;
 static ev_io		*listeners;
 static int		 nlisteners;
 static ev_timer		 accept_timer;
-static ev_signal	 sigterm_w, sigint_w;
+static ev_timer		 ready_timer;
+static ev_timer		 status_timer;
+static ev_tstamp	 status_last = -STATUS_S;
+static char		 status_text[64];
+static struct drover_worker *dw;
 static int		 stopping;
 static ev_tstamp	 linger_s = 1.;
 static char		 pid_body[32], slot_body[32], gen_body[32];
@@ -131,45 +144,103 @@ parse_ms(const char *s, const char *what, int status)
 }
 
 /*
- * Take the listening sockets passed the systemd way.  Anything but a
- * well-formed LISTEN_FDS meant for this process, naming listening sockets,
- * is a configuration error (exit 78, which drover does not restart).  The
- * fds are made non-blocking and close-on-exec.  Returns their number.
+ * Open the libdrover handle (removing the variables it reads from the
+ * environment, so that nothing this worker might run inherits them) and
+ * take the listening sockets it found.  A malformed variable, no socket
+ * at all, or a descriptor that is not a listening socket is a
+ * configuration error: exit 78, which drover does not restart.  The fds
+ * are made non-blocking and close-on-exec.  Returns their number.
  */
 static int
 listen_fds(void)
 {
-	const char	*s, *errstr;
 	struct stat	 st;
-	long long	 n, pid;
-	int		 fd, flags, on;
+	int		 i, n, fd, flags, on;
 	socklen_t	 len;
 
-	if ((s = getenv("LISTEN_FDS")) == NULL)
-		errx(EX_CONFIG, "LISTEN_FDS is not set: run me under drover "
-		    "or another socket activation manager");
-	n = strtonum(s, 1, 1024, &errstr);
-	if (errstr != NULL)
-		errx(EX_CONFIG, "LISTEN_FDS \"%s\" is %s", s, errstr);
-	if ((s = getenv("LISTEN_PID")) == NULL)
-		errx(EX_CONFIG, "LISTEN_PID is not set");
-	pid = strtonum(s, 1, LLONG_MAX, &errstr);
-	if (errstr != NULL || pid != (long long)getpid())
-		errx(EX_CONFIG, "LISTEN_PID %s is not my pid %ld: the sockets "
-		    "are not meant for me", s, (long)getpid());
+	if (drover_open(&dw, DROVER_UNSETENV) == -1) {
+		if (errno == EINVAL)
+			errx(EX_CONFIG, "malformed LISTEN_*, DROVER_*, "
+			    "NOTIFY_SOCKET or WATCHDOG_* variable in the "
+			    "environment");
+		err(EX_OSERR, "drover_open");
+	}
+	if ((n = drover_listen_count(dw)) <= 0)
+		errx(EX_CONFIG, "no listening socket passed (LISTEN_FDS is "
+		    "unset or 0, or LISTEN_PID is not my pid %ld): run me "
+		    "under drover or another socket activation manager",
+		    (long)getpid());
 
-	for (fd = 3; fd < 3 + n; fd++) {
+	for (i = 0; i < n; i++) {
+		fd = drover_listen_fd(dw, i);
 		len = sizeof(on);
-		if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+		if (fd == -1 || fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) ||
 		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) ||
 		    !on)
-			errx(EX_CONFIG, "fd %d is not a listening socket", fd);
+			errx(EX_CONFIG, "fd %d (%s) is not a listening socket",
+			    fd, drover_listen_name(dw, i));
 		if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 			err(EX_OSERR, "fcntl fd %d", fd);
 	}
-	return (int)n;
+	return n;
+}
+
+/*
+ * The event loop runs: tell the supervisor we are ready (the listening
+ * sockets were ready all along; the loop running is what makes this
+ * worker able to serve them) and say how busy we are.  A failure to tell
+ * is logged, not fatal: a supervisor that stopped listening cannot be
+ * helped by our exit.
+ */
+static void
+ready_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (drover_ready(dw) == -1)
+		warn("drover_ready");
+	status_cb(EV_A_ &status_timer, 0);
+}
+
+/*
+ * The number of connections or the stopping state changed: report it,
+ * at once if the last report is STATUS_S old, else when it will be.  The
+ * report itself is skipped when the text did not change in between.
+ */
+static void
+status_note(EV_P)
+{
+	ev_tstamp	 delay;
+
+	if (ev_is_active(&status_timer) || ev_is_active(&ready_timer))
+		return;
+	delay = status_last + STATUS_S - ev_now(EV_A);
+	ev_timer_set(&status_timer, delay > 0. ? delay : 0., 0.);
+	ev_timer_start(EV_A_ &status_timer);
+}
+
+/* Send STATUS= with the current text, unless it was the last one sent. */
+static void
+status_cb(EV_P_ ev_timer *w, int revents)
+{
+	char	 text[sizeof(status_text)];
+
+	(void)w;
+	(void)revents;
+	if (stopping)
+		(void)snprintf(text, sizeof(text), "stopping: %u connection%s "
+		    "left", nconns, nconns == 1 ? "" : "s");
+	else
+		(void)snprintf(text, sizeof(text), "serving %u connection%s",
+		    nconns, nconns == 1 ? "" : "s");
+	if (strcmp(text, status_text) == 0)
+		return;
+	status_last = ev_now(EV_A);
+	(void)strlcpy(status_text, text, sizeof(status_text));
+	if (drover_status(dw, "%s", text) == -1)
+		warn("drover_status");
 }
 
 /*
@@ -227,22 +298,28 @@ accept_resume_cb(EV_P_ ev_timer *w, int revents)
 }
 
 /*
- * SIGTERM or SIGINT: stop accepting and close our copies of the listening
- * sockets, then let every connection decide its fate in conn_update():
- * busy ones finish and close, idle ones linger.  A repeated signal changes
- * nothing.
+ * SIGTERM or SIGINT, through libdrover (arg is the loop): say STOPPING=1,
+ * stop accepting and close our copies of the listening sockets, then let
+ * every connection decide its fate in conn_update(): busy ones finish and
+ * close, idle ones linger.  A repeated signal changes nothing.
  */
 static void
-stop_cb(EV_P_ ev_signal *w, int revents)
+term_cb(struct drover_worker *w, void *arg)
 {
+	struct ev_loop	*loop = arg;
 	struct conn	*c, *tmp;
 	int		 i;
 
-	(void)w;
-	(void)revents;
 	if (stopping)
 		return;
+	if (drover_stopping(w) == -1)
+		warn("drover_stopping");
 	stopping = 1;
+	/* Stopping before the loop ran: never claim to be ready. */
+	ev_timer_stop(EV_A_ &ready_timer);
+	/* This change is worth telling at once. */
+	ev_timer_stop(EV_A_ &status_timer);
+	status_cb(EV_A_ &status_timer, 0);
 	ev_timer_stop(EV_A_ &accept_timer);
 	for (i = 0; i < nlisteners; i++) {
 		ev_io_stop(EV_A_ &listeners[i]);
@@ -275,6 +352,7 @@ conn_new(EV_P_ int fd)
 	c->c_rio.data = c->c_wio.data = c->c_timer.data = c->c_slow.data = c;
 	LIST_INSERT_HEAD(&conns, c, c_entry);
 	nconns++;
+	status_note(EV_A);
 	conn_timer(EV_A_ c, IDLE_S);
 	ev_io_start(EV_A_ &c->c_rio);
 }
@@ -291,6 +369,7 @@ conn_free(EV_P_ struct conn *c)
 	LIST_REMOVE(c, c_entry);
 	free(c);
 	nconns--;
+	status_note(EV_A);
 	if (stopping && nconns == 0)
 		ev_break(EV_A_ EVBREAK_ALL);
 }
@@ -736,7 +815,8 @@ main(int argc, char *argv[])
 	};
 	struct ev_loop	*loop;
 	const char	*s;
-	int		 ch, i;
+	int		 ch, i, id;
+	uint64_t	 gen;
 
 	if ((s = getenv("HELLO_LINGER_MS")) != NULL)
 		linger_s = parse_ms(s, "HELLO_LINGER_MS", EX_CONFIG) / 1000.;
@@ -756,10 +836,15 @@ main(int argc, char *argv[])
 
 	nlisteners = listen_fds();
 	snprintf(pid_body, sizeof(pid_body), "%ld\n", (long)getpid());
-	s = getenv("DROVER_WORKER_ID");
-	snprintf(slot_body, sizeof(slot_body), "%.20s\n", s ? s : "-");
-	s = getenv("DROVER_GENERATION");
-	snprintf(gen_body, sizeof(gen_body), "%.20s\n", s ? s : "-");
+	if ((id = drover_worker_id(dw)) >= 0)
+		snprintf(slot_body, sizeof(slot_body), "%d\n", id);
+	else
+		strlcpy(slot_body, "-\n", sizeof(slot_body));
+	if ((gen = drover_generation(dw)) > 0)
+		snprintf(gen_body, sizeof(gen_body), "%llu\n",
+		    (unsigned long long)gen);
+	else
+		strlcpy(gen_body, "-\n", sizeof(gen_body));
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
@@ -767,19 +852,21 @@ main(int argc, char *argv[])
 	if ((listeners = calloc(nlisteners, sizeof(*listeners))) == NULL)
 		err(EX_OSERR, "calloc");
 	for (i = 0; i < nlisteners; i++) {
-		ev_io_init(&listeners[i], accept_cb, 3 + i, EV_READ);
+		ev_io_init(&listeners[i], accept_cb, drover_listen_fd(dw, i),
+		    EV_READ);
 		ev_io_start(loop, &listeners[i]);
 	}
 	ev_init(&accept_timer, accept_resume_cb);
-	ev_signal_init(&sigterm_w, stop_cb, SIGTERM);
-	ev_signal_start(loop, &sigterm_w);
-	ev_signal_init(&sigint_w, stop_cb, SIGINT);
-	ev_signal_start(loop, &sigint_w);
+	ev_init(&status_timer, status_cb);
+	ev_timer_init(&ready_timer, ready_cb, 0., 0.);
+	ev_timer_start(loop, &ready_timer);
+	if (drover_ev_start(dw, loop, term_cb, loop) == -1)
+		err(EX_OSERR, "drover_ev_start");
 
 	ev_run(loop, 0);
 
-	ev_signal_stop(loop, &sigterm_w);
-	ev_signal_stop(loop, &sigint_w);
+	drover_ev_stop(dw);
+	drover_close(dw);
 	free(listeners);
 	ev_loop_destroy(loop);
 	return 0;
