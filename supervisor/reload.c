@@ -245,11 +245,17 @@ reload_step(void)
 		extra++;
 	}
 
-	/* Done with the wanted slots?  Then retire the ones above. */
+	/*
+	 * Done with the wanted slots?  Then retire the ones above.  A slot
+	 * of the current generation that is halted or has spent its restart
+	 * budget is settled too: waiting for it would hold the reload, and
+	 * every later one, forever.
+	 */
 	for (k = 0; k < n; k++) {
 		s = master.m_slots[k];
 		if (SLOT_CUR(s)->w_gen != master.m_gen ||
-		    s->s_state != SLOT_READY || SLOT_OLD(s)->w_pid != 0)
+		    SLOT_OLD(s)->w_pid != 0 || (s->s_state != SLOT_READY &&
+		    s->s_state != SLOT_HALTED && s->s_state != SLOT_FAILED))
 			return;
 	}
 	for (k = master.m_nslots - 1; k >= target; k--)

@@ -502,8 +502,12 @@ slot_exited(struct worker *w, int status)
 		return;
 	}
 	if (master.m_reloading == RELOAD_FORWARD && gen == master.m_gen &&
-	    !ready)
+	    !ready) {
 		reload_failed_start(w, status);
+		/* A rollback gave the slot back to its old worker. */
+		if (SLOT_CUR(s) != w)
+			return;
+	}
 	if (gen != master.m_gen) {
 		/* A worker of an older generation: refill with the current. */
 		slot_set(s, SLOT_EMPTY);
