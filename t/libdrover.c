@@ -375,9 +375,11 @@ open_ok(int flags, const char *what)
 static void
 open_fails(int err, const char *what)
 {
-	struct drover_worker	*dw = (struct drover_worker *)&dw;
+	struct drover_worker	*dw;
 	int			 r;
 
+	/* Any non-NULL value, to see drover_open() reset it. */
+	dw = (struct drover_worker *)&dw;
 	errno = 0;
 	r = drover_open(&dw, 0);
 	if (!ok(r == -1 && errno == err && dw == NULL,
