@@ -95,6 +95,7 @@ config_new(void)
 	c->c_reload = RELOAD_ROLLING;
 	c->c_reload_batch = 1;
 	c->c_reload_retries = 2;
+	c->c_reload_grace = 1;
 	return c;
 }
 
@@ -425,7 +426,8 @@ config_set(struct config *c, const char *key, const char *val,
 	    strcmp(key, "restart_delay_max") == 0 ||
 	    strcmp(key, "restart_reset") == 0 ||
 	    strcmp(key, "restart_window") == 0 ||
-	    strcmp(key, "watchdog") == 0) {
+	    strcmp(key, "watchdog") == 0 ||
+	    strcmp(key, "reload_grace") == 0) {
 		if (config_duration(val, &d) == -1) {
 			e = "not a duration (like 250ms, 10s, 2m)";
 			goto bad;
@@ -442,6 +444,8 @@ config_set(struct config *c, const char *key, const char *val,
 			c->c_restart_reset = d;
 		else if (strcmp(key, "watchdog") == 0)
 			c->c_watchdog = d;
+		else if (strcmp(key, "reload_grace") == 0)
+			c->c_reload_grace = d;
 		else
 			c->c_restart_window = d;
 	} else if (strcmp(key, "output") == 0) {
@@ -842,6 +846,7 @@ config_print(const struct config *c, FILE *fp)
 	    "rolling");
 	fprintf(fp, "reload_batch = %d\n", c->c_reload_batch);
 	fprintf(fp, "reload_retries = %u\n", c->c_reload_retries);
+	fprintf(fp, "reload_grace = %gs\n", c->c_reload_grace);
 	if (c->c_directory != NULL)
 		fprintf(fp, "directory = %s\n", c->c_directory);
 	for (i = 0; i < c->c_nenv; i++)

@@ -84,7 +84,7 @@ struct config {
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
 	unsigned int	 c_reload_retries;
-	int		 c_debug;
+	double		 c_reload_grace;	/* exec mode: alive that long */
 
 	/* Set when the configuration is put to use (config_activate). */
 	uint64_t	 c_gen;		/* its generation */
@@ -254,7 +254,6 @@ extern struct master	 master;
 
 /* log.c */
 void	 log_init(int);
-void	 log_setdebug(int);
 void	 log_warn(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_warnx(const char *, ...)
@@ -273,6 +272,7 @@ const char *
 	 log_status(int, int, char *, size_t);
 const char *
 	 log_last(void);
+void	 log_setsink(void (*)(const char *, size_t));
 
 /* config.c */
 struct config *
@@ -373,6 +373,7 @@ int	 output_init(int);
 int	 output_open(struct worker *, int *);
 void	 output_start(struct worker *);
 void	 output_close(struct worker *);
+void	 output_finish(void);
 unsigned long
 	 output_dropped(void);
 

@@ -32,6 +32,7 @@ static int	 log_is_journal(void);
 static int	 log_journal;
 static int	 log_debugging;
 static char	 log_lastwarn[256];	/* the last warning's text */
+static void	(*log_sink)(const char *, size_t);
 
 /*
  * Decide once how lines are written.  The argument turns debug lines on.
@@ -40,12 +41,6 @@ void
 log_init(int debug)
 {
 	log_journal = log_is_journal();
-	log_debugging = debug;
-}
-
-void
-log_setdebug(int debug)
-{
 	log_debugging = debug;
 }
 
@@ -96,7 +91,22 @@ log_vlog(int pri, const char *fmt, va_list ap)
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	(void)write(STDERR_FILENO, line, n);
+	if (log_sink != NULL && pri != LOG_CRIT)
+		log_sink(line, (size_t)n);
+	else
+		(void)write(STDERR_FILENO, line, n);
+}
+
+/*
+ * Send log lines to sink instead of writing them to stderr ourselves:
+ * with output = prefix, the master's lines and its workers' share one
+ * non-blocking queue, so a full stderr blocks neither.  Fatal lines are
+ * still written directly, since the process is about to exit.
+ */
+void
+log_setsink(void (*sink)(const char *, size_t))
+{
+	log_sink = sink;
 }
 
 void

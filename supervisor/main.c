@@ -170,7 +170,6 @@ main(int argc, char *argv[])
 		printf("configuration ok\n");
 		exit(0);
 	}
-	log_setdebug(debug || c->c_debug);
 
 	/* The pid file comes first: a second master changes nothing. */
 	if (c->c_pidfile != NULL) {
@@ -309,6 +308,7 @@ master_check_done(void)
 static void
 master_exit(void)
 {
+	output_finish();
 	listen_close_all();
 	health_close_all();
 	state_cleanup();

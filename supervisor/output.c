@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static void	 output_read_cb(struct ev_loop *, ev_io *, int);
 static void	 output_write_cb(struct ev_loop *, ev_io *, int);
 static void	 output_line(struct worker *, const char *, size_t);
 static void	 output_flush(void);
+static void	 output_queue(const char *, size_t, const char *, size_t);
+static void	 output_log(const char *, size_t);
 
 static int	 out_fd = -1;		/* ours, non-blocking */
 static int	 out_sock;		/* standard error is a socket */
@@ -72,7 +75,15 @@ output_init(int force)
 	if ((out_q = malloc(OUTPUT_QUEUE)) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
 	ev_io_init(&out_io, output_write_cb, out_fd, EV_WRITE);
+	log_setsink(output_log);
 	return 0;
+}
+
+/* A log line of the master's own, already formatted with its newline. */
+static void
+output_log(const char *line, size_t len)
+{
+	output_queue("", 0, line, len - 1);
 }
 
 /* Lines dropped because the sink was too slow, for status.json. */
@@ -147,16 +158,25 @@ output_line(struct worker *w, const char *text, size_t len)
 
 	n = snprintf(prefix, sizeof(prefix), "slot %d pid %ld: ",
 	    w->w_slot->s_id, (long)w->w_pid);
-	if (n < 0)
-		return;
-	if (out_len + (size_t)n + len + 1 > OUTPUT_QUEUE) {
+	if (n > 0)
+		output_queue(prefix, (size_t)n, text, len);
+}
+
+/*
+ * Queue prefix and text as one line, or drop and count it if the queue
+ * has no room, then write what the sink takes.
+ */
+static void
+output_queue(const char *prefix, size_t plen, const char *text, size_t len)
+{
+	if (out_len + plen + len + 1 > OUTPUT_QUEUE) {
 		out_dropped++;
 		state_changed();
 		return;
 	}
-	memcpy(out_q + out_len, prefix, (size_t)n);
-	memcpy(out_q + out_len + n, text, len);
-	out_len += (size_t)n + len;
+	memcpy(out_q + out_len, prefix, plen);
+	memcpy(out_q + out_len + plen, text, len);
+	out_len += plen + len;
 	out_q[out_len++] = '\n';
 	output_flush();
 }
@@ -237,6 +257,24 @@ output_flush(void)
 		out_len -= (size_t)n;
 	}
 	ev_io_stop(EV_DEFAULT, &out_io);
+}
+
+/*
+ * At exit: give the sink up to a second to take what is queued, then
+ * write the master's last lines directly.
+ */
+void
+output_finish(void)
+{
+	struct pollfd	 pfd;
+
+	if (out_q == NULL)
+		return;
+	pfd.fd = out_fd;
+	pfd.events = POLLOUT;
+	while (out_len > 0 && poll(&pfd, 1, 1000) == 1)
+		output_flush();
+	log_setsink(NULL);
 }
 
 static void

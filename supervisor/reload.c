@@ -175,7 +175,6 @@ reload_begin(void)
 	master.m_gen = nc->c_gen;
 	master.m_reloading = RELOAD_FORWARD;
 	master.m_reload_fails = 0;
-	log_setdebug(nc->c_debug);
 	r->r_gen = master.m_gen;
 	r->r_result = "in-progress";
 	r->r_error[0] = '\0';
@@ -216,14 +215,21 @@ reload_step(void)
 		return;
 
 	n = master.m_nslots < target ? master.m_nslots : target;
-	/* Old workers whose replacement is ready may go. */
+	/*
+	 * Old workers whose replacement is ready may go.  A replacement
+	 * still starting, or failing and waiting to start again, holds its
+	 * place in the batch: a rollout never runs ahead of a failure.
+	 */
 	for (k = 0; k < n; k++) {
 		s = master.m_slots[k];
 		old = SLOT_OLD(s);
+		cur = SLOT_CUR(s);
 		if (old->w_pid != 0 && !old->w_termsent &&
 		    s->s_state == SLOT_READY)
 			slot_term_old(s);
-		else if (old->w_pid != 0 && !old->w_termsent)
+		else if ((old->w_pid != 0 && !old->w_termsent) ||
+		    (cur->w_gen == master.m_gen && (s->s_state ==
+		    SLOT_STARTING || s->s_state == SLOT_BACKOFF)))
 			pending++;
 	}
 
@@ -337,7 +343,6 @@ reload_rollback(const char *why)
 	master.m_prev = failed;
 	master.m_gen = master.m_conf->c_gen;
 	master.m_reloading = RELOAD_BACK;
-	log_setdebug(master.m_conf->c_debug);
 	for (k = master.m_nslots - 1; k >= 0; k--) {
 		s = master.m_slots[k];
 		if (k >= master.m_conf->c_workers)

@@ -372,12 +372,24 @@ slot_exec_cb(struct ev_loop *loop, ev_io *io, int revents)
 	slot_exec_read(w);
 	if (w->w_execfd != -1 || w->w_execerr != 0)
 		return;
-	if (w == SLOT_CUR(s) && w->w_conf->c_ready == READY_EXEC &&
-	    s->s_state == SLOT_STARTING) {
-		slot_set(s, SLOT_READY);
-		if (master.m_reloading)
-			reload_step();
+	if (w != SLOT_CUR(s) || w->w_conf->c_ready != READY_EXEC ||
+	    s->s_state != SLOT_STARTING)
+		return;
+	if (master.m_reloading == RELOAD_FORWARD &&
+	    w->w_gen == master.m_gen && w->w_conf->c_reload_grace > 0) {
+		/*
+		 * A reload in exec mode: the old worker is stopped only once
+		 * the new one has lived reload_grace, so that a new version
+		 * that dies at start is caught and rolled back.
+		 */
+		ev_timer_stop(EV_DEFAULT, &s->s_timer);
+		ev_timer_set(&s->s_timer, w->w_conf->c_reload_grace, 0);
+		ev_timer_start(EV_DEFAULT, &s->s_timer);
+		return;
 	}
+	slot_set(s, SLOT_READY);
+	if (master.m_reloading)
+		reload_step();
 }
 
 static void
@@ -504,8 +516,11 @@ slot_exited(struct worker *w, int status)
 	if (master.m_reloading == RELOAD_FORWARD && gen == master.m_gen &&
 	    !ready) {
 		reload_failed_start(w, status);
-		/* A rollback gave the slot back to its old worker. */
-		if (SLOT_CUR(s) != w)
+		/*
+		 * A rollback gave the slot back to its old worker, or already
+		 * started one of the old generation in it.
+		 */
+		if (SLOT_CUR(s) != w || w->w_pid != 0)
 			return;
 	}
 	if (gen != master.m_gen) {
@@ -551,6 +566,12 @@ slot_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		slot_spawn(s, 1);
 		break;
 	case SLOT_STARTING:
+		if (w->w_conf->c_ready == READY_EXEC) {
+			/* The reload grace is over: it counts as ready. */
+			slot_set(s, SLOT_READY);
+			reload_step();
+			break;
+		}
 		log_warnx("slot %d: worker %ld not ready after %gs: killing "
 		    "it", s->s_id, (long)w->w_pid,
 		    w->w_conf->c_ready_timeout);

@@ -12,7 +12,7 @@ pages="drover.8 drover.conf.5 libdrover.3"
 keys="workers listen state_dir pidfile ready ready_timeout stop_timeout
 reuseport backlog restart_delay restart_delay_max restart_reset
 restart_budget restart_window command directory env user group watchdog reload reload_batch
-reload_retries health min_ready output subreaper"
+reload_retries reload_grace health min_ready output subreaper"
 opts="--config --workers --listen --state-dir --pidfile --ready
 --stop-timeout --check --debug --version --help"
 n=0

@@ -74,9 +74,10 @@ main(void)
 	struct tl_json		*j;
 	struct tl_match		 m;
 	const char		*pidfile, *argv[] = { "-w", "1",
-				    "--stop-timeout", "300ms", "--",
-				    "/bin/sh", "-c", "trap '' TERM; exec sleep 600",
-				    NULL };
+				    "--stop-timeout", "300ms", "--ready", "notify",
+				    "--", "/bin/sh", "-c", "trap '' TERM; "
+				    "echo READY=1 >&$DROVER_NOTIFY_FD; "
+				    "exec sleep 600", NULL };
 	long long		 w0, w1, busy;
 	int			 fd, status, closehdr, rv;
 	char			 body[64], *s;
