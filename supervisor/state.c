@@ -135,7 +135,6 @@ state_flush(void)
 		return;
 	master.m_dirty = 0;
 	ready = state_ready();
-	sdnotify_state(ready, state_nready(), slot_target());
 	/*
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
@@ -149,6 +148,8 @@ state_flush(void)
 	    state_write("ready", state_empty) == 0)
 		state_isready = 1;
 	(void)state_write("status.json", state_status);
+	/* The service manager hears it once the files say it. */
+	sdnotify_state(ready, state_nready(), slot_target());
 }
 
 static void
