@@ -44,7 +44,6 @@ static int		 run(const char *, ...);
 static int		 has(const char *);
 static int		 has_line(const char *);
 static int		 pred_failures(const struct tl_json *, void *);
-static long long	 now_ms(void);
 static const char	*conf_file(const char *, ...) TL_PRINTF(1, 2);
 static void		 test_usage(const char *);
 static void		 test_config(const char *);
@@ -129,17 +128,6 @@ pred_failures(const struct tl_json *j, void *arg)
 
 	return tl_json_int(j, tl_fmt("slots.%d.failures", f->slot), -1) >=
 	    f->min;
-}
-
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		sysbail("clock_gettime");
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A new configuration file in a fresh directory, holding the text. */
@@ -417,7 +405,7 @@ test_nocommand(void)
 	char			*log;
 	long long		 t0, elapsed, b2, b4, restarts;
 
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	if (tl_daemon_start(&d, argv) == -1)
 		bail("cannot start drover");
 	f.slot = 0;
@@ -428,7 +416,7 @@ test_nocommand(void)
 	tl_json_free(j);
 	f.min = 4;
 	j = tl_status_wait(&d, pred_failures, &f, 10000);
-	elapsed = now_ms() - t0;
+	elapsed = tl_now_ms() - t0;
 	ok(j != NULL, "slot 0 fails four times");
 	b4 = tl_json_int(j, "slots.0.backoff_ms", -1);
 	restarts = tl_json_int(j, "slots.0.restarts", -1);

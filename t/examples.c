@@ -43,7 +43,6 @@ static int	 log_count(const struct tl_daemon *, const char *);
 static int	 dir_empty(const char *);
 static int	 pred_serving(const struct tl_json *, void *);
 static int	 pred_processed(const struct tl_json *, void *);
-static long long now_ms(void);
 static int	 wait_files(const char *, const char *const *, int, int);
 static void	 test_hello_c(void);
 static void	 test_node(void);
@@ -187,16 +186,6 @@ pred_processed(const struct tl_json *j, void *arg)
 	return sum == *(const int *)arg;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		sysbail("clock_gettime");
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait until the n files names[] all exist in dir: 0, or -1 at the
  * deadline.  An inotify watch on dir wakes the wait whenever an entry
@@ -207,7 +196,7 @@ static int
 wait_files(const char *dir, const char *const *names, int n, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	long long	 deadline = now_ms() + timeout_ms, left;
+	long long	 deadline = tl_now_ms() + timeout_ms, left;
 	char		 buf[sizeof(struct inotify_event) + NAME_MAX + 1]
 			    __attribute__((aligned(8)));
 	int		 fd, i, rv = -1;
@@ -225,7 +214,7 @@ wait_files(const char *dir, const char *const *names, int n, int timeout_ms)
 			rv = 0;
 			break;
 		}
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - tl_now_ms()) <= 0)
 			break;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -457,11 +446,11 @@ test_shell(void)
 	    dir_empty(tl_fmt("%s/work", spool)),
 	    "shell: nothing is left in new/ or work/");
 
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	is_int(0, tl_daemon_stop(&d, 15000), "shell: drover exits 0 on "
 	    "SIGTERM");
-	ok(now_ms() - t0 < 5000, "shell: the idle workers stop at once "
-	    "(%lld ms), not after the stop timeout", now_ms() - t0);
+	ok(tl_now_ms() - t0 < 5000, "shell: the idle workers stop at once "
+	    "(%lld ms), not after the stop timeout", tl_now_ms() - t0);
 	for (k = 0; k < 2; k++)
 		is_int(0, tl_wait_pid_gone((pid_t)pid[k], 5000),
 		    "shell: worker %d is gone", k);

@@ -38,8 +38,6 @@
 static int		 have_ipv6(void);
 static int		 connect6(int);
 static int		 get_fd(int, const char *);
-static const char	*env_of(pid_t, const char *, int *);
-static const char	*proc_status(pid_t, const char *);
 static unsigned long	 inode_of(pid_t, int);
 static void		 start_ready(struct tl_daemon *, const char *const [],
 			    struct tl_json **);
@@ -110,62 +108,6 @@ get_fd(int fd, const char *path)
 		status = -1;
 	close(fd);
 	return status;
-}
-
-/*
- * The value of variable name in the environment of process pid, or NULL;
- * *count (if not NULL) is set to how many entries define name.
- */
-static const char *
-env_of(pid_t pid, const char *name, int *count)
-{
-	static char	 buf[65536];
-	FILE		*fp;
-	const char	*val = NULL;
-	size_t		 len, off, nlen = strlen(name);
-
-	if (count != NULL)
-		*count = 0;
-	if ((fp = fopen(tl_fmt("/proc/%ld/environ", (long)pid), "r")) ==
-	    NULL)
-		return NULL;
-	len = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[len] = '\0';
-	for (off = 0; off < len; off += strlen(buf + off) + 1)
-		if (strncmp(buf + off, name, nlen) == 0 &&
-		    buf[off + nlen] == '=') {
-			if (val == NULL)
-				val = buf + off + nlen + 1;
-			if (count != NULL)
-				(*count)++;
-		}
-	return val;
-}
-
-/* The value of field in /proc/PID/status, or NULL. */
-static const char *
-proc_status(pid_t pid, const char *field)
-{
-	char		*text, *p, *end;
-	const char	*val = NULL;
-	size_t		 len = strlen(field);
-
-	if ((text = tl_slurp(tl_fmt("/proc/%ld/status", (long)pid))) == NULL)
-		return NULL;
-	for (p = text; p != NULL; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (strncmp(p, field, len) == 0 && p[len] == ':') {
-			p += len + 1;
-			p += strspn(p, " \t");
-			end = p + strcspn(p, "\n");
-			val = tl_fmt("%.*s", (int)(end - p), p);
-			break;
-		}
-	}
-	free(text);
-	return val;
 }
 
 /* The socket inode on fd of pid, or 0. */
@@ -283,17 +225,17 @@ test_sockets(int v6)
 		ok(ino[k][0] != 0 && ino[k][1] != 0 && (!v6 || ino[k][2] != 0) &&
 		    ino[k][3] != 0, "worker %d: fds 3 to %d are sockets", k,
 		    3 + nl);
-		is_string(tl_fmt("%d", 3 + nl), env_of((pid_t)pid[k],
-		    "DROVER_NOTIFY_FD", NULL),
+		is_string(tl_fmt("%d", 3 + nl), tl_env_of((pid_t)pid[k],
+		    "DROVER_NOTIFY_FD"),
 		    "worker %d: DROVER_NOTIFY_FD is %d, after the sockets", k,
 		    3 + nl);
-		is_string(v6 ? "3" : "2", env_of((pid_t)pid[k], "LISTEN_FDS",
-		    NULL), "worker %d: LISTEN_FDS", k);
+		is_string(v6 ? "3" : "2", tl_env_of((pid_t)pid[k],
+		    "LISTEN_FDS"), "worker %d: LISTEN_FDS", k);
 		is_string(v6 ? "listen0:listen1:listen2" : "listen0:listen1",
-		    env_of((pid_t)pid[k], "LISTEN_FDNAMES", NULL),
+		    tl_env_of((pid_t)pid[k], "LISTEN_FDNAMES"),
 		    "worker %d: LISTEN_FDNAMES", k);
-		is_string(tl_fmt("%lld", pid[k]), env_of((pid_t)pid[k],
-		    "LISTEN_PID", NULL), "worker %d: LISTEN_PID is its pid", k);
+		is_string(tl_fmt("%lld", pid[k]), tl_env_of((pid_t)pid[k],
+		    "LISTEN_PID"), "worker %d: LISTEN_PID is its pid", k);
 	}
 	tl_json_free(j);
 	ok(ino[0][0] != ino[1][0],
@@ -378,7 +320,7 @@ test_names(void)
 	argv[5] = tl_fmt("admin=unix:%s/admin.sock", tl_tmpdir());
 	start_ready(&d, argv, &j);
 	pid = (pid_t)tl_json_int(j, "slots.0.pid", 0);
-	is_string("web:admin", env_of(pid, "LISTEN_FDNAMES", NULL),
+	is_string("web:admin", tl_env_of(pid, "LISTEN_FDNAMES"),
 	    "LISTEN_FDNAMES carries the names");
 	is_string("web", tl_json_str(j, "listeners.0.name"),
 	    "status.json: listener 0 is named web");
@@ -439,7 +381,6 @@ test_environ(void)
 	const char		*ns;
 	size_t			 i;
 	pid_t			 pid;
-	int			 n;
 
 	conf = tl_fmt("%s/drover.conf", tl_tmpdir());
 	if (tl_write_file(conf, "env = FOO=bar\n") == -1)
@@ -461,32 +402,36 @@ test_environ(void)
 	pid = (pid_t)tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 
-	is_string("1", env_of(pid, "LISTEN_FDS", &n),
+	is_string("1", tl_env_of(pid, "LISTEN_FDS"),
 	    "the worker's LISTEN_FDS is its real count, not the master's 7");
-	is_int(1, n, "LISTEN_FDS appears once");
-	is_string(tl_fmt("%ld", (long)pid), env_of(pid, "LISTEN_PID", &n),
+	is_int(1, tl_env_count(pid, "LISTEN_FDS"),
+	    "LISTEN_FDS appears once");
+	is_string(tl_fmt("%ld", (long)pid), tl_env_of(pid, "LISTEN_PID"),
 	    "LISTEN_PID is the worker's pid, not the master's 1");
-	is_int(1, n, "LISTEN_PID appears once");
-	is_string("listen0", env_of(pid, "LISTEN_FDNAMES", &n),
+	is_int(1, tl_env_count(pid, "LISTEN_PID"),
+	    "LISTEN_PID appears once");
+	is_string("listen0", tl_env_of(pid, "LISTEN_FDNAMES"),
 	    "LISTEN_FDNAMES is the worker's");
-	is_int(1, n, "LISTEN_FDNAMES appears once");
-	ns = env_of(pid, "NOTIFY_SOCKET", &n);
+	is_int(1, tl_env_count(pid, "LISTEN_FDNAMES"),
+	    "LISTEN_FDNAMES appears once");
+	ns = tl_env_of(pid, "NOTIFY_SOCKET");
 	ok(ns != NULL && strncmp(ns, tl_fmt("%s/notify/", d.state),
 	    strlen(d.state) + 8) == 0, "NOTIFY_SOCKET is the worker's own, "
 	    "in the state directory, not the master's /x (%s)",
 	    ns != NULL ? ns : "unset");
-	is_int(1, n, "NOTIFY_SOCKET appears once");
-	ok(env_of(pid, "WATCHDOG_USEC", NULL) == NULL,
+	is_int(1, tl_env_count(pid, "NOTIFY_SOCKET"),
+	    "NOTIFY_SOCKET appears once");
+	ok(tl_env_of(pid, "WATCHDOG_USEC") == NULL,
 	    "WATCHDOG_USEC does not reach the worker");
-	ok(env_of(pid, "WATCHDOG_PID", NULL) == NULL,
+	ok(tl_env_of(pid, "WATCHDOG_PID") == NULL,
 	    "WATCHDOG_PID does not reach the worker");
-	ok(env_of(pid, "DROVER_TEST_MARK", NULL) == NULL,
+	ok(tl_env_of(pid, "DROVER_TEST_MARK") == NULL,
 	    "DROVER_* variables do not reach the worker");
-	is_string("1", env_of(pid, "TEST_MARK", NULL),
+	is_string("1", tl_env_of(pid, "TEST_MARK"),
 	    "an ordinary variable reaches the worker");
-	is_string("bar", env_of(pid, "FOO", NULL),
+	is_string("bar", tl_env_of(pid, "FOO"),
 	    "env = FOO=bar from the configuration reaches the worker");
-	is_string("0", env_of(pid, "DROVER_WORKER_ID", NULL),
+	is_string("0", tl_env_of(pid, "DROVER_WORKER_ID"),
 	    "DROVER_WORKER_ID is drover's own");
 	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
 }
@@ -567,16 +512,16 @@ test_signals(void)
 	pid = (pid_t)tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 
-	mblk = sigbits(proc_status(d.pid, "SigBlk"));
-	mign = sigbits(proc_status(d.pid, "SigIgn"));
+	mblk = sigbits(tl_proc_status(d.pid, "SigBlk"));
+	mign = sigbits(tl_proc_status(d.pid, "SigIgn"));
 	diag("the master: SigBlk %016llx, SigIgn %016llx", mblk, mign);
 	if (wrapped)
 		ok(mblk != 0 && (mign & ~rt & ~(1ULL << (SIGPIPE - 1))) != 0,
 		    "the master runs with signals blocked and ignored");
 	else
 		skip("env(1) cannot block or ignore signals");
-	blk = proc_status(pid, "SigBlk");
-	ign = proc_status(pid, "SigIgn");
+	blk = tl_proc_status(pid, "SigBlk");
+	ign = tl_proc_status(pid, "SigIgn");
 	is_string("0000000000000000", blk, "the worker's signal mask is empty");
 	ok(sigbits(ign) != ~0ULL && (sigbits(ign) & ~rt) == 0,
 	    "the worker ignores none of the signals 1 to 31 and 34 to 64 "

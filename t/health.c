@@ -41,8 +41,6 @@
 #define MAXCONN		16
 #define TIMEOUT_MS	5000
 
-static long long	 now_ms(void);
-static const char	*fifo_new(const char *, const char *);
 static int		 request(int, const char *, char *, size_t);
 static int		 get(int, const char *, char *, size_t);
 static long		 wait_closed(int, int, size_t *);
@@ -50,26 +48,6 @@ static unsigned long	 listen_inode(int);
 static int		 has_inode(pid_t, unsigned long);
 static int		 pred_slot0_starting(const struct tl_json *, void *);
 static int		 pred_halted(const struct tl_json *, void *);
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A new FIFO in dir. */
-static const char *
-fifo_new(const char *dir, const char *name)
-{
-	const char	*path = tl_fmt("%s/%s", dir, name);
-
-	if (mkfifo(path, 0600) == -1)
-		sysbail("mkfifo %s", path);
-	return path;
-}
 
 /*
  * Send the raw request text on a new connection to port and read one
@@ -119,13 +97,13 @@ static long
 wait_closed(int fd, int timeout_ms, size_t *got)
 {
 	struct pollfd	 pfd;
-	long long	 t0 = now_ms(), left;
+	long long	 t0 = tl_now_ms(), left;
 	char		 buf[4096];
 	ssize_t		 n;
 
 	*got = 0;
 	for (;;) {
-		if ((left = t0 + timeout_ms - now_ms()) <= 0)
+		if ((left = t0 + timeout_ms - tl_now_ms()) <= 0)
 			return -1;
 		pfd.fd = fd;
 		pfd.events = POLLIN;
@@ -143,7 +121,7 @@ wait_closed(int fd, int timeout_ms, size_t *got)
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		return (long)(now_ms() - t0);
+		return (long)(tl_now_ms() - t0);
 	}
 }
 
@@ -235,7 +213,7 @@ main(void)
 
 	plan_lazy();
 	dir = tl_tmpdir();
-	fifo = fifo_new(dir, "gate");
+	fifo = tl_fifo_new(dir, "gate");
 	stopfile = tl_fmt("%s/stop", dir);
 	conf = tl_fmt("%s/drover.conf", dir);
 	if (tl_write_file(conf, "health = 127.0.0.1:0\nready = notify\n"
@@ -278,15 +256,8 @@ main(void)
 	    "and there is no ready file either");
 
 	/* Ready. */
-	{
-		int	 gate;
-
-		if ((gate = open(fifo, O_RDWR | O_CLOEXEC)) == -1 ||
-		    write(gate, "go\n", 3) != 3)
-			sysbail("%s", fifo);
-		j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-		close(gate);
-	}
+	tl_fifo_release(fifo);
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	if (j == NULL)
 		bail("the workers never became ready");
 	w0 = tl_json_int(j, "slots.0.pid", 0);
@@ -348,7 +319,7 @@ main(void)
 	/* A client that never finishes its request. */
 	if ((fd = tl_connect(hport)) == -1)
 		sysbail("connect");
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	if (send(fd, half, strlen(half), MSG_NOSIGNAL) != (ssize_t)strlen(half))
 		sysbail("send");
 	for (i = 0, n = 0; i < 3; i++)
@@ -358,7 +329,7 @@ main(void)
 	ok(n == 3, "while a client sends half a request, others are "
 	    "answered (%d of 3)", n);
 	took = wait_closed(fd, WAIT_MS, &got);
-	took = took >= 0 ? (long)(now_ms() - t0) : -1;
+	took = took >= 0 ? (long)(tl_now_ms() - t0) : -1;
 	ok(took >= TIMEOUT_MS - 500 && got == 0, "the slow client is "
 	    "closed without an answer after the %d ms timeout (%ld ms)",
 	    TIMEOUT_MS, took);
@@ -370,7 +341,7 @@ main(void)
 	 * and answers the seventeenth as soon as one idle client leaves
 	 * (long before their timeout would free a place).
 	 */
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	for (i = 0; i < MAXCONN; i++)
 		if ((idle[i] = tl_connect(hport)) == -1)
 			sysbail("connect");
@@ -394,7 +365,7 @@ main(void)
 		ok(poll(&pfd, 1, QUIET_MS) == 0, "the %dth client is not "
 		    "answered while %d are connected", MAXCONN + 1, MAXCONN);
 	}
-	tclose = now_ms();
+	tclose = tl_now_ms();
 	close(idle[0]);
 	if (tl_http_response(late, WAIT_MS, &status, body, sizeof(body),
 	    NULL) == -1)
@@ -402,8 +373,8 @@ main(void)
 	is_int(200, status, "once one idle client leaves, the %dth is "
 	    "answered", MAXCONN + 1);
 	diag("answered %lld ms after the close, %lld ms after the idle "
-	    "clients connected", now_ms() - tclose, now_ms() - t0);
-	ok(now_ms() - t0 < TIMEOUT_MS - 500, "and that was the close, not "
+	    "clients connected", tl_now_ms() - tclose, tl_now_ms() - t0);
+	ok(tl_now_ms() - t0 < TIMEOUT_MS - 500, "and that was the close, not "
 	    "the timeout of the idle clients");
 	close(late);
 	for (i = 1; i < MAXCONN; i++)

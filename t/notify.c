@@ -80,14 +80,8 @@ struct cond {
 	tl_status_wait((d), pred_all, (struct cond[]){ __VA_ARGS__, END }, (ms))
 
 static int		 pred_all(const struct tl_json *, void *);
-static const char	*env_of(pid_t, const char *);
 static long long	 ppid_of(pid_t);
-static long		 vmrss_kb(pid_t);
-static long long	 now_ms(void);
 static const char	*find_python(void);
-static const char	*fifo_new(const char *);
-static void		 release(const char *);
-static void		 release_all(void);
 static ssize_t		 send_dgram(const char *, const char *);
 static int		 no_file(const char *);
 static void		 start(struct tl_daemon *, const char *const []);
@@ -110,9 +104,6 @@ static const char	*tdir;
 static const char	*py;
 /* The helper script, and the shell words that run it. */
 static const char	*helper;
-/* FIFO descriptors the test holds open (see release()). */
-static int		 held[32];
-static int		 nheld;
 
 /*
  * The helper every Python worker runs: argv[1] names what it does.
@@ -213,30 +204,6 @@ pred_all(const struct tl_json *j, void *arg)
 	return 1;
 }
 
-/*
- * The value of variable name in the environment process pid started
- * with, as a library-owned string, or NULL.
- */
-static const char *
-env_of(pid_t pid, const char *name)
-{
-	char	 buf[65536], *p, *end;
-	size_t	 len, nlen = strlen(name);
-	FILE	*fp;
-
-	if ((fp = fopen(tl_fmt("/proc/%ld/environ", (long)pid), "re")) ==
-	    NULL)
-		return NULL;
-	len = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[len] = '\0';
-	end = buf + len;
-	for (p = buf; p < end; p += strlen(p) + 1)
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
-			return tl_fmt("%s", p + nlen + 1);
-	return NULL;
-}
-
 /* The parent of process pid, from /proc, or -1. */
 static long long
 ppid_of(pid_t pid)
@@ -251,29 +218,6 @@ ppid_of(pid_t pid)
 		ppid = -1;
 	free(text);
 	return ppid;
-}
-
-/* The resident set of process pid in kB, from /proc, or -1. */
-static long
-vmrss_kb(pid_t pid)
-{
-	char	*text, *p;
-	long	 kb = -1;
-
-	text = tl_slurp(tl_fmt("/proc/%ld/status", (long)pid));
-	if (text != NULL && (p = strstr(text, "\nVmRSS:")) != NULL)
-		kb = strtol(p + 7, NULL, 10);
-	free(text);
-	return kb;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -296,45 +240,6 @@ find_python(void)
 	}
 	free(out);
 	return path;
-}
-
-/* A new FIFO in the test's directory. */
-static const char *
-fifo_new(const char *name)
-{
-	const char	*path = tl_fmt("%s/%s", tdir, name);
-
-	if (mkfifo(path, 0600) == -1)
-		sysbail("mkfifo %s", path);
-	return path;
-}
-
-/*
- * Let a worker waiting on a FIFO go on: write one line to it.  The FIFO
- * is opened read-write, which never blocks, and the descriptor is held
- * until release_all(), so the line stays there whether the worker has
- * opened the FIFO yet or not, and a worker that opens it again later
- * (a restarted one) blocks instead of reading end of file.
- */
-static void
-release(const char *fifo)
-{
-	int	 fd;
-
-	if (nheld == (int)(sizeof(held) / sizeof(held[0])))
-		bail("too many FIFOs held");
-	if ((fd = open(fifo, O_RDWR | O_CLOEXEC)) == -1)
-		sysbail("open %s", fifo);
-	if (write(fd, "go\n", 3) != 3)
-		sysbail("write %s", fifo);
-	held[nheld++] = fd;
-}
-
-static void
-release_all(void)
-{
-	while (nheld > 0)
-		close(held[--nheld]);
 }
 
 /*
@@ -385,7 +290,6 @@ stop(struct tl_daemon *d, const char *what)
 {
 	is_int(0, tl_daemon_stop(d, WAIT_MS), "%s: drover stops with status 0",
 	    what);
-	release_all();
 }
 
 /*
@@ -401,7 +305,6 @@ abandon(struct tl_daemon *d, const char *what)
 		(void)tl_daemon_kill(d, SIGKILL);
 		(void)tl_daemon_wait(d, WAIT_MS);
 	}
-	release_all();
 }
 
 /*
@@ -414,9 +317,10 @@ test_gating_stream(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*fifo = fifo_new("gate-stream"), *script;
+	const char		*fifo, *script;
 	long long		 pid;
 
+	fifo = tl_fifo_new(tdir, "gate-stream");
 	script = tl_fmt("echo STATUS=waiting >&" NFD "; read x < '%s'; "
 	    "echo READY=1 >&" NFD "; exec sleep 600", fifo);
 	{
@@ -443,7 +347,7 @@ test_gating_stream(void)
 	    "stream: no worker counts as ready");
 	ok(no_file(tl_fmt("%s/ready", d.state)), "stream: there is no ready "
 	    "file");
-	is_string("3", env_of((pid_t)pid, "DROVER_NOTIFY_FD"),
+	is_string("3", tl_env_of((pid_t)pid, "DROVER_NOTIFY_FD"),
 	    "stream: without listeners the notify stream is fd 3");
 	tl_json_free(j);
 	j = WAIT(&d, QUIET_MS, STR("slots.0.state", "ready"));
@@ -451,7 +355,7 @@ test_gating_stream(void)
 	    QUIET_MS);
 	tl_json_free(j);
 
-	release(fifo);
+	tl_fifo_release(fifo);
 	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "ready"), EQ("ready", 1));
 	ok(j != NULL, "stream: READY=1 on DROVER_NOTIFY_FD makes the slot "
 	    "and the cluster ready");
@@ -486,7 +390,7 @@ test_gating_socket(void)
 		skip("socket readiness: no python3");
 		return;
 	}
-	fifo = fifo_new("gate-socket");
+	fifo = tl_fifo_new(tdir, "gate-socket");
 	script = tl_fmt("case $DROVER_WORKER_ID in 0) echo READY=1 >&" NFD
 	    "; exec sleep 600;; *) exec '%s' '%s' ready '%s';; esac", py,
 	    helper, fifo);
@@ -515,7 +419,7 @@ test_gating_socket(void)
 	    "file");
 	tl_json_free(j);
 
-	sock = env_of((pid_t)pid, "NOTIFY_SOCKET");
+	sock = tl_env_of((pid_t)pid, "NOTIFY_SOCKET");
 	ok(sock != NULL && strncmp(sock, tl_fmt("%s/notify/1.", d.state),
 	    strlen(d.state) + 10) == 0, "socket: NOTIFY_SOCKET is "
 	    "state_dir/notify/1.N (%s)", sock != NULL ? sock : "unset");
@@ -530,7 +434,7 @@ test_gating_socket(void)
 	    QUIET_MS);
 	tl_json_free(j);
 
-	release(fifo);
+	tl_fifo_release(fifo);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "socket: READY=1 on NOTIFY_SOCKET makes slot 1 and the "
 	    "cluster ready");
@@ -620,7 +524,7 @@ test_untrusted(void)
 	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
 	    -1)
 		sysbail("%s", conf);
-	fifo = fifo_new("gate-wrong");
+	fifo = tl_fifo_new(tdir, "gate-wrong");
 	pathfile = tl_fmt("%s/slot0-socket", tdir);
 	script = tl_fmt("case $DROVER_WORKER_ID in 0) echo STATUS=waiting >&"
 	    NFD "; exec sleep 600;; *) exec '%s' '%s' wrong '%s' '%s';; esac",
@@ -641,7 +545,7 @@ test_untrusted(void)
 	pid0 = tl_json_int(j, "slots.0.pid", 0);
 	pid1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
-	sock = env_of((pid_t)pid0, "NOTIFY_SOCKET");
+	sock = tl_env_of((pid_t)pid0, "NOTIFY_SOCKET");
 	ok(sock != NULL, "untrusted: slot 0's worker has a NOTIFY_SOCKET "
 	    "(%s)", sock != NULL ? sock : "unset");
 
@@ -665,7 +569,7 @@ test_untrusted(void)
 	/* (b) Slot 1's worker writes to slot 0's socket. */
 	if (tl_write_file(pathfile, "%s\n", sock != NULL ? sock : "") == -1)
 		sysbail("%s", pathfile);
-	release(fifo);
+	tl_fifo_release(fifo);
 	j = WAIT(&d, WAIT_MS, EQ("slots.0.notify.rejected", 2));
 	ok(j != NULL, "wrong channel: READY=1 from slot 1's worker (%lld) on "
 	    "slot 0's socket is rejected", pid1);
@@ -746,8 +650,8 @@ test_status_stopping(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	const char		*f1 = fifo_new("stopping-1");
-	const char		*f2 = fifo_new("stopping-2"), *script;
+	const char		*f1 = tl_fifo_new(tdir, "stopping-1");
+	const char		*f2 = tl_fifo_new(tdir, "stopping-2"), *script;
 	long long		 pid;
 
 	script = tl_fmt("echo 'STATUS=serving 42 requests' >&" NFD "; "
@@ -769,7 +673,7 @@ test_status_stopping(void)
 	pid = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 
-	release(f1);
+	tl_fifo_release(f1);
 	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "stopping"));
 	ok(j != NULL, "stopping: STOPPING=1 makes the slot \"stopping\"");
 	is_int(pid, tl_json_int(j, "slots.0.pid", 0),
@@ -786,7 +690,7 @@ test_status_stopping(void)
 	is_int(0, tl_wait_log(&d, tl_fmt("slot 0: worker %lld says it is "
 	    "stopping", pid), WAIT_MS), "stopping: the log says so");
 
-	release(f2);
+	tl_fifo_release(f2);
 	sp.slot = 0;
 	sp.oldpid = pid;
 	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
@@ -839,11 +743,11 @@ test_watchdog(void)
 	pid = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 	/* It lives for 0.4 s of pings plus the 0.3 s watchdog: look now. */
-	is_string("300000", env_of((pid_t)pid, "WATCHDOG_USEC"),
+	is_string("300000", tl_env_of((pid_t)pid, "WATCHDOG_USEC"),
 	    "watchdog: WATCHDOG_USEC=300000 in the worker's environment");
-	is_string(tl_fmt("%lld", pid), env_of((pid_t)pid, "WATCHDOG_PID"),
+	is_string(tl_fmt("%lld", pid), tl_env_of((pid_t)pid, "WATCHDOG_PID"),
 	    "watchdog: WATCHDOG_PID is the worker's pid");
-	is_string("4", env_of((pid_t)pid, "DROVER_NOTIFY_FD"),
+	is_string("4", tl_env_of((pid_t)pid, "DROVER_NOTIFY_FD"),
 	    "watchdog: with one listener the notify stream is fd 4");
 	n = tl_fd_inodes((pid_t)pid, ino, fdn, 8);
 	ok(n >= 1 && fdn[0] == 3, "watchdog: the worker holds its listening "
@@ -939,8 +843,8 @@ test_malformed(void)
 	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
 	    -1)
 		sysbail("%s", conf);
-	f1 = fifo_new("bad-1");
-	f2 = fifo_new("bad-2");
+	f1 = tl_fifo_new(tdir, "bad-1");
+	f2 = tl_fifo_new(tdir, "bad-2");
 	script = tl_fmt("exec '%s' '%s' bad '%s' '%s' %d", py, helper, f1, f2,
 	    NBURST);
 	{
@@ -974,7 +878,7 @@ test_malformed(void)
 	    "for %d malformed messages)", n, 4 + NBURST);
 	free(log);
 
-	release(f1);
+	tl_fifo_release(f1);
 	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "dgram-done"));
 	ok(j != NULL, "oversized: the datagrams after it were read");
 	is_int(5 + NBURST, tl_json_int(j, "slots.0.notify.malformed", -1),
@@ -985,7 +889,7 @@ test_malformed(void)
 	    "oversized: nothing was rejected");
 	tl_json_free(j);
 
-	release(f2);
+	tl_fifo_release(f2);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "malformed: a valid READY=1 afterwards makes the slot "
 	    "ready");
@@ -1021,9 +925,9 @@ test_flood(void)
 	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
 	    -1)
 		sysbail("%s", conf);
-	f0 = fifo_new("flood-0");
-	f1 = fifo_new("flood-1");
-	f2 = fifo_new("flood-2");
+	f0 = tl_fifo_new(tdir, "flood-0");
+	f1 = tl_fifo_new(tdir, "flood-1");
+	f2 = tl_fifo_new(tdir, "flood-2");
 	/*
 	 * head cuts the last line short: the lone echo ends it, so that
 	 * READY=1 is a line of its own.
@@ -1050,20 +954,20 @@ test_flood(void)
 		return;
 	}
 	tl_json_free(j);
-	rss0 = vmrss_kb(d.pid);
+	rss0 = tl_proc_status_kb(d.pid, "VmRSS");
 	ok(rss0 > 0, "flood: the master's VmRSS before is %ld kB", rss0);
 
-	release(f0);
-	release(f1);
+	tl_fifo_release(f0);
+	tl_fifo_release(f1);
 	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "flood"),
 	    STR("slots.1.status", "dflood"));
 	ok(j != NULL, "flood: both floods are under way");
 	tl_json_free(j);
-	t0 = now_ms();
-	release(f2);
+	t0 = tl_now_ms();
+	tl_fifo_release(f2);
 	j = WAIT(&d, 5000, STR("slots.2.state", "ready"));
 	ok(j != NULL, "flood: slot 2's READY=1 is acted on during the flood "
-	    "(%lld ms)", now_ms() - t0);
+	    "(%lld ms)", tl_now_ms() - t0);
 	if (j != NULL)
 		diag("when slot 2 was ready, slot 0 was %s and slot 1 %s",
 		    tl_json_str(j, "slots.0.state"),
@@ -1086,7 +990,7 @@ test_flood(void)
 	    "flood: datagrams were read (%lld)",
 	    tl_json_int(j, "slots.1.notify.messages", -1));
 	tl_json_free(j);
-	rss1 = vmrss_kb(d.pid);
+	rss1 = tl_proc_status_kb(d.pid, "VmRSS");
 	/* Under a wrapper (valgrind) VmRSS is mostly the wrapper's own. */
 	if (getenv("TL_DAEMON_WRAPPER") != NULL &&
 	    *getenv("TL_DAEMON_WRAPPER") != '\0')

@@ -50,67 +50,8 @@ struct scan {
 	long long	 stray;		/* lines neither drover's nor slots' */
 };
 
-static long long	 now_ms(void);
-static long		 vmrss_kb(pid_t);
-static const char	*fifo_new(const char *, const char *);
-static void		 release(const char *);
 static void		 scan_log(const char *, const char *, struct scan *);
 static void		 test_pipe_sink(void);
-
-/* FIFO descriptors the test holds open until exit. */
-static int	 held[8];
-static int	 nheld;
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The resident set of process pid in kB, from /proc, or -1. */
-static long
-vmrss_kb(pid_t pid)
-{
-	char	*text, *p;
-	long	 kb = -1;
-
-	text = tl_slurp(tl_fmt("/proc/%ld/status", (long)pid));
-	if (text != NULL && (p = strstr(text, "\nVmRSS:")) != NULL)
-		kb = strtol(p + 7, NULL, 10);
-	free(text);
-	return kb;
-}
-
-static const char *
-fifo_new(const char *dir, const char *name)
-{
-	const char	*path = tl_fmt("%s/%s", dir, name);
-
-	if (mkfifo(path, 0600) == -1)
-		sysbail("mkfifo %s", path);
-	return path;
-}
-
-/*
- * Let a worker waiting on a FIFO go on: write a line to it through a
- * descriptor opened read-write (which never blocks) and kept open.
- */
-static void
-release(const char *fifo)
-{
-	int	 fd;
-
-	if (nheld == (int)(sizeof(held) / sizeof(held[0])))
-		bail("too many FIFOs held");
-	if ((fd = open(fifo, O_RDWR | O_CLOEXEC)) == -1)
-		sysbail("open %s", fifo);
-	if (write(fd, "go\n", 3) != 3)
-		sysbail("write %s", fifo);
-	held[nheld++] = fd;
-}
 
 /*
  * Read the log line by line: count the lines that start with prefix and
@@ -158,7 +99,7 @@ main(void)
 	long long		 w0, w1, w2, t0;
 	long			 rss0, rss1;
 	char			 tail[2048];
-	int			 k, r;
+	int			 r;
 
 	plan_lazy();
 	dir = tl_tmpdir();
@@ -166,8 +107,8 @@ main(void)
 	if (tl_write_file(conf, "output = prefix\nrestart_delay = 10ms\n") ==
 	    -1)
 		sysbail("%s", conf);
-	f0 = fifo_new(dir, "gate-0");
-	f1 = fifo_new(dir, "gate-1");
+	f0 = tl_fifo_new(dir, "gate-0");
+	f1 = tl_fifo_new(dir, "gate-1");
 	/*
 	 * Slot 0 writes to both streams, a long line, then waits for the
 	 * test and exits 78 (not restarted) with a line unfinished.  Slot 1
@@ -219,7 +160,7 @@ main(void)
 	    sc.nlens, sc.lens[0], sc.lens[1], sc.lens[2]);
 
 	/* A last line without a newline, when the worker exits. */
-	release(f0);
+	tl_fifo_release(f0);
 	is_int(0, tl_wait_log(&d, tl_fmt("\n%sno newline at the end\n",
 	    prefix), WAIT_MS), "a last line without a newline is written, "
 	    "ended, when the worker exits");
@@ -235,17 +176,17 @@ main(void)
 	 * The flood.  Slot 2's worker is killed as it starts: its
 	 * replacement comes while the master has 50 MB to carry.
 	 */
-	rss0 = vmrss_kb(d.pid);
+	rss0 = tl_proc_status_kb(d.pid, "VmRSS");
 	ok(rss0 > 0, "the master's VmRSS before the flood is %ld kB", rss0);
-	t0 = now_ms();
-	release(f1);
+	t0 = tl_now_ms();
+	tl_fifo_release(f1);
 	if (kill((pid_t)w2, SIGKILL) == -1)
 		sysbail("kill %lld", w2);
 	sp.slot = 2;
 	sp.oldpid = w2;
 	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
 	ok(j != NULL, "slot 2's killed worker is replaced during the flood "
-	    "(%lld ms)", now_ms() - t0);
+	    "(%lld ms)", tl_now_ms() - t0);
 	st = j != NULL ? tl_json_str(j, "slots.1.status") : NULL;
 	diag("slot 1's status then: %s", st != NULL ? st : "(none)");
 	tl_json_free(j);
@@ -254,13 +195,13 @@ main(void)
 
 		j = tl_status_wait(&d, tl_pred_match, &m, 60000);
 	}
-	ok(j != NULL, "the flood is over (%lld ms)", now_ms() - t0);
+	ok(j != NULL, "the flood is over (%lld ms)", tl_now_ms() - t0);
 	is_int(0, tl_json_int(j, "output_dropped", -1), "output_dropped is "
 	    "still 0: a regular file takes everything");
 	is_int(w1, tl_json_int(j, "slots.1.pid", 0), "the flooding worker "
 	    "was never blocked into a restart");
 	tl_json_free(j);
-	rss1 = vmrss_kb(d.pid);
+	rss1 = tl_proc_status_kb(d.pid, "VmRSS");
 	if (getenv("TL_DAEMON_WRAPPER") != NULL &&
 	    *getenv("TL_DAEMON_WRAPPER") != '\0')
 		skip("VmRSS under TL_DAEMON_WRAPPER (%ld kB, then %ld kB)",
@@ -281,8 +222,6 @@ main(void)
 	is_int(0, sc.stray, "every line of the log is the master's or a "
 	    "prefixed worker line: nothing interleaved");
 	test_pipe_sink();
-	for (k = 0; k < nheld; k++)
-		close(held[k]);
 	return 0;
 }
 
@@ -307,8 +246,8 @@ test_pipe_sink(void)
 	if (tl_write_file(conf, "output = prefix\nrestart_delay = 10ms\n") ==
 	    -1)
 		sysbail("%s", conf);
-	fifo = fifo_new(dir, "stderr");
-	gate = fifo_new(dir, "gate");
+	fifo = tl_fifo_new(dir, "stderr");
+	gate = tl_fifo_new(dir, "gate");
 	if ((rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		sysbail("open %s", fifo);
 	if (fcntl(rfd, F_SETPIPE_SZ, 4096) == -1)
@@ -345,7 +284,7 @@ test_pipe_sink(void)
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
 
-	release(gate);
+	tl_fifo_release(gate);
 	{
 		struct tl_match	 m = { "slots.0.status", "done", 0 };
 

@@ -22,31 +22,6 @@
 
 #define NSLOTS	3
 
-static const char	*env_of(pid_t, const char *);
-
-/*
- * The value of variable name in the environment of process pid, or NULL.
- */
-static const char *
-env_of(pid_t pid, const char *name)
-{
-	static char	 buf[65536];
-	FILE		*fp;
-	size_t		 len, off, nlen = strlen(name);
-
-	if ((fp = fopen(tl_fmt("/proc/%ld/environ", (long)pid), "r")) ==
-	    NULL)
-		return NULL;
-	len = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[len] = '\0';
-	for (off = 0; off < len; off += strlen(buf + off) + 1)
-		if (strncmp(buf + off, name, nlen) == 0 &&
-		    buf[off + nlen] == '=')
-			return buf + off + nlen + 1;
-	return NULL;
-}
-
 int
 main(void)
 {
@@ -91,7 +66,7 @@ main(void)
 		is_int(2, n[k], "worker %d holds two sockets", k);
 		ok(fdn[0] == 3 && fdn[1] == 4, "worker %d: its listening "
 		    "socket on fd 3, its notify stream on fd 4", k);
-		is_string("4", env_of(pid[k], "DROVER_NOTIFY_FD"),
+		is_string("4", tl_env_of(pid[k], "DROVER_NOTIFY_FD"),
 		    "worker %d: DROVER_NOTIFY_FD", k);
 		for (i = 0; i < k; i++)
 			ok(ino[i][0] != ino[k][0],
@@ -107,17 +82,17 @@ main(void)
 
 	/* Each worker knows its slot, and sd_listen_fds(3) would work. */
 	for (k = 0; k < NSLOTS; k++) {
-		is_string(tl_fmt("%d", k), env_of(pid[k], "DROVER_WORKER_ID"),
-		    "worker %d: DROVER_WORKER_ID", k);
-		is_string("3", env_of(pid[k], "DROVER_WORKERS"),
+		is_string(tl_fmt("%d", k), tl_env_of(pid[k],
+		    "DROVER_WORKER_ID"), "worker %d: DROVER_WORKER_ID", k);
+		is_string("3", tl_env_of(pid[k], "DROVER_WORKERS"),
 		    "worker %d: DROVER_WORKERS", k);
-		is_string("1", env_of(pid[k], "DROVER_GENERATION"),
+		is_string("1", tl_env_of(pid[k], "DROVER_GENERATION"),
 		    "worker %d: DROVER_GENERATION", k);
-		is_string("1", env_of(pid[k], "LISTEN_FDS"),
+		is_string("1", tl_env_of(pid[k], "LISTEN_FDS"),
 		    "worker %d: LISTEN_FDS", k);
-		is_string(tl_fmt("%lld", pid[k]), env_of(pid[k], "LISTEN_PID"),
-		    "worker %d: LISTEN_PID is its own pid", k);
-		is_string("listen0", env_of(pid[k], "LISTEN_FDNAMES"),
+		is_string(tl_fmt("%lld", pid[k]), tl_env_of(pid[k],
+		    "LISTEN_PID"), "worker %d: LISTEN_PID is its own pid", k);
+		is_string("listen0", tl_env_of(pid[k], "LISTEN_FDNAMES"),
 		    "worker %d: LISTEN_FDNAMES", k);
 	}
 

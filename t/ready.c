@@ -31,7 +31,6 @@
 /* How long a wait for something that must happen may take. */
 #define WAIT_MS		10000
 
-static long long	 now_ms(void);
 static int		 wait_touched(const char *, int);
 static int		 mtime_after(const struct timespec *,
 			    const struct timespec *);
@@ -39,15 +38,6 @@ static int		 pred_halted_ready(const struct tl_json *, void *);
 static void		 test_live(void);
 static void		 test_min_ready(void);
 static void		 test_ready_first(void);
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Wait until `live` in dir is touched (IN_ATTRIB: utimensat) or
@@ -60,7 +50,7 @@ wait_touched(const char *dir, int timeout_ms)
 	struct pollfd		 pfd;
 	char			 buf[4096]
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	long long		 end = now_ms() + timeout_ms;
+	long long		 end = tl_now_ms() + timeout_ms;
 	ssize_t			 len;
 	char			*p;
 	int			 ifd, left;
@@ -69,7 +59,7 @@ wait_touched(const char *dir, int timeout_ms)
 		sysbail("inotify_init1");
 	if (inotify_add_watch(ifd, dir, IN_ATTRIB | IN_MOVED_TO) == -1)
 		sysbail("inotify_add_watch %s", dir);
-	while ((left = (int)(end - now_ms())) > 0) {
+	while ((left = (int)(end - tl_now_ms())) > 0) {
 		pfd.fd = ifd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, left) == -1 && errno != EINTR)
@@ -131,15 +121,15 @@ test_live(void)
 	tl_json_free(j);
 	live = tl_fmt("%s/live", d.state);
 	ok(stat(live, &st0) == 0, "live exists while the master runs");
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	r = wait_touched(d.state, 3000) == 0 && stat(live, &st1) == 0 &&
 	    mtime_after(&st1.st_mtim, &st0.st_mtim);
 	ok(r, "live is touched within 3 s and its mtime moves on (%lld ms)",
-	    now_ms() - t0);
-	t0 = now_ms();
+	    tl_now_ms() - t0);
+	t0 = tl_now_ms();
 	r = wait_touched(d.state, 3000) == 0 && stat(live, &st2) == 0 &&
 	    mtime_after(&st2.st_mtim, &st1.st_mtim);
-	ok(r, "and again (%lld ms)", now_ms() - t0);
+	ok(r, "and again (%lld ms)", tl_now_ms() - t0);
 	/* A timer that fired late may fire the next time early: not 1 s. */
 	gap = (st2.st_mtim.tv_sec - st1.st_mtim.tv_sec) * 1000 +
 	    (st2.st_mtim.tv_nsec - st1.st_mtim.tv_nsec) / 1000000;

@@ -87,7 +87,6 @@ struct tally {
 	long		 connects;
 };
 
-static long long	 now_ms(void);
 static const char	*spath(char *, size_t, int, const char *);
 static long long	 slot_int(const struct tl_json *, int, const char *);
 static const char	*slot_str(const struct tl_json *, int, const char *);
@@ -108,8 +107,6 @@ static unsigned long	 fd3_inode(pid_t);
 static char		 proc_state(pid_t);
 static int		 alive(struct tl_daemon *);
 static int		 log_count(const struct tl_daemon *, const char *);
-static const char	*fifo_new(const char *);
-static int		 release(const char *, int);
 static void		 client_start(struct client *, int, int);
 static void		 client_run(int, int, int, int, const char *);
 static int		 client_stop(struct client *, struct tally *);
@@ -131,16 +128,6 @@ static void		 test_reload_all(void);
 /* The worker almost every test runs, and the test's own directory. */
 static const char	*hello;
 static const char	*tdir;
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		sysbail("clock_gettime");
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * "slots.K.KEY" in buf.  Predicates run on every version of status.json,
@@ -386,35 +373,6 @@ log_count(const struct tl_daemon *d, const char *needle)
 	return n;
 }
 
-static const char *
-fifo_new(const char *name)
-{
-	const char	*path = tl_fmt("%s/%s", tdir, name);
-
-	if (mkfifo(path, 0600) == -1)
-		sysbail("mkfifo %s", path);
-	return path;
-}
-
-/*
- * Let n workers blocked on the FIFO go on: one line each.  The FIFO is
- * opened read-write, which does not block, and the returned descriptor
- * must stay open until the workers have read their lines (closing it
- * early could leave a worker that opens the FIFO later at end of file).
- */
-static int
-release(const char *fifo, int n)
-{
-	int	 fd, i;
-
-	if ((fd = open(fifo, O_RDWR | O_CLOEXEC)) == -1)
-		sysbail("open %s", fifo);
-	for (i = 0; i < n; i++)
-		if (write(fd, "go\n", 3) != 3)
-			sysbail("write %s", fifo);
-	return fd;
-}
-
 /*
  * Fork a client of 127.0.0.1:port: one new connection per GET / or, if
  * keepalive, GETs on one connection for as long as the server keeps it.
@@ -472,7 +430,7 @@ client_run(int ctl, int res, int port, int keepalive, const char *what)
 {
 	struct pollfd	 pfd;
 	struct tally	 t;
-	long long	 deadline = now_ms() + CLIENT_MS;
+	long long	 deadline = tl_now_ms() + CLIENT_MS;
 	char		 body[64];
 	int		 fd = -1, status, closehdr, r, said = 0;
 	const char	*why;
@@ -481,7 +439,7 @@ client_run(int ctl, int res, int port, int keepalive, const char *what)
 	for (;;) {
 		pfd.fd = ctl;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 0) != 0 || now_ms() > deadline)
+		if (poll(&pfd, 1, 0) != 0 || tl_now_ms() > deadline)
 			break;
 		why = NULL;
 		status = 0;
@@ -691,9 +649,9 @@ test_gated(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	const char		*cf = tl_fmt("%s/gated.conf", tdir);
-	const char		*gate = fifo_new("gate2");
+	const char		*gate = tl_fifo_new(tdir, "gate2");
 	long long		 p0, p1;
-	int			 one = 1, wfd, gfd, gone, written, notready = 0;
+	int			 one = 1, wfd, gone, written, notready = 0;
 
 	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
 	    "command = %s\n", hello);
@@ -737,7 +695,8 @@ test_gated(void)
 	    "serving for %d ms", QUIET_MS);
 	tl_json_free(j);
 
-	gfd = release(gate, 2);
+	tl_fifo_release(gate);
+	tl_fifo_release(gate);
 	j = wait_settled(&d, 2, "ok", 2, &notready);
 	ok(j != NULL, "gated: once released, the reload finishes: generation "
 	    "2, ok");
@@ -748,7 +707,6 @@ test_gated(void)
 	    "worker is gone");
 	is_int(0, tl_wait_pid_gone((pid_t)p1, WAIT_MS), "gated: slot 1's old "
 	    "worker is gone");
-	close(gfd);
 	ok(ready_events(wfd, &gone, &written) == 0, "gated: the watch on the "
 	    "state directory lost no event");
 	ok(written > 0, "gated: the watch saw status.json rewritten %d times "
@@ -1310,9 +1268,9 @@ test_reload_all(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	const char		*cf = tl_fmt("%s/all.conf", tdir);
-	const char		*gate = fifo_new("gate8");
+	const char		*gate = tl_fifo_new(tdir, "gate8");
 	long long		 p0, p1;
-	int			 two = 2, gfd, notready = 0;
+	int			 two = 2, notready = 0;
 
 	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
 	    "reload = all\ncommand = %s\n", hello);
@@ -1334,7 +1292,8 @@ test_reload_all(void)
 	tl_json_free(j);
 	is_int(-1, tl_wait_pid_gone((pid_t)p0, QUIET_MS), "all: no old "
 	    "worker stops before its replacement is ready");
-	gfd = release(gate, 2);
+	tl_fifo_release(gate);
+	tl_fifo_release(gate);
 	j = wait_settled(&d, 2, "ok", 2, &notready);
 	ok(j != NULL, "all: once released, generation 2 runs, reload ok");
 	is_int(0, notready, "all: the cluster was ready in every status seen "
@@ -1343,7 +1302,6 @@ test_reload_all(void)
 	is_int(0, tl_wait_pid_gone((pid_t)p0, WAIT_MS) +
 	    tl_wait_pid_gone((pid_t)p1, WAIT_MS), "all: the old workers are "
 	    "gone");
-	close(gfd);
 	stop(&d, "all");
 }
 

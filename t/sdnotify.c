@@ -36,27 +36,16 @@
 #define WATCHDOG_USEC	400000
 #define MAXMSG		4096
 
-static long long	 now_ms(void);
 static unsigned long long mono_usec(void);
 static int		 wait_msg(const char *, int, int);
 static void		 take(void);
 static int		 count_msgs(const char *, int);
-static const char	*env_of(pid_t, const char *);
 static const char	*field(const char *, const char *);
 
 /* The socket drover talks to, and every datagram received, in order. */
 static int	 sfd = -1;
 static char	*msgs[MAXMSG];
 static int	 nmsgs;
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned long long
 mono_usec(void)
@@ -77,14 +66,14 @@ static int
 wait_msg(const char *needle, int from, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	long long	 end = now_ms() + timeout_ms;
+	long long	 end = tl_now_ms() + timeout_ms;
 	int		 i = from, left;
 
 	for (;;) {
 		for (; i < nmsgs; i++)
 			if (strstr(msgs[i], needle) != NULL)
 				return i;
-		if ((left = (int)(end - now_ms())) <= 0)
+		if ((left = (int)(end - tl_now_ms())) <= 0)
 			break;
 		pfd.fd = sfd;
 		pfd.events = POLLIN;
@@ -147,27 +136,6 @@ field(const char *msg, const char *key)
 	return NULL;
 }
 
-/* The value of variable name in the environment pid started with. */
-static const char *
-env_of(pid_t pid, const char *name)
-{
-	char	 buf[65536], *p, *end;
-	size_t	 len, nlen = strlen(name);
-	FILE	*fp;
-
-	if ((fp = fopen(tl_fmt("/proc/%ld/environ", (long)pid), "re")) ==
-	    NULL)
-		return NULL;
-	len = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[len] = '\0';
-	end = buf + len;
-	for (p = buf; p < end; p += strlen(p) + 1)
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
-			return tl_fmt("%s", p + nlen + 1);
-	return NULL;
-}
-
 int
 main(void)
 {
@@ -224,24 +192,24 @@ main(void)
 	is_int(1, count_msgs("READY=1", 0), "READY=1 is sent once at start");
 
 	/* The watchdog. */
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	wd = count_msgs("WATCHDOG=1", 0);
 	r = wait_msg("WATCHDOG=1", nmsgs, 2000);
 	r = r >= 0 ? wait_msg("WATCHDOG=1", r + 1, 2000) : -1;
 	ok(r >= 0, "WATCHDOG=1 twice more within %lld ms (every %d ms "
-	    "asked; %d before)", now_ms() - t0, WATCHDOG_USEC / 2000, wd);
+	    "asked; %d before)", tl_now_ms() - t0, WATCHDOG_USEC / 2000, wd);
 
 	/* What the workers see. */
 	for (k = 0; k < 2; k++) {
-		v = env_of((pid_t)w[k], "NOTIFY_SOCKET");
+		v = tl_env_of((pid_t)w[k], "NOTIFY_SOCKET");
 		ok(v != NULL && strncmp(v, tl_fmt("%s/notify/", d.state),
 		    strlen(d.state) + 8) == 0, "worker %d's NOTIFY_SOCKET is "
 		    "its own, under the state directory (%s)", k,
 		    v ? v : "unset");
 		ok(v == NULL || strcmp(v, path) != 0, "worker %d does not get "
 		    "the service manager's socket", k);
-		ok(env_of((pid_t)w[k], "WATCHDOG_USEC") == NULL &&
-		    env_of((pid_t)w[k], "WATCHDOG_PID") == NULL, "worker %d "
+		ok(tl_env_of((pid_t)w[k], "WATCHDOG_USEC") == NULL &&
+		    tl_env_of((pid_t)w[k], "WATCHDOG_PID") == NULL, "worker %d "
 		    "gets no WATCHDOG_USEC or WATCHDOG_PID", k);
 	}
 

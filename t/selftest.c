@@ -44,7 +44,6 @@ struct blocker {
 static int	 inner(const char *);
 static void	 blocker_start(struct blocker *, void (*)(void *), void *);
 static void	 blocker_release(struct blocker *);
-static long long now_ms(void);
 static int	 run_inner(const char *, char **);
 static void	 test_tap(void);
 static void	 test_json(void);
@@ -169,15 +168,6 @@ blocker_release(struct blocker *b)
 	if (b->b_fd != -1)
 		close(b->b_fd);
 	b->b_fd = -1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Run this program in an inner mode; exit code, output in *out. */
@@ -431,14 +421,14 @@ test_run(void)
 	is_int(0, tl_run(cat, 5000, &out), "stdin is /dev/null");
 	is_string("", out, "no output is an empty string");
 	free(out);
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	is_int(-1, tl_run(hang, 200, &out), "timeout returns -1");
-	ok(now_ms() - t0 < 5000, "and does not wait much longer");
+	ok(tl_now_ms() - t0 < 5000, "and does not wait much longer");
 	free(out);
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	is_int(0, tl_run(orphan, 5000, &out),
 	    "a grandchild holding the pipe does not hold us");
-	ok(now_ms() - t0 < 4000, "returns when the child exits");
+	ok(tl_now_ms() - t0 < 4000, "returns when the child exits");
 	pid = strtol(out, NULL, 10);
 	if (pid > 1)
 		kill((pid_t)pid, SIGKILL);
@@ -460,9 +450,9 @@ test_procs(void)
 			found = 1;
 	ok(found, "tl_children lists a child");
 	ok(tl_children(b.b_pid, kids, 16) == 0, "the child has no children");
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	is_int(-1, tl_wait_pid_gone(b.b_pid, 100), "live process: timeout");
-	ok(now_ms() - t0 >= 90, "after the deadline");
+	ok(tl_now_ms() - t0 >= 90, "after the deadline");
 	blocker_release(&b);
 	is_int(0, tl_wait_pid_gone(b.b_pid, 5000), "exited process is gone");
 	waitpid(b.b_pid, NULL, 0);
@@ -546,11 +536,11 @@ test_status_wait(void)
 	ok(!tl_pred_slot_pid_changed(j, &sp), "no such slot");
 	tl_json_free(j);
 
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	m.path = "generation";
 	m.num = 2;
 	j = tl_status_wait(&d, tl_pred_match, &m, 20000);
-	ok(j == NULL && now_ms() - t0 < 10000,
+	ok(j == NULL && tl_now_ms() - t0 < 10000,
 	    "status_wait returns early once the writer exited");
 	waitpid(d.pid, NULL, 0);
 	close(d.pidfd);
@@ -558,9 +548,9 @@ test_status_wait(void)
 	blocker_start(&b, NULL, NULL);
 	d.pid = b.b_pid;
 	d.pidfd = (int)syscall(SYS_pidfd_open, b.b_pid, 0);
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	j = tl_status_wait(&d, tl_pred_match, &m, 150);
-	ok(j == NULL && now_ms() - t0 >= 140, "status_wait times out");
+	ok(j == NULL && tl_now_ms() - t0 >= 140, "status_wait times out");
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, 150);
 	ok(j != NULL, "a satisfied predicate returns at once");
 	tl_json_free(j);
@@ -580,10 +570,10 @@ test_status_wait(void)
 	d.pid = b.b_pid;
 	d.pidfd = (int)syscall(SYS_pidfd_open, b.b_pid, 0);
 	blocker_release(&b);
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	is_int(-1, tl_wait_log(&d, "absent", 20000),
 	    "tl_wait_log fails when the writer exits without it");
-	ok(now_ms() - t0 < 10000, "and does so early");
+	ok(tl_now_ms() - t0 < 10000, "and does so early");
 	waitpid(d.pid, NULL, 0);
 	close(d.pidfd);
 }

@@ -3,18 +3,19 @@
  * Copyright (c) 2025 The drover authors
  *
  * The process, file and network helpers behind t/testlib.h (the JSON parser
- * is in t/json.c).  The library keeps three lists for the exit hook it
+ * is in t/json.c).  The library keeps four lists for the exit hook it
  * registers with tap_atexit(): the daemons it started, the temporary
- * directories it made and the strings it handed out.  At exit it shows the
- * end of every daemon's log if a test failed, stops every daemon not yet
- * reaped (SIGSTOP first, so it cannot respawn, then SIGKILL to all its
- * children, the workers, then to the daemon itself), kills every worker it
- * has seen in a status.json and that still runs (the same pid with the same
- * start time, so a reused pid is never hit), removes the directories and
- * frees the strings.  Waiting is always poll(2) with a deadline on a pidfd,
- * an inotify descriptor, a pipe or a socket; nothing here sleeps.  Only
- * where pidfd_open(2) fails with ENOSYS (valgrind 3.19, for one, does not
- * know it) is a process's exit found by looking at /proc every TL_SLICE_MS
+ * directories it made, the FIFO descriptors it holds open and the strings
+ * it handed out.  At exit it shows the end of every daemon's log if a test
+ * failed, stops every daemon not yet reaped (SIGSTOP first, so it cannot
+ * respawn, then SIGKILL to all its children, the workers, then to the
+ * daemon itself), kills every worker it has seen in a status.json and that
+ * still runs (the same pid with the same start time, so a reused pid is
+ * never hit), closes the FIFOs, removes the directories and frees the
+ * strings.  Waiting is always poll(2) with a deadline on a pidfd, an
+ * inotify descriptor, a pipe or a socket; nothing here sleeps.  Only where
+ * pidfd_open(2) fails with ENOSYS (valgrind 3.19, for one, does not know
+ * it) is a process's exit found by looking at /proc every TL_SLICE_MS
  * milliseconds, in the same poll(2) loop.  System failures that leave a test
  * unable to go on (fork, pipe, inotify) bail out; results a test wants to
  * assert on are returned.
@@ -89,7 +90,6 @@ static int	 tl_rm(const char *, const struct stat *, int, struct FTW *);
 static char	*tl_own(char *);
 static char	*tl_xstrdup(const char *);
 static char	*tl_xasprintf(const char *, ...) TL_PRINTF(1, 2);
-static long long tl_now(void);
 static long long tl_deadline(int);
 static int	 tl_remaining(long long);
 static int	 tl_pidfd_open(pid_t);
@@ -113,6 +113,8 @@ static int	 tl_chunked(int, long long, char *, size_t, size_t *);
 static int	 tl_fdents(pid_t, struct tl_fdent **);
 static int	 tl_fdent_cmp(const void *, const void *);
 static int	 tl_pid_cmp(const void *, const void *);
+static const char *tl_env_scan(pid_t, const char *, int *);
+static char	*tl_slurp_len(const char *, size_t *);
 
 static int		  tl_registered;
 static struct tl_reg	 *tl_daemons;
@@ -121,6 +123,8 @@ static char		**tl_tmpdirs;
 static size_t		  tl_ntmpdirs;
 static char		**tl_owned;
 static size_t		  tl_nowned;
+static int		 *tl_fifofds;
+static size_t		  tl_nfifofds;
 
 /* Register the exit hook once. */
 static void
@@ -134,8 +138,9 @@ tl_register(void)
 
 /*
  * The exit hook: show the daemons' logs if something failed, stop the
- * daemons still running, remove the temporary directories, free what the
- * library owns.  It must not bail: it runs inside exit().
+ * daemons still running, close the FIFOs tl_fifo_release() held open,
+ * remove the temporary directories, free what the library owns.  It must
+ * not bail: it runs inside exit().
  */
 static void
 tl_cleanup(void)
@@ -149,6 +154,8 @@ tl_cleanup(void)
 			tl_kill_daemon(&tl_daemons[i]);
 		tl_kill_workers(&tl_daemons[i]);
 	}
+	for (i = 0; i < tl_nfifofds; i++)
+		close(tl_fifofds[i]);
 	for (i = 0; i < tl_ntmpdirs; i++) {
 		if (getenv("TL_KEEP") != NULL)
 			diag("keeping %s", tl_tmpdirs[i]);
@@ -163,9 +170,11 @@ tl_cleanup(void)
 	free(tl_daemons);
 	free(tl_tmpdirs);
 	free(tl_owned);
+	free(tl_fifofds);
 	tl_daemons = NULL;
 	tl_tmpdirs = tl_owned = NULL;
-	tl_ndaemons = tl_ntmpdirs = tl_nowned = 0;
+	tl_fifofds = NULL;
+	tl_ndaemons = tl_ntmpdirs = tl_nowned = tl_nfifofds = 0;
 }
 
 /*
@@ -327,9 +336,9 @@ tl_xasprintf(const char *fmt, ...)
 	return s;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-tl_now(void)
+/* Milliseconds on the monotonic clock; it cannot fail, so it never bails. */
+long long
+tl_now_ms(void)
 {
 	struct timespec	 ts;
 
@@ -341,7 +350,7 @@ tl_now(void)
 static long long
 tl_deadline(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : tl_now() + timeout_ms;
+	return timeout_ms < 0 ? -1 : tl_now_ms() + timeout_ms;
 }
 
 /* The poll(2) timeout left until deadline: -1 forever, 0 if passed. */
@@ -352,7 +361,7 @@ tl_remaining(long long deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - tl_now();
+	left = deadline - tl_now_ms();
 	if (left < 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -992,12 +1001,101 @@ tl_children(pid_t ppid, pid_t *pids, int max)
 }
 
 /*
+ * Look name up in the environment process pid started with, from
+ * /proc/PID/environ: a library-owned copy of the first value, or NULL.
+ * *count (if not NULL) is set to how many entries define name.
+ */
+static const char *
+tl_env_scan(pid_t pid, const char *name, int *count)
+{
+	char		*buf, *p, *end;
+	const char	*val = NULL;
+	size_t		 len, nlen = strlen(name);
+
+	if (count != NULL)
+		*count = 0;
+	if ((buf = tl_slurp_len(tl_fmt("/proc/%ld/environ", (long)pid),
+	    &len)) == NULL)
+		return NULL;
+	end = buf + len;
+	for (p = buf; p < end; p += strlen(p) + 1)
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			if (val == NULL)
+				val = tl_fmt("%s", p + nlen + 1);
+			if (count != NULL)
+				(*count)++;
+		}
+	free(buf);
+	return val;
+}
+
+const char *
+tl_env_of(pid_t pid, const char *name)
+{
+	return tl_env_scan(pid, name, NULL);
+}
+
+int
+tl_env_count(pid_t pid, const char *name)
+{
+	int	 n;
+
+	(void)tl_env_scan(pid, name, &n);
+	return n;
+}
+
+/*
+ * The value of field in /proc/PID/status, after the colon and the blanks
+ * that follow it, up to the end of its line.
+ */
+const char *
+tl_proc_status(pid_t pid, const char *field)
+{
+	char		*text, *p, *end;
+	const char	*val = NULL;
+	size_t		 len = strlen(field);
+
+	if ((text = tl_slurp(tl_fmt("/proc/%ld/status", (long)pid))) == NULL)
+		return NULL;
+	for (p = text; p != NULL; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, field, len) == 0 && p[len] == ':') {
+			p += len + 1;
+			p += strspn(p, " \t");
+			end = p + strcspn(p, "\n");
+			val = tl_fmt("%.*s", (int)(end - p), p);
+			break;
+		}
+	}
+	free(text);
+	return val;
+}
+
+/* A size field such as "VmRSS:   1234 kB" as its number of kB. */
+long
+tl_proc_status_kb(pid_t pid, const char *field)
+{
+	const char	*val;
+	char		*end;
+	long		 kb;
+
+	if ((val = tl_proc_status(pid, field)) == NULL)
+		return -1;
+	kb = strtol(val, &end, 10);
+	return end == val ? -1 : kb;
+}
+
+/*
  * Files.
  */
 
-/* Read a whole file into a NUL-terminated buffer; NULL with errno. */
-char *
-tl_slurp(const char *path)
+/*
+ * Read a whole file into a NUL-terminated buffer, its length (without the
+ * NUL, which may not be the first) in *lenp; NULL with errno.
+ */
+static char *
+tl_slurp_len(const char *path, size_t *lenp)
 {
 	char	*buf = NULL, *nbuf;
 	size_t	 len = 0, size = 0;
@@ -1024,6 +1122,7 @@ tl_slurp(const char *path)
 	}
 	close(fd);
 	buf[len] = '\0';
+	*lenp = len;
 	return buf;
  fail:
 	saved = errno;
@@ -1031,6 +1130,15 @@ tl_slurp(const char *path)
 	free(buf);
 	errno = saved;
 	return NULL;
+}
+
+/* Read a whole file into a NUL-terminated buffer; NULL with errno. */
+char *
+tl_slurp(const char *path)
+{
+	size_t	 len;
+
+	return tl_slurp_len(path, &len);
 }
 
 int
@@ -1046,6 +1154,41 @@ tl_count(const char *hay, const char *needle)
 		hay += len;
 	}
 	return n;
+}
+
+/* Make a FIFO named name in dir; bail out if it cannot. */
+const char *
+tl_fifo_new(const char *dir, const char *name)
+{
+	const char	*path = tl_fmt("%s/%s", dir, name);
+
+	if (mkfifo(path, 0600) == -1)
+		sysbail("mkfifo %s", path);
+	return path;
+}
+
+/*
+ * Let a worker waiting on a FIFO go on: write one line to it.  The FIFO
+ * is opened read-write, which never blocks, and the descriptor is held
+ * until exit, so the line stays there whether the worker has opened the
+ * FIFO yet or not, and a worker that opens it again later (a restarted
+ * one) blocks instead of reading end of file.
+ */
+void
+tl_fifo_release(const char *path)
+{
+	int	*v, fd;
+
+	tl_register();
+	if ((v = reallocarray(tl_fifofds, tl_nfifofds + 1, sizeof(*v))) ==
+	    NULL)
+		sysbail("reallocarray");
+	tl_fifofds = v;
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		sysbail("open %s", path);
+	if (write(fd, "go\n", 3) != 3)
+		sysbail("write %s", path);
+	tl_fifofds[tl_nfifofds++] = fd;
 }
 
 /* Write to a temporary name beside path and rename, like the daemon. */

@@ -8,10 +8,10 @@
  * talking HTTP to its workers over loopback.  Every wait has a deadline and
  * is driven by poll(2) on a pidfd, an inotify descriptor or a socket: no
  * helper sleeps.  Whatever a test leaves behind (daemons, their workers,
- * temporary directories) is killed or removed when the test exits, also
- * when it bails out.  Strings returned as "const char *" belong to the
- * library and live until exit; "char *" and "struct tl_json *" results
- * belong to the caller.
+ * temporary directories, FIFO descriptors) is killed, removed or closed
+ * when the test exits, also when it bails out.  Strings returned as
+ * "const char *" belong to the library and live until exit; "char *" and
+ * "struct tl_json *" results belong to the caller.
  */
 
 #ifndef DROVER_TESTLIB_H
@@ -170,6 +170,23 @@ int		 tl_wait_pid_gone(pid_t, int);
 int		 tl_children(pid_t, pid_t *, int);
 
 /*
+ * What /proc says of a process.  tl_env_of() returns the value of a
+ * variable in the environment it started with (the first, if several
+ * entries define it), or NULL; tl_env_count() says how many entries define
+ * the variable (0 if none or no such process).  tl_proc_status() returns
+ * the value of a field of /proc/PID/status ("SigBlk") without the blanks
+ * before it, or NULL; tl_proc_status_kb() that of a size field ("VmRSS")
+ * in kB, or -1.  Strings belong to the library.
+ */
+const char	*tl_env_of(pid_t, const char *);
+int		 tl_env_count(pid_t, const char *);
+const char	*tl_proc_status(pid_t, const char *);
+long		 tl_proc_status_kb(pid_t, const char *);
+
+/* Milliseconds on the monotonic clock, for measuring how long things take. */
+long long	 tl_now_ms(void);
+
+/*
  * Files.  tl_wait_log() waits until the daemon's log contains needle (0)
  * or the deadline passes or the daemon exits without writing it (-1).
  * tl_slurp() returns a whole file, NUL-terminated, or NULL with errno.
@@ -180,6 +197,18 @@ int		 tl_wait_log(struct tl_daemon *, const char *, int);
 char		*tl_slurp(const char *);
 int		 tl_count(const char *, const char *);
 int		 tl_write_file(const char *, const char *, ...) TL_PRINTF(2, 3);
+
+/*
+ * FIFOs that gate workers: a worker blocks reading a line from one until
+ * the test lets it go on.  tl_fifo_new() makes dir/name (bailing out if it
+ * cannot) and returns its path.  tl_fifo_release() writes one line to it
+ * through a descriptor opened read-write, which never blocks, and held
+ * open until exit: the line waits there for a worker that has not opened
+ * the FIFO yet, and a worker that opens it later blocks instead of reading
+ * end of file.  Call it once per line to let several readers go on.
+ */
+const char	*tl_fifo_new(const char *, const char *);
+void		 tl_fifo_release(const char *);
 
 /*
  * Loopback networking.  tl_connect() and tl_connect_unix() return a
