@@ -98,6 +98,8 @@ struct config {
 
 /* The longest notify message (a datagram, or a line on the stream). */
 #define NOTIFY_MAX	4096
+/* How much of a STATUS= text status.json shows. */
+#define NOTIFY_STATUS	256
 
 /* One listen address and the sockets the master holds for it. */
 enum listen_type {
@@ -168,7 +170,8 @@ struct worker {
 	ev_io		 w_nio;
 	int		 w_sfd;		/* the master's end of the stream */
 	ev_io		 w_sio;
-	char		*w_line;	/* a partial line from the stream */
+	char		*w_line;	/* a partial line from the stream,
+					   allocated once, freed at exit */
 	size_t		 w_linelen;
 	int		 w_discard;	/* skipping an over-long line */
 	ev_timer	 w_watchdog;
@@ -200,7 +203,7 @@ struct slot {
 	unsigned int	 s_hist_next;
 	ev_tstamp	 s_drain;	/* when it began to retire */
 	struct exitinfo	 s_last;
-	char		*s_status;	/* the last STATUS= text */
+	char		 s_status[NOTIFY_STATUS + 1];	/* last STATUS= */
 	unsigned long	 s_nmsg;	/* notify messages accepted */
 	unsigned long	 s_nbad;	/* malformed or oversized */
 	unsigned long	 s_nrejected;	/* from a process not the worker's */
@@ -387,6 +390,7 @@ void	 upgrade_slots(void);
 /* state.c */
 int	 state_init(const char *, int);
 void	 state_changed(void);
+void	 state_counted(void);
 void	 state_flush(void);
 void	 state_live(void);
 void	 state_cleanup(void);

@@ -308,7 +308,7 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		if (!havecred || !notify_trusted(w, cred.pid)) {
 			s->s_nrejected++;
-			state_changed();
+			state_counted();
 			notify_complain(s, "notify message from pid %ld, not "
 			    "worker %ld or its descendant: ignored",
 			    havecred ? (long)cred.pid : -1L, (long)w->w_pid);
@@ -316,7 +316,7 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		if ((size_t)n > sizeof(buf) - 1 || (msg.msg_flags & MSG_TRUNC)) {
 			s->s_nbad++;
-			state_changed();
+			state_counted();
 			notify_complain(s, "notify message of %zd bytes, over "
 			    "%d: ignored", n, NOTIFY_MAX);
 			continue;
@@ -366,11 +366,9 @@ notify_stream_read(struct worker *w)
 			}
 			if (w->w_linelen + take - (nl != NULL) > NOTIFY_MAX) {
 				s->s_nbad++;
-				state_changed();
+				state_counted();
 				notify_complain(s, "notify line over %d bytes: "
 				    "ignored", NOTIFY_MAX);
-				free(w->w_line);
-				w->w_line = NULL;
 				w->w_linelen = 0;
 				w->w_discard = nl == NULL;
 				continue;
@@ -386,8 +384,6 @@ notify_stream_read(struct worker *w)
 			w->w_linelen += take;
 			if (nl != NULL) {
 				notify_line(w, w->w_line, w->w_linelen - 1);
-				free(w->w_line);
-				w->w_line = NULL;
 				w->w_linelen = 0;
 			}
 		}
@@ -417,8 +413,7 @@ notify_line(struct worker *w, char *line, size_t len)
 {
 	struct slot	*s = w->w_slot;
 	const char	*eq;
-	size_t		 klen, i;
-	char		*text;
+	size_t		 klen, i, n;
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
@@ -432,13 +427,13 @@ notify_line(struct worker *w, char *line, size_t len)
 			break;
 	if (klen == 0 || i < klen) {
 		s->s_nbad++;
-		state_changed();
+		state_counted();
 		notify_complain(s, "malformed notify message \"%.*s\": "
 		    "ignored", (int)(len > 64 ? 64 : len), line);
 		return;
 	}
 	s->s_nmsg++;
-	state_changed();
+	state_counted();
 #define IS(k)	(klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
 	if (IS("READY") && len == klen + 2 && eq[1] == '1')
 		slot_notify_ready(w);
@@ -450,11 +445,16 @@ notify_line(struct worker *w, char *line, size_t len)
 		if (!w->w_closing && ev_is_active(&w->w_watchdog) &&
 		    !w->w_wdfired)
 			ev_timer_again(EV_DEFAULT, &w->w_watchdog);
-	} else if (IS("STATUS")) {
-		if ((text = strndup(eq + 1, len - klen - 1)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		free(s->s_status);
-		s->s_status = text;
+	} else if (IS("STATUS") && w == SLOT_CUR(s)) {
+		/* Copied into the slot: a flood of them allocates nothing. */
+		n = len - klen - 1 < NOTIFY_STATUS ? len - klen - 1 :
+		    NOTIFY_STATUS;
+		/* Never cut a UTF-8 sequence in two. */
+		while (n > 0 && n < len - klen - 1 &&
+		    ((unsigned char)eq[1 + n] & 0xc0) == 0x80)
+			n--;
+		memcpy(s->s_status, eq + 1, n);
+		s->s_status[n] = '\0';
 	}
 #undef IS
 }

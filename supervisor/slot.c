@@ -237,8 +237,7 @@ slot_spawn(struct slot *s, int restart)
 	w->w_termsent = 0;
 	w->w_ready = 0;
 	w->w_killreason = NULL;
-	free(s->s_status);
-	s->s_status = NULL;
+	s->s_status[0] = '\0';
 	if ((pid = spawn_worker(s, w, &fd)) == -1) {
 		/* fork, pipe or socketpair failed: a failed start. */
 		config_release(w->w_conf);
@@ -713,7 +712,6 @@ slot_free(void)
 		listen_shrink(s->s_id);
 		log_info("slot %d: retired", s->s_id);
 		free(s->s_hist);
-		free(s->s_status);
 		free(s);
 		master.m_nslots--;
 	}

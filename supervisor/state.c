@@ -31,6 +31,10 @@ static int	 state_write(const char *, void (*)(FILE *));
 static void	 state_status(FILE *);
 static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
+static void	 state_lazy_cb(struct ev_loop *, ev_timer *, int);
+
+/* How late status.json may show a counter. */
+#define STATE_COUNTED	0.2
 static void	 state_empty(FILE *);
 static void	 state_time(FILE *, double);
 static void	 state_exit(FILE *, const struct exitinfo *);
@@ -42,6 +46,7 @@ static int		 state_dirfd = -1;
 static int		 state_isready;
 static ev_prepare	 state_prepare;
 static ev_timer		 state_tick;
+static ev_timer		 state_lazy;
 
 /*
  * Create (if needed) and open the state directory, write the first
@@ -70,6 +75,7 @@ state_init(const char *dir, int upgrade)
 		return -1;
 	ev_prepare_init(&state_prepare, state_prepare_cb);
 	ev_prepare_start(EV_DEFAULT, &state_prepare);
+	ev_timer_init(&state_lazy, state_lazy_cb, STATE_COUNTED, 0);
 	ev_timer_init(&state_tick, state_live_cb, 1, 1);
 	ev_timer_start(EV_DEFAULT, &state_tick);
 	return 0;
@@ -79,6 +85,27 @@ state_init(const char *dir, int upgrade)
 void
 state_changed(void)
 {
+	master.m_dirty = 1;
+}
+
+/*
+ * Only a counter or a worker's STATUS= text changed: status.json shows
+ * it within STATE_COUNTED seconds, so that a worker sending thousands of
+ * messages a second costs a few writes a second, not thousands.
+ */
+void
+state_counted(void)
+{
+	if (!ev_is_active(&state_lazy))
+		ev_timer_start(EV_DEFAULT, &state_lazy);
+}
+
+static void
+state_lazy_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
 	master.m_dirty = 1;
 }
 
@@ -186,6 +213,7 @@ state_cleanup(void)
 		return;
 	ev_prepare_stop(EV_DEFAULT, &state_prepare);
 	ev_timer_stop(EV_DEFAULT, &state_tick);
+	ev_timer_stop(EV_DEFAULT, &state_lazy);
 	(void)unlinkat(state_dirfd, "ready", 0);
 	(void)unlinkat(state_dirfd, "status.json", 0);
 	(void)unlinkat(state_dirfd, "live", 0);
@@ -325,7 +353,7 @@ state_status(FILE *fp)
 		    slot_state_name(s->s_state), s->s_restarts,
 		    s->s_failures, s->s_state == SLOT_BACKOFF ?
 		    (long long)(s->s_delay * 1000 + 0.5) : 0);
-		if (s->s_status != NULL)
+		if (s->s_status[0] != '\0')
 			state_str(fp, s->s_status);
 		else
 			fputs("null", fp);
