@@ -23,6 +23,7 @@
 #include <ini.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ static int	 config_append(char ***, size_t *, const char *);
 static void	 config_freev(char **);
 static void	 config_print_word(FILE *, const char *);
 static void	 config_section(struct parse *);
+static double	*config_durkey(struct config *, const char *);
 static char	*config_strdup(const char *);
 
 static char	 config_errbuf[256];
@@ -367,6 +369,34 @@ config_words(const char *s, char ***argvp, const char **errstr)
 }
 
 /*
+ * Where the value of a duration key goes in c, or NULL if key is not one.
+ */
+static double *
+config_durkey(struct config *c, const char *key)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+	} keys[] = {
+		{ "ready_timeout",	offsetof(struct config, c_ready_timeout) },
+		{ "stop_timeout",	offsetof(struct config, c_stop_timeout) },
+		{ "restart_delay",	offsetof(struct config, c_restart_delay) },
+		{ "restart_delay_max",
+		    offsetof(struct config, c_restart_delay_max) },
+		{ "restart_reset",	offsetof(struct config, c_restart_reset) },
+		{ "restart_window",	offsetof(struct config, c_restart_window) },
+		{ "watchdog",		offsetof(struct config, c_watchdog) },
+		{ "reload_grace",	offsetof(struct config, c_reload_grace) }
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i].name) == 0)
+			return (double *)((char *)c + keys[i].off);
+	return NULL;
+}
+
+/*
  * Set one key.  On error return -1 with a message in *errstr that names
  * the problem; the caller adds where the key was written.
  */
@@ -378,7 +408,7 @@ config_set(struct config *c, const char *key, const char *val,
 	const char	*e = NULL;
 	char		**argv;
 	long long	 n;
-	double		 d;
+	double		 d, *dp;
 	size_t		 i;
 	int		 b;
 
@@ -420,34 +450,12 @@ config_set(struct config *c, const char *key, const char *val,
 			e = "must be exec or notify";
 			goto bad;
 		}
-	} else if (strcmp(key, "ready_timeout") == 0 ||
-	    strcmp(key, "stop_timeout") == 0 ||
-	    strcmp(key, "restart_delay") == 0 ||
-	    strcmp(key, "restart_delay_max") == 0 ||
-	    strcmp(key, "restart_reset") == 0 ||
-	    strcmp(key, "restart_window") == 0 ||
-	    strcmp(key, "watchdog") == 0 ||
-	    strcmp(key, "reload_grace") == 0) {
+	} else if ((dp = config_durkey(c, key)) != NULL) {
 		if (config_duration(val, &d) == -1) {
 			e = "not a duration (like 250ms, 10s, 2m)";
 			goto bad;
 		}
-		if (strcmp(key, "ready_timeout") == 0)
-			c->c_ready_timeout = d;
-		else if (strcmp(key, "stop_timeout") == 0)
-			c->c_stop_timeout = d;
-		else if (strcmp(key, "restart_delay") == 0)
-			c->c_restart_delay = d;
-		else if (strcmp(key, "restart_delay_max") == 0)
-			c->c_restart_delay_max = d;
-		else if (strcmp(key, "restart_reset") == 0)
-			c->c_restart_reset = d;
-		else if (strcmp(key, "watchdog") == 0)
-			c->c_watchdog = d;
-		else if (strcmp(key, "reload_grace") == 0)
-			c->c_reload_grace = d;
-		else
-			c->c_restart_window = d;
+		*dp = d;
 	} else if (strcmp(key, "output") == 0) {
 		if (strcmp(val, "inherit") == 0)
 			c->c_output = OUTPUT_INHERIT;

@@ -311,7 +311,6 @@ void	 listen_inherit_done(void);
 void	 slot_add(int);
 void	 slot_start_all(void);
 void	 slot_stop_all(int);
-int	 slot_count(enum slot_state);
 int	 slot_nworkers(void);
 int	 slot_accepting(int);
 int	 slot_serving(int);
@@ -394,8 +393,8 @@ void	 state_counted(void);
 void	 state_flush(void);
 void	 state_live(void);
 void	 state_cleanup(void);
-int	 state_is_ready(void);
-void	 state_render(FILE *);
+int	 state_ready(void);
+void	 state_status(FILE *);
 void	 state_str(FILE *, const char *);
 
 #endif /* DROVER_MASTER_H */

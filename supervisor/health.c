@@ -211,7 +211,7 @@ health_answer(struct hconn *h)
 	if (strcmp(h->h_req + 4, "/healthz/liveness") == 0)
 		health_reply(h, 200, "alive\n", "text/plain", 0);
 	else if (strcmp(h->h_req + 4, "/healthz/readiness") == 0) {
-		if (state_is_ready())
+		if (state_ready())
 			health_reply(h, 200, "ready\n", "text/plain", 0);
 		else
 			health_reply(h, 503, "not ready\n", "text/plain", 0);
@@ -220,7 +220,7 @@ health_answer(struct hconn *h)
 			health_reply(h, 500, "no memory\n", "text/plain", 0);
 			return;
 		}
-		state_render(fp);
+		state_status(fp);
 		fclose(fp);
 		health_reply(h, 200, json, "application/json", len);
 		free(json);

@@ -28,6 +28,10 @@
 static void	 log_vlog(int, const char *, va_list)
 		    __attribute__((__format__(__printf__, 2, 0)));
 static int	 log_is_journal(void);
+static void	 log_verr(int, const char *, va_list)
+		    __attribute__((__format__(__printf__, 2, 0)));
+static void	 log_line(int, const char *, ...)
+		    __attribute__((__format__(__printf__, 2, 3)));
 
 static int	 log_journal;
 static int	 log_debugging;
@@ -112,15 +116,33 @@ log_setsink(void (*sink)(const char *, size_t))
 void
 log_warn(const char *fmt, ...)
 {
-	char	 msg[768];
 	va_list	 ap;
-	int	 saved = errno;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_verr(LOG_WARNING, fmt, ap);
 	va_end(ap);
+}
+
+/* Log fmt followed by the text of errno, as it was on entry. */
+static void
+log_verr(int pri, const char *fmt, va_list ap)
+{
+	char	 msg[768];
+	int	 saved = errno;
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_line(pri, "%s: %s", msg, strerror(saved));
 	errno = saved;
-	log_warnx("%s: %s", msg, strerror(saved));
+}
+
+static void
+log_line(int pri, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vlog(pri, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -161,14 +183,12 @@ log_debug(const char *fmt, ...)
 void
 fatal(int code, const char *fmt, ...)
 {
-	char	 msg[768];
 	va_list	 ap;
-	int	 saved = errno;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_verr(LOG_CRIT, fmt, ap);
 	va_end(ap);
-	fatalx(code, "%s: %s", msg, strerror(saved));
+	exit(code);
 }
 
 void

@@ -751,18 +751,6 @@ slot_stop_all(int how)
 	}
 }
 
-/* How many of the wanted slots are in state st. */
-int
-slot_count(enum slot_state st)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < slot_target(); i++)
-		if (master.m_slots[i]->s_state == st)
-			n++;
-	return n;
-}
-
 /* How many worker processes are running, old ones included. */
 int
 slot_nworkers(void)

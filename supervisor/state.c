@@ -28,7 +28,6 @@
 #include "drover-master.h"
 
 static int	 state_write(const char *, void (*)(FILE *));
-static void	 state_status(FILE *);
 static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
 static void	 state_lazy_cb(struct ev_loop *, ev_timer *, int);
@@ -39,8 +38,6 @@ static void	 state_empty(FILE *);
 static void	 state_time(FILE *, double);
 static void	 state_exit(FILE *, const struct exitinfo *);
 static int	 state_nready(void);
-static int	 state_ready(void);
-static void	 state_status(FILE *);
 
 static int		 state_dirfd = -1;
 static int		 state_isready;
@@ -280,8 +277,11 @@ state_exit(FILE *fp, const struct exitinfo *x)
 	fputc('}', fp);
 }
 
-/* The content of status.json; its fields are documented in drover(8). */
-static void
+/*
+ * The content of status.json, also served by the health endpoint; its
+ * fields are documented in drover(8).
+ */
+void
 state_status(FILE *fp)
 {
 	const struct config	*c = master.m_conf;
@@ -389,7 +389,7 @@ state_nready(void)
  * Whether the cluster can serve: every wanted slot has a worker serving
  * (of either generation during a reload) and drover is not stopping.
  */
-static int
+int
 state_ready(void)
 {
 	int	 want = slot_target();
@@ -400,16 +400,3 @@ state_ready(void)
 	    state_nready() >= want;
 }
 
-/* For the health endpoint: as the ready file says. */
-int
-state_is_ready(void)
-{
-	return state_ready();
-}
-
-/* For the health endpoint: status.json as it is now. */
-void
-state_render(FILE *fp)
-{
-	state_status(fp);
-}
