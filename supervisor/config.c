@@ -64,6 +64,9 @@ static int	 config_words(const char *, char ***, const char **);
 static int	 config_append(char ***, size_t *, const char *);
 static void	 config_freev(char **);
 static void	 config_print_word(FILE *, const char *);
+static void	 config_print_line(void *, const char *, const char *);
+static void	 config_fmt_duration(char *, size_t, double);
+static char	*config_instance(const char *);
 static void	 config_section(struct parse *);
 static double	*config_durkey(struct config *, const char *);
 static char	*config_strdup(const char *);
@@ -727,6 +730,34 @@ config_load(struct config *c, const char *file)
 }
 
 /*
+ * The instance name of a configuration file: its base name without
+ * ".conf", or "" for none, for "drover.conf" or for a name that is not
+ * [A-Za-z0-9_.-]+ (never a path).  Allocated.
+ */
+static char *
+config_instance(const char *file)
+{
+	const char	*base;
+	char		*name;
+	size_t		 len;
+
+	if (file == NULL)
+		return config_strdup("");
+	base = (base = strrchr(file, '/')) != NULL ? base + 1 : file;
+	len = strlen(base);
+	if (len > 5 && strcmp(base + len - 5, ".conf") == 0)
+		len -= 5;
+	name = strndup(base, len);
+	if (name == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	if (strcmp(name, "drover") == 0 || *name == '.' ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_.-") != len)
+		*name = '\0';
+	return name;
+}
+
+/*
  * Complete a configuration once every source is applied: resolve "auto",
  * the default state directory and the user, and check what no single key
  * can check.  Returns -1 with a message in *errstr.
@@ -737,6 +768,7 @@ config_finish(struct config *c, const char **errstr)
 	struct passwd	*pw;
 	struct group	*gr;
 	const char	*dir;
+	char		*inst;
 	long		 ncpu;
 
 	if (c->c_argv == NULL) {
@@ -749,19 +781,31 @@ config_finish(struct config *c, const char **errstr)
 		    DROVER_MAX_WORKERS : (int)ncpu;
 	}
 	if (c->c_state_dir == NULL) {
+		/*
+		 * An instance of its own per configuration file: NAME.conf
+		 * gets .../drover/NAME (but drover.conf just .../drover),
+		 * so that masters started from different files never meet
+		 * in one state directory.
+		 */
+		inst = config_instance(c->c_file);
 		if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL &&
 		    *dir == '/' && strchr(dir, ':') == NULL)
 			c->c_state_dir = config_strdup(dir);
-		else if (geteuid() == 0)
-			c->c_state_dir = config_strdup("/run/drover");
-		else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL &&
+		else if (geteuid() == 0) {
+			if (asprintf(&c->c_state_dir, "/run/drover%s%s",
+			    *inst != '\0' ? "/" : "", inst) == -1)
+				fatal(EXIT_OSERR, "%s", __func__);
+		} else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL &&
 		    *dir == '/') {
-			if (asprintf(&c->c_state_dir, "%s/drover", dir) == -1)
+			if (asprintf(&c->c_state_dir, "%s/drover%s%s", dir,
+			    *inst != '\0' ? "/" : "", inst) == -1)
 				fatal(EXIT_OSERR, "%s", __func__);
 		} else {
+			free(inst);
 			*errstr = "no state directory: set state_dir or -s";
 			return -1;
 		}
+		free(inst);
 	}
 	if (c->c_restart_delay > c->c_restart_delay_max) {
 		*errstr = "restart_delay is longer than restart_delay_max";
@@ -814,6 +858,116 @@ config_print_word(FILE *fp, const char *w)
 	fputc('\'', fp);
 }
 
+/* A duration as config_duration() reads it back, to the microsecond. */
+static void
+config_fmt_duration(char *buf, size_t len, double d)
+{
+	size_t	 n;
+
+	(void)snprintf(buf, len, "%.6f", d);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+	strlcat(buf, "s", len);
+}
+
+/*
+ * Call fn(arg, key, value) for every setting of c, in the file's own
+ * syntax and order: what -n prints and what an upgrade hands over.
+ * Optional settings left at their default are skipped.
+ */
+void
+config_each(const struct config *c,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	static const struct {
+		const char	*name;
+		size_t		 off;
+		int		 optional;
+	} durs[] = {
+		{ "ready_timeout", offsetof(struct config, c_ready_timeout), 0 },
+		{ "stop_timeout", offsetof(struct config, c_stop_timeout), 0 },
+		{ "restart_delay", offsetof(struct config, c_restart_delay), 0 },
+		{ "restart_delay_max",
+		    offsetof(struct config, c_restart_delay_max), 0 },
+		{ "restart_reset", offsetof(struct config, c_restart_reset), 0 },
+		{ "restart_window",
+		    offsetof(struct config, c_restart_window), 0 },
+		{ "watchdog", offsetof(struct config, c_watchdog), 1 },
+		{ "reload_grace", offsetof(struct config, c_reload_grace), 0 }
+	};
+	char		 buf[64], *cmd = NULL;
+	size_t		 i, len;
+	double		 d;
+	FILE		*fp;
+
+	(void)snprintf(buf, sizeof(buf), "%d", c->c_workers);
+	fn(arg, "workers", buf);
+	for (i = 0; i < c->c_nlisten; i++)
+		fn(arg, "listen", c->c_listen[i]);
+	fn(arg, "reuseport", c->c_reuseport ? "yes" : "no");
+	(void)snprintf(buf, sizeof(buf), "%d", c->c_backlog);
+	fn(arg, "backlog", buf);
+	fn(arg, "state_dir", c->c_state_dir);
+	if (c->c_pidfile != NULL)
+		fn(arg, "pidfile", c->c_pidfile);
+	fn(arg, "ready", c->c_ready == READY_EXEC ? "exec" : "notify");
+	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
+		d = *(const double *)(const void *)((const char *)c +
+		    durs[i].off);
+		if (durs[i].optional && d <= 0)
+			continue;
+		config_fmt_duration(buf, sizeof(buf), d);
+		fn(arg, durs[i].name, buf);
+		if (strcmp(durs[i].name, "restart_reset") == 0) {
+			(void)snprintf(buf, sizeof(buf), "%u",
+			    c->c_restart_budget);
+			fn(arg, "restart_budget", buf);
+		}
+	}
+	fn(arg, "output", c->c_output == OUTPUT_PREFIX ? "prefix" : "inherit");
+	if (c->c_min_ready > 0) {
+		(void)snprintf(buf, sizeof(buf), "%d", c->c_min_ready);
+		fn(arg, "min_ready", buf);
+	}
+	if (c->c_subreaper)
+		fn(arg, "subreaper", "yes");
+	if (c->c_health != NULL)
+		fn(arg, "health", c->c_health);
+	fn(arg, "reload", c->c_reload == RELOAD_ALL ? "all" : "rolling");
+	(void)snprintf(buf, sizeof(buf), "%d", c->c_reload_batch);
+	fn(arg, "reload_batch", buf);
+	(void)snprintf(buf, sizeof(buf), "%u", c->c_reload_retries);
+	fn(arg, "reload_retries", buf);
+	if (c->c_directory != NULL)
+		fn(arg, "directory", c->c_directory);
+	for (i = 0; i < c->c_nenv; i++)
+		fn(arg, "env", c->c_env[i]);
+	if (c->c_user != NULL)
+		fn(arg, "user", c->c_user);
+	if (c->c_group != NULL)
+		fn(arg, "group", c->c_group);
+	if ((fp = open_memstream(&cmd, &len)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
+	for (i = 0; c->c_argv[i] != NULL; i++) {
+		if (i > 0)
+			fputc(' ', fp);
+		config_print_word(fp, c->c_argv[i]);
+	}
+	if (fclose(fp) == EOF)
+		fatal(EXIT_OSERR, "%s", __func__);
+	fn(arg, "command", cmd);
+	free(cmd);
+}
+
+static void
+config_print_line(void *arg, const char *key, const char *value)
+{
+	fprintf(arg, "%s = %s\n", key, value);
+}
+
 /*
  * Print what would run, for -n: one "key = value" line per setting, in
  * the file's own syntax.
@@ -821,52 +975,5 @@ config_print_word(FILE *fp, const char *w)
 void
 config_print(const struct config *c, FILE *fp)
 {
-	size_t	 i;
-
-	fprintf(fp, "workers = %d\n", c->c_workers);
-	for (i = 0; i < c->c_nlisten; i++)
-		fprintf(fp, "listen = %s\n", c->c_listen[i]);
-	fprintf(fp, "reuseport = %s\n", c->c_reuseport ? "yes" : "no");
-	fprintf(fp, "backlog = %d\n", c->c_backlog);
-	fprintf(fp, "state_dir = %s\n", c->c_state_dir);
-	if (c->c_pidfile != NULL)
-		fprintf(fp, "pidfile = %s\n", c->c_pidfile);
-	fprintf(fp, "ready = %s\n", c->c_ready == READY_EXEC ? "exec" :
-	    "notify");
-	fprintf(fp, "ready_timeout = %gs\n", c->c_ready_timeout);
-	fprintf(fp, "stop_timeout = %gs\n", c->c_stop_timeout);
-	fprintf(fp, "restart_delay = %gs\n", c->c_restart_delay);
-	fprintf(fp, "restart_delay_max = %gs\n", c->c_restart_delay_max);
-	fprintf(fp, "restart_reset = %gs\n", c->c_restart_reset);
-	fprintf(fp, "restart_budget = %u\n", c->c_restart_budget);
-	fprintf(fp, "restart_window = %gs\n", c->c_restart_window);
-	if (c->c_watchdog > 0)
-		fprintf(fp, "watchdog = %gs\n", c->c_watchdog);
-	fprintf(fp, "output = %s\n", c->c_output == OUTPUT_PREFIX ?
-	    "prefix" : "inherit");
-	if (c->c_min_ready > 0)
-		fprintf(fp, "min_ready = %d\n", c->c_min_ready);
-	if (c->c_subreaper)
-		fprintf(fp, "subreaper = yes\n");
-	if (c->c_health != NULL)
-		fprintf(fp, "health = %s\n", c->c_health);
-	fprintf(fp, "reload = %s\n", c->c_reload == RELOAD_ALL ? "all" :
-	    "rolling");
-	fprintf(fp, "reload_batch = %d\n", c->c_reload_batch);
-	fprintf(fp, "reload_retries = %u\n", c->c_reload_retries);
-	fprintf(fp, "reload_grace = %gs\n", c->c_reload_grace);
-	if (c->c_directory != NULL)
-		fprintf(fp, "directory = %s\n", c->c_directory);
-	for (i = 0; i < c->c_nenv; i++)
-		fprintf(fp, "env = %s\n", c->c_env[i]);
-	if (c->c_user != NULL)
-		fprintf(fp, "user = %s\n", c->c_user);
-	if (c->c_group != NULL)
-		fprintf(fp, "group = %s\n", c->c_group);
-	fprintf(fp, "command =");
-	for (i = 0; c->c_argv[i] != NULL; i++) {
-		fputc(' ', fp);
-		config_print_word(fp, c->c_argv[i]);
-	}
-	fprintf(fp, "\n");
+	config_each(c, config_print_line, fp);
 }

@@ -217,12 +217,29 @@ struct slot {
 /* The outcome of the last reload, for status.json. */
 struct reloadinfo {
 	uint64_t	 r_gen;		/* the generation it tried */
-	const char	*r_result;	/* NULL: none yet */
+	char		 r_result[32];	/* "": none yet */
 	char		 r_error[256];
 	double		 r_started;	/* wall clock */
 	double		 r_finished;	/* 0 while in progress */
 	unsigned int	 r_count;	/* reloads asked for, ever */
 };
+
+/* The last upgrade (SIGUSR2), for status.json. */
+struct upgradeinfo {
+	char		 u_result[16];	/* "": none yet */
+	char		 u_error[256];	/* why it was refused or failed */
+	double		 u_started;	/* wall clock */
+	double		 u_finished;	/* 0 while in progress */
+	unsigned int	 u_requests;	/* USR2 received, ever */
+	unsigned int	 u_done;	/* upgrades done, ever */
+};
+
+/* The descriptors an upgrade hands over besides the sockets. */
+#define UPGRADE_PIDFILE		0
+#define UPGRADE_STATEDIR	1
+#define UPGRADE_STATELOCK	2
+#define UPGRADE_HEALTH		3
+#define UPGRADE_NFDS		4
 
 /* The whole master. */
 struct master {
@@ -238,6 +255,7 @@ struct master {
 	int		 m_reload_pending;	/* a HUP came meanwhile */
 	unsigned int	 m_reload_fails;	/* failed starts in it */
 	struct reloadinfo m_reload;
+	struct upgradeinfo m_upgrade;
 	int		 m_stopping;	/* 0, STOP_GRACEFUL or STOP_NOW */
 	int		 m_exit;	/* the exit status once all is down */
 	char		**m_environ;	/* ours, as we got it */
@@ -288,6 +306,8 @@ int	 config_finish(struct config *, const char **);
 void	 config_reset_listen(struct config *);
 void	 config_set_argv(struct config *, char **);
 void	 config_print(const struct config *, FILE *);
+void	 config_each(const struct config *,
+	    void (*)(void *, const char *, const char *), void *);
 int	 config_duration(const char *, double *);
 int	 config_activate(struct config *, uint64_t);
 void	 config_release(struct config *);
@@ -306,6 +326,7 @@ void	 listen_steer(void);
 int	 listen_queued(int);
 void	 listen_inherit_init(void);
 void	 listen_inherit_done(void);
+int	 listen_unix_free(const struct listener *);
 
 /* slot.c */
 void	 slot_add(int);
@@ -337,14 +358,21 @@ struct config *
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
 char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
+void	 spawn_reset_signals(void);
 const char *
 	 spawn_step(int);
 
 /* main.c */
 void	 master_check_done(void);
+int	 master_pidfile(void);
+
+/* lock.c */
+int	 lock_take(int, const char *, pid_t *);
+void	 lock_release(int, const char *, int);
+int	 lock_adopt(int);
 
 /* notify.c */
-int	 notify_init(void);
+int	 notify_init(int);
 int	 notify_open(struct worker *, int *);
 void	 notify_start(struct worker *);
 void	 notify_close(struct worker *);
@@ -359,7 +387,8 @@ void	 slot_notify_reloading(struct worker *);
 void	 slot_watchdog(struct worker *);
 
 /* health.c */
-int	 health_init(const char *);
+int	 health_init(const char *, int);
+int	 health_fd(void);
 void	 health_status(FILE *);
 void	 health_close_all(void);
 
@@ -376,18 +405,26 @@ int	 output_open(struct worker *, int *);
 void	 output_start(struct worker *);
 void	 output_close(struct worker *);
 void	 output_finish(void);
+void	 output_drain(void);
 unsigned long
 	 output_dropped(void);
 
 /* upgrade.c */
-void	 upgrade_init(int, char **);
+void	 upgrade_init(int, char **, char **);
+int	 upgrade_handed(void);
+int	 upgrade_verify(void);
 void	 upgrade_request(void);
-int	 upgrade_begin(void);
+struct config *
+	 upgrade_begin(int *);
 void	 upgrade_keep_listeners(void);
 void	 upgrade_slots(void);
+void	 upgrade_status(FILE *);
 
 /* state.c */
-int	 state_init(const char *, int);
+int	 state_open(const char *, pid_t *);
+int	 state_adopt(int, int);
+int	 state_start(int);
+void	 state_fds(int *, int *);
 void	 state_changed(void);
 void	 state_counted(void);
 void	 state_flush(void);

@@ -33,6 +33,9 @@
 #define HEALTH_MAXREQ	2048
 #define HEALTH_TIMEOUT	5.0
 #define HEALTH_MAXCONN	16
+/* After a failed accept: pause this long, complain this often. */
+#define HEALTH_RETRY	0.5
+#define HEALTH_LOGEVERY	60.0
 
 struct hconn {
 	int		 h_fd;
@@ -54,19 +57,25 @@ static void	 health_reply(struct hconn *, int, const char *,
 		    const char *, size_t);
 static void	 health_close(struct hconn *);
 static void	 health_port_learn(int);
+static void	 health_retry_cb(struct ev_loop *, ev_timer *, int);
 
 static struct listener	*health_l;
 static ev_io		 health_io;
 static int		 health_nconn;
+static ev_timer		 health_retry;
+static ev_tstamp	 health_lastlog;
+static unsigned long	 health_quiet;
 
 /*
- * Open the health listener at addr.  Returns -1 after logging.
+ * Open the health listener at addr, or take fd, the one an upgrade
+ * handed over.  A unix socket file left by a master that is gone is
+ * removed first.  Returns -1 after logging.
  */
 int
-health_init(const char *addr)
+health_init(const char *addr, int fd)
 {
 	const char	*e;
-	int		 fd, one = 1;
+	int		 one = 1;
 
 	if (addr == NULL)
 		return 0;
@@ -74,6 +83,16 @@ health_init(const char *addr)
 		fatal(EXIT_OSERR, "%s", __func__);
 	if (listen_parse(addr, 0, health_l, &e) == -1) {
 		log_warnx("health %s: %s", addr, e);
+		return -1;
+	}
+	if (fd != -1) {
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(fd, F_SETFL, O_NONBLOCK);
+		goto watch;
+	}
+	if (health_l->l_type == LISTEN_UNIX &&
+	    listen_unix_free(health_l) == -1) {
+		log_warn("health %s", addr);
 		return -1;
 	}
 	fd = socket(health_l->l_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
@@ -88,10 +107,19 @@ health_init(const char *addr)
 			close(fd);
 		return -1;
 	}
+ watch:
 	health_port_learn(fd);
 	ev_io_init(&health_io, health_accept_cb, fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &health_io);
+	ev_timer_init(&health_retry, health_retry_cb, HEALTH_RETRY, 0);
 	return 0;
+}
+
+/* The health listener, for an upgrade to hand over; -1 if none. */
+int
+health_fd(void)
+{
+	return health_l != NULL ? health_io.fd : -1;
 }
 
 /* The health listener's bound port (after port 0), for status.json. */
@@ -132,6 +160,7 @@ health_close_all(void)
 	if (health_l == NULL)
 		return;
 	ev_io_stop(EV_DEFAULT, &health_io);
+	ev_timer_stop(EV_DEFAULT, &health_retry);
 	close(health_io.fd);
 	if (health_l->l_type == LISTEN_UNIX)
 		(void)unlink(health_l->l_path);
@@ -141,15 +170,38 @@ static void
 health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct hconn	*h;
+	ev_tstamp	 now;
 	int		 fd;
 
 	(void)revents;
 	while (health_nconn < HEALTH_MAXCONN) {
 		fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("health: accept");
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return;
+			/*
+			 * Out of descriptors, or worse: the connection waits
+			 * in the queue, so the listener would be readable
+			 * again at once.  Pause it and try again later,
+			 * saying so once per HEALTH_LOGEVERY.
+			 */
+			now = ev_now(loop);
+			if (health_lastlog == 0 ||
+			    now - health_lastlog >= HEALTH_LOGEVERY) {
+				if (health_quiet > 0)
+					log_warn("health: accept (%lu more "
+					    "times); trying again every %gs",
+					    health_quiet, HEALTH_RETRY);
+				else
+					log_warn("health: accept; trying again "
+					    "every %gs", HEALTH_RETRY);
+				health_lastlog = now;
+				health_quiet = 0;
+			} else
+				health_quiet++;
+			ev_io_stop(loop, io);
+			ev_timer_start(loop, &health_retry);
 			return;
 		}
 		if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -168,6 +220,16 @@ health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	/* Full: let the kernel queue the rest until one is done. */
 	ev_io_stop(loop, io);
+}
+
+/* The pause after a failed accept is over: listen again. */
+static void
+health_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	if (health_nconn < HEALTH_MAXCONN)
+		ev_io_start(loop, &health_io);
 }
 
 static void
@@ -308,6 +370,7 @@ health_close(struct hconn *h)
 	close(h->h_fd);
 	free(h->h_out);
 	free(h);
-	if (health_nconn-- == HEALTH_MAXCONN)
+	if (health_nconn-- == HEALTH_MAXCONN &&
+	    !ev_is_active(&health_retry))
 		ev_io_start(EV_DEFAULT, &health_io);
 }

@@ -25,6 +25,7 @@
 #include <linux/filter.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -36,7 +37,12 @@
 #include "drover-master.h"
 
 static int	 listen_socket(struct listener *, int, int);
-static int	 listen_unix_stale(const struct listener *);
+static int	 listen_busy(const struct listener *);
+static pid_t	 listen_holder(const struct listener *, char *, size_t);
+static void	 listen_inuse(const struct listener *);
+static int	 listen_inodes(const struct listener *, unsigned long *, int);
+static int	 listen_split(const char *, int, char **, const char **,
+		    const char **);
 
 static char	 listen_errbuf[512];
 static int	 listen_nosteer;
@@ -56,6 +62,36 @@ static int	 listen_same(const struct sockaddr_storage *,
 		    const struct sockaddr_storage *);
 
 /*
+ * Split a listen entry into its name ("NAME=" before the address, or
+ * listenINDEX by default; allocated in *name) and its address (*addr,
+ * pointing into spec).  Returns -1 with a message in *errstr.
+ */
+static int
+listen_split(const char *spec, int index, char **name, const char **addr,
+    const char **errstr)
+{
+	const char	*eq;
+	size_t		 i;
+
+	*addr = spec;
+	if ((eq = strchr(spec, '=')) != NULL) {
+		for (i = 0; spec + i < eq; i++)
+			if (!isalnum((unsigned char)spec[i]) &&
+			    strchr("_.-", spec[i]) == NULL)
+				break;
+		if (spec + i != eq || i == 0) {
+			*errstr = "a name may hold letters, digits, _ . -";
+			return -1;
+		}
+		if ((*name = strndup(spec, i)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		*addr = eq + 1;
+	} else if (asprintf(name, "listen%d", index) == -1)
+		fatal(EXIT_OSERR, "%s", __func__);
+	return 0;
+}
+
+/*
  * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
  * or "unix:/PATH") into l, which the caller zeroed.  Index is the
  * position in the listen list, for the default name.  Host names are
@@ -69,26 +105,13 @@ listen_parse(const char *spec, int index, struct listener *l,
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	struct addrinfo		 hints, *res;
-	const char		*addr, *eq, *portstr, *e;
+	const char		*addr, *portstr, *e;
 	char			 host[256];
-	size_t			 i, hlen;
+	size_t			 hlen;
 	int			 port, gai;
 
-	addr = spec;
-	if ((eq = strchr(spec, '=')) != NULL) {
-		for (i = 0; spec + i < eq; i++)
-			if (!isalnum((unsigned char)spec[i]) &&
-			    strchr("_.-", spec[i]) == NULL)
-				break;
-		if (spec + i != eq || i == 0) {
-			*errstr = "a name may hold letters, digits, _ . -";
-			return -1;
-		}
-		if ((l->l_name = strndup(spec, i)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		addr = eq + 1;
-	} else if (asprintf(&l->l_name, "listen%d", index) == -1)
-		fatal(EXIT_OSERR, "%s", __func__);
+	if (listen_split(spec, index, &l->l_name, &addr, errstr) == -1)
+		return -1;
 	if ((l->l_addr = strdup(addr)) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
 	l->l_fds = NULL;
@@ -249,11 +272,13 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 }
 
 /*
- * A unix socket file left by a master that is gone is removed; one that
- * still accepts connections belongs to a live process and is an error.
+ * Make way for a unix socket at l's path: a socket file left by a master
+ * that is gone is removed; one that still accepts connections belongs to
+ * a live process and is an error (EADDRINUSE), as is anything that is
+ * not a socket (EEXIST).
  */
-static int
-listen_unix_stale(const struct listener *l)
+int
+listen_unix_free(const struct listener *l)
 {
 	struct stat	 st;
 	int		 fd, rv;
@@ -417,19 +442,176 @@ listen_inherited(struct listener *l)
 }
 
 /*
+ * The sockets listening on l's address (TCP: any address of its family
+ * on its port that overlaps it; unix: its path), by inode, from the
+ * kernel's tables in /proc/net.  Returns how many (at most max).
+ */
+static int
+listen_inodes(const struct listener *l, unsigned long *ino, int max)
+{
+	static const char *const tables[] = { "/proc/net/tcp",
+	    "/proc/net/tcp6", "/proc/net/unix" };
+	char		 line[512], path[256];
+	unsigned long	 inode;
+	unsigned int	 port, st, flags;
+	FILE		*fp;
+	size_t		 t;
+	int		 n = 0;
+
+	for (t = 0; t < 3; t++) {
+		if ((t == 2) != (l->l_type == LISTEN_UNIX) ||
+		    (fp = fopen(tables[t], "re")) == NULL)
+			continue;
+		while (n < max && fgets(line, sizeof(line), fp) != NULL) {
+			if (t == 2) {
+				/* Num RefCount Protocol Flags Type St Inode Path */
+				if (sscanf(line, "%*s %*s %*s %x %*s %*s %lu "
+				    "%255s", &flags, &inode, path) == 3 &&
+				    (flags & 0x10000) != 0 &&
+				    strcmp(path, l->l_path) == 0)
+					ino[n++] = inode;
+				continue;
+			}
+			/* sl local rem st tx:rx tr:when retr uid timeout inode */
+			if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s "
+			    "%*s %*s %*s %lu", &port, &st, &inode) == 3 &&
+			    st == 0x0a && (int)port == l->l_port)
+				ino[n++] = inode;
+		}
+		fclose(fp);
+	}
+	return n;
+}
+
+/*
+ * A process holding one of the sockets listening on l's address: its
+ * pid, and its name in comm; 0 if none is found (another user's process,
+ * in another pid namespace, or gone).
+ */
+static pid_t
+listen_holder(const struct listener *l, char *comm, size_t commlen)
+{
+	unsigned long	 ino[16];
+	char		 path[600], link[64], want[40];
+	struct dirent	*pe, *fe;
+	DIR		*pd, *fd;
+	FILE		*fp;
+	ssize_t		 len;
+	pid_t		 pid = 0;
+	int		 n, i;
+
+	if ((n = listen_inodes(l, ino, 16)) == 0 ||
+	    (pd = opendir("/proc")) == NULL)
+		return 0;
+	while (pid == 0 && (pe = readdir(pd)) != NULL) {
+		if (!isdigit((unsigned char)pe->d_name[0]) ||
+		    atol(pe->d_name) == (long)getpid())
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
+		if ((fd = opendir(path)) == NULL)
+			continue;
+		while (pid == 0 && (fe = readdir(fd)) != NULL) {
+			(void)snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+			    pe->d_name, fe->d_name);
+			if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[len] = '\0';
+			for (i = 0; i < n; i++) {
+				(void)snprintf(want, sizeof(want),
+				    "socket:[%lu]", ino[i]);
+				if (strcmp(link, want) == 0)
+					pid = (pid_t)atol(pe->d_name);
+			}
+		}
+		closedir(fd);
+	}
+	closedir(pd);
+	comm[0] = '\0';
+	(void)snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	if (pid != 0 && (fp = fopen(path, "re")) != NULL) {
+		if (fgets(comm, (int)commlen, fp) != NULL)
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(fp);
+	}
+	return pid;
+}
+
+/* Say that l's address is in use, and by whom if that can be found. */
+static void
+listen_inuse(const struct listener *l)
+{
+	char	 comm[32];
+	pid_t	 pid;
+
+	if ((pid = listen_holder(l, comm, sizeof(comm))) != 0)
+		log_warnx("listen %s: %s: another process listens there "
+		    "(pid %ld, %s); drover does not join it", l->l_addr,
+		    strerror(EADDRINUSE), (long)pid, comm);
+	else
+		log_warnx("listen %s: %s: another process listens there; "
+		    "drover does not join it", l->l_addr, strerror(EADDRINUSE));
+}
+
+/*
+ * Whether some other socket already listens on l's TCP address, which a
+ * socket with SO_REUSEPORT would silently join (sharing the connections
+ * with whoever holds it, another master or its orphans).  The kernel
+ * says: a probe with only SO_REUSEADDR cannot bind where a socket
+ * listens.  Port 0 is never busy.  Returns 1 after logging the holder.
+ */
+static int
+listen_busy(const struct listener *l)
+{
+	int	 fd, one = 1, busy;
+
+	if (l->l_type != LISTEN_TCP || l->l_port == 0)
+		return 0;
+	if ((fd = socket(l->l_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) == -1)
+		return 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	busy = bind(fd, (const struct sockaddr *)&l->l_ss, l->l_sslen) ==
+	    -1 && errno == EADDRINUSE;
+	close(fd);
+	if (!busy)
+		return 0;
+	listen_inuse(l);
+	return 1;
+}
+
+/*
  * The listener of the listen address spec (entry index of configuration
  * c): the one already open for the same address and socket kind, shared,
- * or a new one with the sockets of its first slot.  Its name for c goes
- * to *name (allocated).  Returns NULL after logging.
+ * or a new one with the sockets of its first slot.  An open one is found
+ * by the address as written, before anything is resolved, so that an
+ * upgraded image takes over its sockets without a name lookup.  A new
+ * address must not be in use by another process, unless the service
+ * manager passed its socket.  Its name for c goes to *name (allocated).
+ * Returns NULL after logging.
  */
 struct listener *
 listen_get(const char *spec, int index, const struct config *c, char **name)
 {
 	struct listener	*l, **v;
-	const char	*e;
+	const char	*e, *addr;
 	size_t		 i;
 	int		 reuseport;
 
+	if (listen_split(spec, index, name, &addr, &e) == -1) {
+		log_warnx("listen %s: %s", spec, e);
+		return NULL;
+	}
+	reuseport = c->c_reuseport && strncmp(addr, "unix:", 5) != 0;
+	for (i = 0; i < master.m_nlis; i++) {
+		l = master.m_lis[i];
+		if (strcmp(addr, l->l_addr) == 0 &&
+		    l->l_reuseport == reuseport) {
+			l->l_refs++;
+			return l;
+		}
+	}
+	free(*name);
+	*name = NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
 	if (listen_parse(spec, index, l, &e) == -1) {
@@ -439,23 +621,17 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	}
 	if ((*name = strdup(l->l_name)) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
-	reuseport = c->c_reuseport && l->l_type == LISTEN_TCP;
-	for (i = 0; i < master.m_nlis; i++) {
-		if (strcmp(master.m_lis[i]->l_addr, l->l_addr) == 0 &&
-		    master.m_lis[i]->l_reuseport == reuseport) {
-			listen_close(l);
-			free(l);
-			l = master.m_lis[i];
-			l->l_refs++;
-			return l;
-		}
-	}
 	l->l_reuseport = reuseport;
 	l->l_backlog = c->c_backlog;
 	if (listen_inherited(l))
 		goto add;
-	if (l->l_type == LISTEN_UNIX && listen_unix_stale(l) == -1) {
-		log_warn("listen %s", l->l_addr);
+	if (listen_busy(l))
+		goto fail;
+	if (l->l_type == LISTEN_UNIX && listen_unix_free(l) == -1) {
+		if (errno == EADDRINUSE)
+			listen_inuse(l);
+		else
+			log_warn("listen %s", l->l_addr);
 		goto fail;
 	}
 	if ((l->l_fds = calloc(1, sizeof(int))) == NULL)

@@ -17,8 +17,8 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <libutil.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +35,13 @@ static void	 signal_cb(struct ev_loop *, ev_signal *, int);
 static void	 master_stop(int);
 static void	 master_exit(void);
 static void	 master_trim(void);
+static void	 master_stdio(void);
+static void	 master_start(void);
+static void	 master_adopt(void);
+static void	 master_loop(const struct config *);
 
-static struct pidfh	*pidfh;
+static int		 pidfd = -1;	/* the locked pid file */
+static const char	*pidpath;
 static char		**env;		/* our copy of the environment */
 static ev_signal	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1,
 			 sig_usr2, sig_ttin, sig_ttou;
@@ -95,11 +100,11 @@ main(int argc, char *argv[])
 	const char	*key, **cliopt = NULL;
 	char		**cmd = NULL, *conffile = NULL;
 	size_t		 ncli = 0;
-	int		 ch, check = 0, debug = 0, code, upgraded;
-	pid_t		 other;
+	int		 ch, check = 0, debug = 0, code;
 
+	master_stdio();
 	env = copy_environ();
-	upgrade_init(argc, argv);
+	upgrade_init(argc, argv, env);
 
 	/*
 	 * Options are collected as key/value pairs and applied after the
@@ -160,36 +165,90 @@ main(int argc, char *argv[])
 	log_init(debug);
 	master.m_environ = env;
 	reload_init(conffile, cliopt, ncli, cmd);
+	if (check) {
+		if ((c = reload_read(&code)) == NULL) {
+			if (code == EXIT_USAGE)
+				usage(stderr, EXIT_USAGE);
+			exit(code);
+		}
+		config_print(c, stdout);
+		printf("configuration ok\n");
+		/* Asked by a master about to upgrade to this binary. */
+		if (upgrade_verify() == -1)
+			exit(EXIT_SOFTWARE);
+		exit(0);
+	}
+
+	if (upgrade_handed())
+		master_adopt();
+	else
+		master_start();
+	master_trim();
+	ev_run(EV_DEFAULT, 0);
+
+	master_exit();
+	log_info("stopped");
+	return master.m_exit;
+}
+
+/*
+ * Descriptors 0, 1 and 2 are expected open: a master started with one of
+ * them closed would hand its next descriptor (the pid file, a socket) to
+ * whoever writes to standard error, and to its workers.  Open /dev/null
+ * on any that is closed, before anything else is opened.
+ */
+static void
+master_stdio(void)
+{
+	int	 fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			_exit(EXIT_OSERR);
+	}
+}
+
+/*
+ * A master of its own: read the configuration, take the pid file, then
+ * the state directory, then the addresses (each a clear error with its
+ * own exit status, before anything of another master is touched), and
+ * start the workers.
+ */
+static void
+master_start(void)
+{
+	struct config	*c;
+	pid_t		 other;
+	int		 code;
+
 	if ((c = reload_read(&code)) == NULL) {
 		if (code == EXIT_USAGE)
 			usage(stderr, EXIT_USAGE);
 		exit(code);
 	}
-	if (check) {
-		config_print(c, stdout);
-		printf("configuration ok\n");
-		exit(0);
+	if (c->c_pidfile != NULL &&
+	    (pidfd = lock_take(AT_FDCWD, c->c_pidfile, &other)) == -1) {
+		if (errno == EEXIST)
+			fatalx(EXIT_TEMPFAIL, "pid file %s is held by "
+			    "another master (pid %ld)", c->c_pidfile,
+			    (long)other);
+		fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
 	}
-
-	/* The pid file comes first: a second master changes nothing. */
-	if (c->c_pidfile != NULL) {
-		if ((pidfh = pidfile_open(c->c_pidfile, 0644, &other)) ==
-		    NULL) {
-			if (errno == EEXIST)
-				fatalx(EXIT_TEMPFAIL, "pid file %s is held by "
-				    "another master (pid %ld)", c->c_pidfile,
-				    (long)other);
-			fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
-		}
+	pidpath = c->c_pidfile;
+	if ((code = state_open(c->c_state_dir, &other)) != 0) {
+		master_exit();
+		if (code == 1)
+			fatalx(EXIT_TEMPFAIL, "state directory %s is in use by "
+			    "another master (pid %ld); give this one its own "
+			    "(-s or state_dir)", c->c_state_dir, (long)other);
+		exit(EXIT_OSERR);
 	}
 
 	master.m_conf = c;
 	master.m_gen = master.m_lastgen = 1;
-	/* After SIGUSR2: the listeners and slots of the previous image. */
-	if ((upgraded = upgrade_begin()) > 0)
-		c->c_workers = upgraded;
-	else
-		listen_inherit_init();
+	listen_inherit_init();
 	if (config_activate(c, master.m_gen) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
@@ -197,10 +256,63 @@ main(int argc, char *argv[])
 	listen_inherit_done();
 	output_init(0);
 	c->c_refs++;
-	if (upgraded)
-		upgrade_keep_listeners();
 
-	if (ev_default_loop(EVFLAG_AUTO) == NULL)
+	master_loop(c);
+	if (state_start(0) == -1 || notify_init(0) == -1 ||
+	    health_init(c->c_health, -1) == -1) {
+		master_exit();
+		exit(EXIT_OSERR);
+	}
+	setproctitle("master");
+	slot_add(c->c_workers);
+	log_info("started: %d workers of %s, generation %llu",
+	    master.m_nslots, c->c_cmdpath, (unsigned long long)master.m_gen);
+	slot_start_all();
+}
+
+/*
+ * The new image of an upgrade (SIGUSR2): take over what the previous one
+ * handed over (its configuration, the pid file and state directory
+ * locks, every socket and the workers) before anything that could fail.
+ * Nothing is bound or opened by path again; signals sent during the
+ * execve(2) are still pending and are handled once the loop runs.
+ */
+static void
+master_adopt(void)
+{
+	struct config	*c;
+	int		 fds[UPGRADE_NFDS];
+
+	c = upgrade_begin(fds);
+	pidfd = fds[UPGRADE_PIDFILE];
+	pidpath = c->c_pidfile;
+	master.m_conf = c;
+	if (config_activate(c, master.m_gen) == -1)
+		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the listeners");
+	upgrade_keep_listeners();
+	output_init(0);
+	c->c_refs++;
+
+	master_loop(c);
+	if (state_adopt(fds[UPGRADE_STATEDIR], fds[UPGRADE_STATELOCK]) ==
+	    -1 || state_start(1) == -1 || notify_init(1) == -1 ||
+	    health_init(c->c_health, fds[UPGRADE_HEALTH]) == -1)
+		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the state "
+		    "directory or the health endpoint");
+	setproctitle("master");
+	upgrade_slots();
+}
+
+/* The event loop and the signals it handles. */
+static void
+master_loop(const struct config *c)
+{
+	/*
+	 * Signals come through signalfd: they stay blocked, so one sent
+	 * while an upgrade executes the new image waits, pending, for the
+	 * new image's loop instead of killing the process or being lost.
+	 */
+	if (ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD) == NULL)
 		fatalx(EXIT_OSERR, "cannot initialise libev");
 	signal(SIGPIPE, SIG_IGN);
 	sdnotify_init();
@@ -223,30 +335,13 @@ main(int argc, char *argv[])
 	ev_signal_start(EV_DEFAULT, &sig_usr2);
 	ev_signal_start(EV_DEFAULT, &sig_ttin);
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
+}
 
-	if (state_init(c->c_state_dir, upgraded) == -1 || notify_init() == -1 ||
-	    health_init(c->c_health) == -1) {
-		master_exit();
-		exit(EXIT_OSERR);
-	}
-	if (pidfh != NULL && pidfile_write(pidfh) == -1)
-		log_warn("pid file %s", c->c_pidfile);
-	setproctitle("master");
-	if (upgraded)
-		upgrade_slots();
-	else {
-		slot_add(c->c_workers);
-		log_info("started: %d workers of %s, generation %llu",
-		    master.m_nslots, c->c_cmdpath,
-		    (unsigned long long)master.m_gen);
-		slot_start_all();
-	}
-	master_trim();
-	ev_run(EV_DEFAULT, 0);
-
-	master_exit();
-	log_info("stopped");
-	return master.m_exit;
+/* The pid file's locked descriptor and path, for an upgrade. */
+int
+master_pidfile(void)
+{
+	return pidfd;
 }
 
 /*
@@ -312,9 +407,8 @@ master_exit(void)
 	listen_close_all();
 	health_close_all();
 	state_cleanup();
-	if (pidfh != NULL)
-		pidfile_remove(pidfh);
-	pidfh = NULL;
+	lock_release(AT_FDCWD, pidpath, pidfd);
+	pidfd = -1;
 }
 
 static void

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -58,12 +59,16 @@ static void	 notify_stream_read(struct worker *);
 /*
  * Create the directory of the notify sockets, state_dir/notify: mode
  * 0711, so that a worker of another user can reach its own socket but
- * not list the others.
+ * not list the others.  At a fresh start, sockets left there by a master
+ * that did not stop cleanly are removed: the state directory's lock says
+ * no live master uses them.  After an upgrade they are the workers' own.
  */
 int
-notify_init(void)
+notify_init(int upgrade)
 {
 	const char	*dir = master.m_conf->c_state_dir;
+	struct dirent	*de;
+	DIR		*d;
 
 	if (asprintf(&master.m_notifydir, "%s/notify", dir) == -1)
 		fatal(EXIT_OSERR, "%s", __func__);
@@ -72,6 +77,12 @@ notify_init(void)
 		return -1;
 	}
 	(void)chmod(master.m_notifydir, 0711);
+	if (upgrade || (d = opendir(master.m_notifydir)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_type == DT_SOCK)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
 	return 0;
 }
 

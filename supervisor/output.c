@@ -277,6 +277,14 @@ output_finish(void)
 	log_setsink(NULL);
 }
 
+/* Before an upgrade's execve: write what the sink takes now. */
+void
+output_drain(void)
+{
+	if (out_q != NULL)
+		output_flush();
+}
+
 static void
 output_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 {

@@ -131,7 +131,7 @@ reload_invalid(const char *result, const char *why)
 	struct reloadinfo	*r = &master.m_reload;
 
 	r->r_gen = master.m_lastgen + 1;
-	r->r_result = result;
+	strlcpy(r->r_result, result, sizeof(r->r_result));
 	strlcpy(r->r_error, why, sizeof(r->r_error));
 	r->r_started = r->r_finished = ev_time();
 	log_warnx("reload: %s; generation %llu keeps serving", result,
@@ -176,7 +176,7 @@ reload_begin(void)
 	master.m_reloading = RELOAD_FORWARD;
 	master.m_reload_fails = 0;
 	r->r_gen = master.m_gen;
-	r->r_result = "in-progress";
+	strlcpy(r->r_result, "in-progress", sizeof(r->r_result));
 	r->r_error[0] = '\0';
 	r->r_started = ev_time();
 	r->r_finished = 0;
@@ -277,8 +277,8 @@ reload_finish(void)
 	struct reloadinfo	*r = &master.m_reload;
 	struct config		*prev;
 
-	r->r_result = master.m_reloading == RELOAD_BACK ? "rolled-back" :
-	    "ok";
+	strlcpy(r->r_result, master.m_reloading == RELOAD_BACK ?
+	    "rolled-back" : "ok", sizeof(r->r_result));
 	r->r_finished = ev_time();
 	log_info("reload: %s, generation %llu serves",
 	    master.m_reloading == RELOAD_BACK ? "rolled back" : "done",
@@ -338,7 +338,7 @@ reload_rollback(const char *why)
 	    "generation %llu", (unsigned long long)failed->c_gen, why,
 	    (unsigned long long)master.m_prev->c_gen);
 	strlcpy(r->r_error, why, sizeof(r->r_error));
-	r->r_result = "rolling-back";
+	strlcpy(r->r_result, "rolling-back", sizeof(r->r_result));
 	master.m_conf = master.m_prev;
 	master.m_prev = failed;
 	master.m_gen = master.m_conf->c_gen;

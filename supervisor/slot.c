@@ -398,6 +398,13 @@ slot_child_cb(struct ev_loop *loop, ev_child *ch, int revents)
 
 	(void)revents;
 	ev_child_stop(loop, ch);
+	/*
+	 * What is left of its process group goes with it, before anything
+	 * else runs: a descendant holding the slot's socket would take
+	 * connections meant for the next worker, or keep the port after
+	 * drover has exited.
+	 */
+	(void)kill(-ch->rpid, SIGKILL);
 	ev_timer_stop(loop, &w->w_stop);
 	/* An exec error is written before the child exits: read it now. */
 	slot_exec_read(w);
@@ -612,10 +619,19 @@ slot_stop_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	slot_kill(w, SIGKILL);
 }
 
+/*
+ * Send sig to worker w.  SIGKILL goes to its whole process group, so
+ * that nothing it started outlives it (a worker started by an older
+ * drover leads no group: then to the worker alone).
+ */
 static void
 slot_kill(struct worker *w, int sig)
 {
-	if (w->w_pid > 0 && kill(w->w_pid, sig) == -1 && errno != ESRCH)
+	if (w->w_pid <= 0)
+		return;
+	if (sig == SIGKILL && kill(-w->w_pid, sig) == 0)
+		return;
+	if (kill(w->w_pid, sig) == -1 && errno != ESRCH)
 		log_warn("slot %d: kill %ld", w->w_slot->s_id,
 		    (long)w->w_pid);
 }

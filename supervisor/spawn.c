@@ -5,9 +5,10 @@
  * Starting a worker: everything that allocates or may fail in an unsafe
  * way (the environment, the path of the command) is prepared in the
  * master; after fork() the child does only async-signal-safe steps:
- * signal mask and dispositions reset, the parent-death signal, working
- * directory and credentials, the slot's sockets moved to 3.., every other
- * descriptor closed, exec.  A failed step is written to a close-on-exec
+ * signal mask and dispositions reset, a process group of its own,
+ * working directory and credentials, then the parent-death signal (a
+ * change of credentials would clear it), the slot's sockets moved to
+ * 3.., every other descriptor closed, exec.  A failed step is written to a close-on-exec
  * pipe, so the master learns of it (and of a successful exec, by EOF)
  * without guessing from the exit status.
  */
@@ -225,6 +226,8 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 		spawn_child(c, p[1], owfd, fds, nfds + 1, envp, pidvars,
 		    npid, parent);
 	default:
+		/* Both sides, so that no kill(-pid) can miss the group. */
+		(void)setpgid(pid, pid);
 		close(p[1]);
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
 			log_warn("slot %d: fcntl", s->s_id);
@@ -261,6 +264,28 @@ spawn_rawdefault(int sig)
 	(void)syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(NSIG / 8));
 }
 
+/*
+ * In a child of the master, before exec: every signal back to its default
+ * disposition and none blocked (the master blocks the signals it handles,
+ * and dispositions and the mask survive exec).  Async-signal-safe.
+ */
+void
+spawn_reset_signals(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 1; i < NSIG; i++)
+		if (sigaction(i, &sa, NULL) == -1)
+			spawn_rawdefault(i);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Report a failed step of the child to the master and exit. */
 static void
 spawn_fail(int fd, int step, int err)
@@ -282,27 +307,17 @@ static void
 spawn_child(const struct config *c, int report, int out, const int *fds,
     int nfds, char **envp, char **pidvars, int npid, pid_t parent)
 {
-	struct sigaction	 sa;
-	sigset_t		 none;
 	char			 digits[SPAWN_PIDLEN], *pidvar;
 	int			 i, base, tmp[DROVER_MAX_LISTEN + 1], n;
 	pid_t			 me;
 
-	/* Dispositions and the mask are inherited across exec: reset. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (i = 1; i < NSIG; i++)
-		if (sigaction(i, &sa, NULL) == -1)
-			spawn_rawdefault(i);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-
-	/* A worker gets SIGTERM when the master dies, even by SIGKILL. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		spawn_fail(report, 1, errno);
-	if (getppid() != parent)
-		_exit(125);
+	spawn_reset_signals();
+	/*
+	 * A process group of its own: the stop timeout's SIGKILL reaches
+	 * whatever the worker started, and whatever is left of it once the
+	 * worker has exited is ended too (slot.c).
+	 */
+	(void)setpgid(0, 0);
 
 	if (c->c_directory != NULL && chdir(c->c_directory) == -1)
 		spawn_fail(report, 2, errno);
@@ -311,6 +326,17 @@ spawn_child(const struct config *c, int report, int out, const int *fds,
 		spawn_fail(report, 3, errno);
 	if (c->c_uid != (uid_t)-1 && setuid(c->c_uid) == -1)
 		spawn_fail(report, 4, errno);
+
+	/*
+	 * A worker gets SIGTERM when the master dies, even by SIGKILL.
+	 * Changing credentials clears the parent-death signal, so it is set
+	 * after them; and if the master died before it was set, the worker
+	 * goes at once.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		spawn_fail(report, 1, errno);
+	if (getppid() != parent)
+		_exit(125);
 
 	/* With output = prefix, standard output and error go to the pipe. */
 	if (out != -1 && (dup2(out, 1) == -1 || dup2(out, 2) == -1))

@@ -9,7 +9,8 @@
  * ev_prepare watcher writes once per loop iteration, just before the loop
  * waits again, so a burst of changes costs one write.  Every file is
  * written under a temporary name and renamed, so a reader never sees half
- * a file.
+ * a file.  The directory is locked for the master's lifetime (`lock`,
+ * lock.c): two masters never share one.
  */
 
 #include "config.h"
@@ -40,30 +41,84 @@ static void	 state_exit(FILE *, const struct exitinfo *);
 static int	 state_nready(void);
 
 static int		 state_dirfd = -1;
+static int		 state_lockfd = -1;	/* the locked `lock` */
 static int		 state_isready;
 static ev_prepare	 state_prepare;
 static ev_timer		 state_tick;
 static ev_timer		 state_lazy;
 
 /*
- * Create (if needed) and open the state directory, write the first
- * status, create `live` and start the watchers.  Returns -1 after logging
- * when the directory cannot be used.
+ * Create the state directory if needed (with its parents, as a default
+ * like /run/drover/NAME needs), open it and take its lock: one master
+ * per state directory.  Returns 0; 1 if another master holds it (its pid
+ * in *holder), having touched nothing; -1 after logging.
  */
 int
-state_init(const char *dir, int upgrade)
+state_open(const char *dir, pid_t *holder)
 {
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-		log_warn("state directory %s", dir);
-		return -1;
+	char	*copy, *p;
+	int	 held;
+
+	if (mkdir(dir, 0755) == -1 && errno == ENOENT) {
+		if ((copy = strdup(dir)) == NULL)
+			fatal(EXIT_OSERR, "%s", __func__);
+		for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
+			*p = '\0';
+			if (mkdir(copy, 0755) == -1 && errno != EEXIST)
+				break;
+			*p = '/';
+		}
+		free(copy);
+		(void)mkdir(dir, 0755);
 	}
 	if ((state_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
 		log_warn("state directory %s", dir);
 		return -1;
 	}
-	/* After an upgrade, `ready` stays while the workers serve on. */
-	if (upgrade && faccessat(state_dirfd, "ready", F_OK, 0) == 0)
+	if ((state_lockfd = lock_take(state_dirfd, "lock", holder)) == -1) {
+		held = errno == EEXIST;
+		if (!held)
+			log_warn("state directory %s: lock", dir);
+		close(state_dirfd);
+		state_dirfd = -1;
+		return held ? 1 : -1;
+	}
+	return 0;
+}
+
+/* After an upgrade: the state directory and its lock, handed over. */
+int
+state_adopt(int dirfd, int lockfd)
+{
+	struct stat	 st;
+
+	if (fstat(dirfd, &st) == -1 || !S_ISDIR(st.st_mode))
+		return -1;
+	(void)fcntl(dirfd, F_SETFD, FD_CLOEXEC);
+	state_dirfd = dirfd;
+	state_lockfd = lockfd;
+	return 0;
+}
+
+/* The descriptors an upgrade hands over. */
+void
+state_fds(int *dirfd, int *lockfd)
+{
+	*dirfd = state_dirfd;
+	*lockfd = state_lockfd;
+}
+
+/*
+ * Write the first status, create `live` and start the watchers.  After
+ * an upgrade, `ready` stays while the workers serve on.  Returns -1 after
+ * logging.
+ */
+int
+state_start(int upgrade)
+{
+	if (upgrade && faccessat(state_dirfd, "ready", F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0)
 		state_isready = 1;
 	else
 		(void)unlinkat(state_dirfd, "ready", 0);
@@ -215,6 +270,8 @@ state_cleanup(void)
 	(void)unlinkat(state_dirfd, "status.json", 0);
 	(void)unlinkat(state_dirfd, "live", 0);
 	(void)unlinkat(state_dirfd, "notify", AT_REMOVEDIR);
+	lock_release(state_dirfd, "lock", state_lockfd);
+	state_lockfd = -1;
 	close(state_dirfd);
 	state_dirfd = -1;
 }
@@ -303,7 +360,7 @@ state_status(FILE *fp)
 
 	fprintf(fp, "  \"reload\": {\"generation\": %llu, \"result\": ",
 	    (unsigned long long)r->r_gen);
-	if (r->r_result != NULL)
+	if (r->r_result[0] != '\0')
 		state_str(fp, r->r_result);
 	else
 		fputs("null", fp);
@@ -319,7 +376,9 @@ state_status(FILE *fp)
 	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
 	    master.m_reload_pending ? "true" : "false", r->r_count);
 
-	fprintf(fp, "  \"output_dropped\": %lu,\n", output_dropped());
+	fputs("  \"upgrade\": ", fp);
+	upgrade_status(fp);
+	fprintf(fp, ",\n  \"output_dropped\": %lu,\n", output_dropped());
 	fputs("  \"health\": ", fp);
 	health_status(fp);
 	fprintf(fp, ",\n  \"listeners\": [");
