@@ -41,7 +41,7 @@ static void	 master_adopt(void);
 static void	 master_loop(const struct config *);
 
 static int		 pidfd = -1;	/* the locked pid file */
-static const char	*pidpath;
+static char		*pidpath;	/* its path, as configured */
 static char		**env;		/* our copy of the environment */
 static ev_signal	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1,
 			 sig_usr2, sig_ttin, sig_ttou;
@@ -173,10 +173,9 @@ main(int argc, char *argv[])
 		}
 		config_print(c, stdout);
 		printf("configuration ok\n");
+		config_free(c);
 		/* Asked by a master about to upgrade to this binary. */
-		if (upgrade_verify() == -1)
-			exit(EXIT_SOFTWARE);
-		exit(0);
+		exit(upgrade_verify() == -1 ? EXIT_SOFTWARE : 0);
 	}
 
 	if (upgrade_handed())
@@ -236,7 +235,8 @@ master_start(void)
 			    (long)other);
 		fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
 	}
-	pidpath = c->c_pidfile;
+	if (c->c_pidfile != NULL && (pidpath = strdup(c->c_pidfile)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
 	if ((code = state_open(c->c_state_dir, &other)) != 0) {
 		master_exit();
 		if (code == 1)
@@ -285,7 +285,8 @@ master_adopt(void)
 
 	c = upgrade_begin(fds);
 	pidfd = fds[UPGRADE_PIDFILE];
-	pidpath = c->c_pidfile;
+	if (c->c_pidfile != NULL && (pidpath = strdup(c->c_pidfile)) == NULL)
+		fatal(EXIT_OSERR, "%s", __func__);
 	master.m_conf = c;
 	if (config_activate(c, master.m_gen) == -1)
 		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the listeners");

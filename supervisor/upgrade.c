@@ -395,6 +395,9 @@ upgrade_check(void)
 
 	upgrade_outlen = 0;
 	upgrade_timedout = 0;
+	/* A request from now on is answered by this check, or another. */
+	master.m_upgrade.u_started = ev_time();
+	state_changed();
 	if ((upgrade_checkfd = upgrade_state()) == -1) {
 		upgrade_end("failed", "cannot write the state");
 		return;

@@ -48,10 +48,6 @@
 #define NSCALE		10
 /* HUPs sent in one burst. */
 #define NSTORM		100
-/* A client gives up by itself after this long, whatever happens. */
-#define CLIENT_MS	60000
-/* Failed requests a client describes (it counts them all). */
-#define CLIENT_DIAGS	5
 
 /* What a reload should have come to (pred_settled). */
 struct settle {
@@ -71,20 +67,6 @@ struct paced {
 struct outcome {
 	long long	 gen;
 	const char	*result;
-};
-
-/* A client process making requests until told to stop. */
-struct client {
-	pid_t		 pid;
-	int		 ctl;		/* a byte or EOF tells it to stop */
-	int		 res;		/* "S" once started, then the tally */
-	const char	*what;
-};
-
-struct tally {
-	long		 requests;
-	long		 failures;
-	long		 connects;
 };
 
 static const char	*spath(char *, size_t, int, const char *);
@@ -107,9 +89,6 @@ static unsigned long	 fd3_inode(pid_t);
 static char		 proc_state(pid_t);
 static int		 alive(struct tl_daemon *);
 static int		 log_count(const struct tl_daemon *, const char *);
-static void		 client_start(struct client *, int, int);
-static void		 client_run(int, int, int, int, const char *);
-static int		 client_stop(struct client *, struct tally *);
 static int		 ready_watch(const char *);
 static int		 ready_events(int, int *, int *);
 static void		 check_children(const struct tl_daemon *,
@@ -373,142 +352,6 @@ log_count(const struct tl_daemon *d, const char *needle)
 	return n;
 }
 
-/*
- * Fork a client of 127.0.0.1:port: one new connection per GET / or, if
- * keepalive, GETs on one connection for as long as the server keeps it.
- * It says "S" once it has made its first request.
- */
-static void
-client_start(struct client *c, int port, int keepalive)
-{
-	struct pollfd	 pfd;
-	char		 ch;
-	int		 ctl[2], res[2], r, fds[256], n, i;
-
-	c->what = keepalive ? "keep-alive client" : "new-connection client";
-	if (pipe2(ctl, O_CLOEXEC) == -1 || pipe2(res, O_CLOEXEC) == -1)
-		sysbail("pipe2");
-	fflush(NULL);
-	if ((c->pid = fork()) == -1)
-		sysbail("fork");
-	if (c->pid == 0) {
-		/*
-		 * Keep only our two pipe ends: a copy of another client's
-		 * control pipe held here would keep that client from seeing
-		 * the test close it.
-		 */
-		if ((n = tl_fd_list(getpid(), fds, 256)) == -1)
-			_exit(1);
-		for (i = 0; i < n; i++)
-			if (fds[i] > 2 && fds[i] != ctl[0] && fds[i] != res[1])
-				close(fds[i]);
-		client_run(ctl[0], res[1], port, keepalive, c->what);
-		_exit(0);
-	}
-	close(ctl[0]);
-	close(res[1]);
-	c->ctl = ctl[1];
-	c->res = res[0];
-	pfd.fd = c->res;
-	pfd.events = POLLIN;
-	while ((r = poll(&pfd, 1, WAIT_MS)) == -1 && errno == EINTR)
-		continue;
-	if (r != 1 || read(c->res, &ch, 1) != 1 || ch != 'S')
-		bail("the %s did not start", c->what);
-}
-
-/*
- * The client's loop, in the child: until ctl is written to or closed (by
- * the test, or because the test died) or CLIENT_MS have passed.  A
- * request fails when the connection cannot be made, is reset or closed
- * without an answer, or the answer is not "200 hello".  On a keep-alive
- * connection an answer with "Connection: close" is no failure: the
- * client reconnects, as clients must.
- */
-static void
-client_run(int ctl, int res, int port, int keepalive, const char *what)
-{
-	struct pollfd	 pfd;
-	struct tally	 t;
-	long long	 deadline = tl_now_ms() + CLIENT_MS;
-	char		 body[64];
-	int		 fd = -1, status, closehdr, r, said = 0;
-	const char	*why;
-
-	memset(&t, 0, sizeof(t));
-	for (;;) {
-		pfd.fd = ctl;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 0) != 0 || tl_now_ms() > deadline)
-			break;
-		why = NULL;
-		status = 0;
-		closehdr = 0;
-		if (fd == -1) {
-			if ((fd = tl_connect(port)) == -1)
-				why = "connect";
-			else
-				t.connects++;
-		}
-		if (why == NULL && tl_http_request(fd, "/", keepalive) == -1)
-			why = "send";
-		if (why == NULL && (r = tl_http_response(fd, 10000, &status,
-		    body, sizeof(body), &closehdr)) != 0)
-			why = r == -2 ? "closed without an answer" : "receive";
-		if (why == NULL && (status != 200 ||
-		    strcmp(body, "hello\n") != 0))
-			why = "wrong answer";
-		t.requests++;
-		if (why != NULL) {
-			if (t.failures++ < CLIENT_DIAGS)
-				diag("%s: request %ld failed: %s (%s, status "
-				    "%d)", what, t.requests, why,
-				    strerror(errno), status);
-		}
-		if (fd != -1 && (!keepalive || why != NULL || closehdr)) {
-			close(fd);
-			fd = -1;
-		}
-		if (!said) {
-			said = 1;
-			if (write(res, "S", 1) != 1)
-				_exit(1);
-		}
-	}
-	if (fd != -1)
-		close(fd);
-	if (write(res, &t, sizeof(t)) != (ssize_t)sizeof(t))
-		_exit(1);
-}
-
-/* Tell the client to stop and collect its tally: 0, or -1. */
-static int
-client_stop(struct client *c, struct tally *t)
-{
-	struct pollfd	 pfd;
-	ssize_t		 n = -1;
-	int		 r, st;
-
-	if (write(c->ctl, "x", 1) != 1)
-		sysbail("write");
-	close(c->ctl);
-	pfd.fd = c->res;
-	pfd.events = POLLIN;
-	while ((r = poll(&pfd, 1, WAIT_MS)) == -1 && errno == EINTR)
-		continue;
-	if (r == 1)
-		n = read(c->res, t, sizeof(*t));
-	close(c->res);
-	if (n != (ssize_t)sizeof(*t)) {
-		diag("the %s did not report", c->what);
-		kill(c->pid, SIGKILL);
-	}
-	while (waitpid(c->pid, &st, 0) == -1)
-		if (errno != EINTR)
-			sysbail("waitpid");
-	return n == (ssize_t)sizeof(*t) ? 0 : -1;
-}
-
 /* Watch dir for files leaving it (and status.json arriving). */
 static int
 ready_watch(const char *dir)
@@ -727,8 +570,8 @@ test_clients(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct client		 c[2];
-	struct tally		 t[2];
+	struct tl_client	 c[2];
+	struct tl_tally		 t[2];
 	const char		*cf = tl_fmt("%s/clients.conf", tdir);
 	long long		 seen[2 * (NRELOADS + 1)];
 	pid_t			 kids[8];
@@ -744,8 +587,8 @@ test_clients(void)
 	tl_json_free(j);
 
 	memset(t, 0, sizeof(t));
-	client_start(&c[0], port, 0);
-	client_start(&c[1], port, 1);
+	tl_client_start(&c[0], port, 0);
+	tl_client_start(&c[1], port, 1);
 	for (n = 1; n <= NRELOADS; n++) {
 		hup(&d);
 		if ((j = wait_settled(&d, n + 1, "ok", 2, &notready)) == NULL)
@@ -760,7 +603,7 @@ test_clients(void)
 	is_int(0, notready, "clients: the cluster was ready in every status "
 	    "seen meanwhile");
 	for (i = 0; i < 2; i++) {
-		if (client_stop(&c[i], &t[i]) == -1) {
+		if (tl_client_stop(&c[i], &t[i]) == -1) {
 			ok(0, "clients: the %s reported", c[i].what);
 			continue;
 		}
@@ -1166,8 +1009,8 @@ test_scaling(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct client		 c;
-	struct tally		 t;
+	struct tl_client	 c;
+	struct tl_tally		 t;
 	const char		*cf = tl_fmt("%s/scale.conf", tdir);
 	long long		 p0, p1, p2;
 	int			 three = 3, two = 2, i;
@@ -1179,7 +1022,7 @@ test_scaling(void)
 	p1 = slot_int(j, 1, "pid");
 	is_int(2, tl_json_int(j, "listeners.0.sockets", -1), "scale: 2 "
 	    "sockets at start");
-	client_start(&c, tl_port(j, 0), 0);
+	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 
 	if (tl_daemon_kill(&d, SIGTTIN) == -1)
@@ -1247,7 +1090,7 @@ test_scaling(void)
 	is_int(0, tl_wait_pid_gone((pid_t)p2, WAIT_MS), "workers = 2: the "
 	    "retired slot's worker has exited");
 
-	if (client_stop(&c, &t) == 0) {
+	if (tl_client_stop(&c, &t) == 0) {
 		diag("%s: %ld requests, %ld failed", c.what, t.requests,
 		    t.failures);
 		is_int(0, t.failures, "scale: the client saw no failure");

@@ -243,4 +243,31 @@ int		 tl_fd_list(pid_t, int *, int);
  */
 int		 tl_run(const char *const [], int, char **);
 
+/*
+ * A continuous client (tl-client.c): a process of its own that makes
+ * requests to 127.0.0.1:port, GET / answered "hello", one new connection
+ * per request or, with keepalive, as many requests per connection as the
+ * server allows, until tl_client_stop().  A request fails when the
+ * connection cannot be made, is reset or closed without an answer, or the
+ * answer is not "200 hello"; the first few failures are described with
+ * diag().  tl_client_start() returns once the first request was made
+ * (bailing out otherwise); tl_client_stop() fills the tally: 0, or -1 if
+ * the client did not report.
+ */
+struct tl_client {
+	pid_t		 pid;
+	int		 ctl;		/* a byte or EOF tells it to stop */
+	int		 res;		/* "S" once started, then the tally */
+	const char	*what;
+};
+
+struct tl_tally {
+	long		 requests;
+	long		 failures;
+	long		 connects;
+};
+
+void		 tl_client_start(struct tl_client *, int, int);
+int		 tl_client_stop(struct tl_client *, struct tl_tally *);
+
 #endif /* DROVER_TESTLIB_H */

@@ -2,10 +2,18 @@
 /*
  * Copyright (c) 2026 The drover authors.
  *
- * SIGUSR2 re-executes drover in place: the master keeps its pid, its
- * workers and its listening sockets, and goes on supervising them (a
- * killed worker is replaced, a reload works).  If the binary cannot be
- * executed, the running image keeps running and says why.
+ * SIGUSR2 re-executes drover in place and is never an outage.  The
+ * master keeps its pid, its workers and its listening sockets and goes on
+ * supervising them (a killed worker is replaced, a reload works), with or
+ * without a pid file (whose lock it keeps: a second master on it still
+ * exits 75).  A new binary is checked first (drover -n with the same
+ * command line): with the configuration file broken since start, or a
+ * binary that cannot start, or none at all, the running image keeps
+ * serving and says why, in the log and in status.json.  The health
+ * endpoint on a unix socket survives.  Twenty upgrades interleaved with
+ * worker kills, reloads and scaling, and HUP, TERM or USR2 sent 0, 1 and
+ * 3 ms after a USR2, are each handled and none is fatal.  Every part runs
+ * under a continuous client that must see no failed request.
  */
 
 #include "config.h"
@@ -13,17 +21,47 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
 #include "testlib.h"
 
-static int	 same_set(const unsigned long *, int, const unsigned long *,
-		    int);
+#define WAIT_MS		15000
+
+/* What pred_upgraded waits for. */
+struct upgraded {
+	long long	 done;		/* upgrade.upgrades at least this */
+	long long	 requests;	/* upgrade.requests at least this */
+	long long	 gen;		/* generation at least this; 0: any */
+	int		 nslots;	/* slots all ready */
+};
+
+static int		 same_set(const unsigned long *, int,
+			    const unsigned long *, int);
+static int		 pred_upgraded(const struct tl_json *, void *);
+static int		 pred_result(const struct tl_json *, void *);
+static int		 pred_checked_after(const struct tl_json *, void *);
+static double		 tl_wall(void);
+static struct tl_json	*wait_upgraded(struct tl_daemon *, long long,
+			    long long, long long, int);
+static void		 start(struct tl_daemon *, const char *const []);
+static void		 client_done(struct tl_client *, const char *);
+static void		 pause_ms(int);
+static void		 test_basic(int);
+static void		 test_broken_file(void);
+static void		 test_health_unix(void);
+static void		 test_bad_binary(void);
+static void		 test_twenty(void);
+static void		 test_race(int, int);
+
+static const char	*drover_copy;	/* the binary the tests run */
+static const char	*hello;
 
 /* Whether every inode of a[] is in b[]. */
 static int
@@ -41,93 +79,553 @@ same_set(const unsigned long *a, int na, const unsigned long *b, int nb)
 	return na > 0;
 }
 
-int
-main(void)
+/*
+ * At least so many upgrades done and requested, the last one "ok", the
+ * generation as asked, nothing reloading and every slot ready.
+ */
+static int
+pred_upgraded(const struct tl_json *j, void *arg)
 {
-	struct tl_daemon	 d;
+	const struct upgraded	*u = arg;
+	const char		*s;
+
+	if (tl_json_int(j, "upgrade.upgrades", -1) < u->done ||
+	    tl_json_int(j, "upgrade.requests", -1) < u->requests ||
+	    (s = tl_json_str(j, "upgrade.result")) == NULL ||
+	    strcmp(s, "ok") != 0 || tl_json_int(j, "generation", -1) <
+	    u->gen || (s = tl_json_str(j, "state")) == NULL ||
+	    strcmp(s, "running") != 0 || tl_json_len(j, "slots") !=
+	    (size_t)u->nslots || tl_json_int(j, "workers", -1) != u->nslots)
+		return 0;
+	return tl_pred_all_ready(j, NULL);
+}
+
+static struct tl_json *
+wait_upgraded(struct tl_daemon *d, long long done, long long requests,
+    long long gen, int nslots)
+{
+	struct upgraded	 u;
+
+	u.done = done;
+	u.requests = requests;
+	u.gen = gen;
+	u.nslots = nslots;
+	return tl_status_wait(d, pred_upgraded, &u, WAIT_MS);
+}
+
+/* upgrade.result is the string arg. */
+static int
+pred_result(const struct tl_json *j, void *arg)
+{
+	const char	*s = tl_json_str(j, "upgrade.result");
+
+	return s != NULL && strcmp(s, arg) == 0;
+}
+
+/* The wall clock, in seconds, as status.json writes it. */
+static double
+tl_wall(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * An upgrade that began (its check started) at or after *arg went
+ * through, and the cluster is ready.
+ */
+static int
+pred_checked_after(const struct tl_json *j, void *arg)
+{
+	const double	*t = arg;
+	const char	*s = tl_json_str(j, "upgrade.result");
+
+	return s != NULL && strcmp(s, "ok") == 0 &&
+	    tl_json_num(j, "upgrade.started", 0) >= *t - 0.001 &&
+	    tl_pred_all_ready(j, NULL);
+}
+
+/* Start drover with argv and wait for every slot to be ready. */
+static void
+start(struct tl_daemon *d, const char *const argv[])
+{
+	struct tl_json	*j;
+
+	if (tl_daemon_start(d, argv) == -1)
+		bail("cannot start drover");
+	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
+		bail("workers never became ready");
+	tl_json_free(j);
+}
+
+/* Stop a continuous client and check it saw no failure. */
+static void
+client_done(struct tl_client *c, const char *what)
+{
+	struct tl_tally	 t = { 0, 0, 0 };
+
+	ok(tl_client_stop(c, &t) == 0 && t.failures == 0 && t.requests > 0,
+	    "%s: the client saw no failed request (%ld of %ld)", what,
+	    t.failures, t.requests);
+}
+
+/*
+ * The spacing between two signals a test sends on purpose: a stimulus,
+ * not a wait for anything.
+ */
+static void
+pause_ms(int ms)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ms * 1000000L;
+	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+}
+
+/*
+ * The basic upgrade: same pid, workers and sockets; an adopted worker is
+ * still supervised; a reload works after it.  With a pid file, its lock
+ * survives: a second master on it still exits 75.
+ */
+static void
+test_basic(int pidfile)
+{
+	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	struct tl_match		 m;
+	struct tl_client	 c;
+	const char		*what = pidfile ? "with -p" : "without -p";
+	const char		*pf = tl_fmt("%s/drover.pid", tl_tmpdir());
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
-				    "--", NULL, NULL };
+				    pidfile ? "-p" : "--", pidfile ? pf : hello,
+				    pidfile ? "--" : NULL, hello, NULL };
+	const char		*argv2[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "-p", pf, "--", hello, NULL };
 	unsigned long		 ino0[64], ino1[64], wino[8];
 	int			 fdn[64], n0, n1, port, status, i;
 	long long		 w0, w1;
-	char			 body[64], *copy;
+	char			 body[64], *text;
 
-	plan_lazy();
-	/* Run a copy of drover, so that the test can take it away. */
-	copy = strdup(tl_fmt("%s/drover-copy", tl_tmpdir()));
-	if (tl_run((const char *const[]){ "cp", tl_path("supervisor/drover"),
-	    copy, NULL }, 10000, NULL) != 0)
-		bail("cannot copy drover");
-	setenv("TL_DROVER", copy, 1);
-	argv[5] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("workers never became ready");
+	start(&d, argv);
+	j = tl_status(&d);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	port = tl_port(j, 0);
 	tl_json_free(j);
 	n0 = tl_fd_inodes(d.pid, ino0, fdn, 64);
+	tl_client_start(&c, port, 0);
 
 	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 1, 1, 1, 2);
+	ok(j != NULL, "%s: USR2: the upgrade is done and every slot ready",
+	    what);
 	is_int(0, tl_wait_log(&d, "upgrade: adopted 2 slots, generation 1",
-	    10000), "USR2: the new image adopted both slots");
-	ok(kill(d.pid, 0) == 0 && !d.exited, "the master kept its pid");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000);
-	ok(j != NULL, "the cluster is ready");
-	is_int(d.pid, tl_json_int(j, "pid", 0), "status.json: same pid");
-	is_int(w0, tl_json_int(j, "slots.0.pid", 0), "slot 0 kept its worker");
-	is_int(w1, tl_json_int(j, "slots.1.pid", 0), "slot 1 kept its worker");
-	is_int(port, tl_port(j, 0), "the port is the same");
+	    1000), "%s: the new image adopted both slots", what);
+	ok(kill(d.pid, 0) == 0 && !d.exited, "%s: the master kept its pid",
+	    what);
+	is_int(d.pid, tl_json_int(j, "pid", 0), "%s: status.json: same pid",
+	    what);
+	ok(tl_json_int(j, "slots.0.pid", 0) == w0 &&
+	    tl_json_int(j, "slots.1.pid", 0) == w1, "%s: both slots kept "
+	    "their workers", what);
+	is_int(port, tl_port(j, 0), "%s: the port is the same", what);
+	ok(tl_json_num(j, "upgrade.finished", 0) >=
+	    tl_json_num(j, "upgrade.started", 1) &&
+	    tl_json_is_null(j, "upgrade.error"), "%s: status.json records "
+	    "the upgrade: when, and no error", what);
 	tl_json_free(j);
 	n1 = tl_fd_inodes(d.pid, ino1, fdn, 64);
-	ok(n0 > 0 && same_set(ino0, n0, ino1, n1), "the master holds the "
-	    "same sockets (%d before, %d after)", n0, n1);
+	ok(n0 > 0 && same_set(ino0, n0, ino1, n1), "%s: the master holds the "
+	    "same sockets (%d before, %d after)", what, n0, n1);
 	i = tl_fd_inodes((pid_t)w0, wino, fdn, 8);
-	ok(i > 0 && same_set(wino, 1, ino1, n1), "worker 0's listening "
-	    "socket is still one the master holds");
+	ok(i > 0 && same_set(wino, 1, ino1, n1), "%s: worker 0's listening "
+	    "socket is still one the master holds", what);
 	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
-	    status == 200, "it serves");
+	    status == 200, "%s: it serves", what);
+	if (pidfile) {
+		text = tl_slurp(pf);
+		ok(text != NULL && atol(text) == (long)d.pid, "%s: the pid "
+		    "file still names the master", what);
+		free(text);
+		if (tl_daemon_start(&d2, argv2) == -1)
+			bail("cannot start a second drover");
+		is_int(75, tl_daemon_wait(&d2, WAIT_MS), "%s: a second master "
+		    "on the pid file still exits 75", what);
+		is_int(0, tl_wait_log(&d2, tl_fmt("held by another master "
+		    "(pid %ld)", (long)d.pid), 1000), "%s: naming the first",
+		    what);
+	}
 
 	/* The adopted workers are still supervised. */
-	if (kill((pid_t)w0, SIGKILL) == -1)
-		sysbail("kill");
+	tl_daemon_kill(&d, SIGHUP);
+	j = wait_upgraded(&d, 1, 1, 2, 2);
+	ok(j != NULL && strcmp(tl_json_str(j, "reload.result") != NULL ?
+	    tl_json_str(j, "reload.result") : "", "ok") == 0, "%s: a reload "
+	    "after the upgrade reaches generation 2, ok", what);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	/* SIGKILL resets what the worker serves: the client stops first. */
+	client_done(&c, what);
+	if (w0 <= 0 || kill((pid_t)w0, SIGKILL) == -1)
+		bail("no worker in slot 0 to kill");
 	sp.slot = 0;
 	sp.oldpid = w0;
-	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, 10000);
-	ok(j != NULL, "a killed adopted worker is reaped and replaced");
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
+	ok(j != NULL, "%s: a killed worker is reaped and replaced", what);
 	tl_json_free(j);
-	tl_daemon_kill(&d, SIGHUP);
-	m.path = "generation";
-	m.str = NULL;
-	m.num = 2;
-	j = tl_status_wait(&d, tl_pred_match, &m, 15000);
-	ok(j != NULL, "a reload after the upgrade reaches generation 2");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "%s: drover stops with "
+	    "status 0", what);
+	if (pidfile)
+		ok(access(pf, F_OK) == -1 && errno == ENOENT, "%s: and removes "
+		    "its pid file", what);
+}
+
+/*
+ * The configuration file no longer parses: the check refuses the
+ * upgrade, the running image keeps serving; once the file is good again,
+ * the upgrade goes through.
+ */
+static void
+test_broken_file(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c;
+	const char		*cf = tl_fmt("%s/broken.conf", tl_tmpdir());
+	const char		*argv[] = { "-c", cf, NULL };
+	const char		*s;
+	long long		 w0;
+
+	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "command = %s\n", hello) == -1)
+		sysbail("write %s", cf);
+	start(&d, argv);
+	j = tl_status(&d);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
-	m.path = "reload.result";
-	m.str = "ok";
-	j = tl_status_wait(&d, tl_pred_match, &m, 15000);
-	ok(j != NULL, "and finishes ok");
+	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "no_such_key = 1\ncommand = %s\n", hello) == -1)
+		sysbail("write %s", cf);
+
+	tl_daemon_kill(&d, SIGUSR2);
+	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	ok(j != NULL, "broken file: the upgrade is refused");
+	s = tl_json_str(j, "upgrade.error");
+	ok(s != NULL && strstr(s, "exited 78") != NULL &&
+	    strstr(s, tl_fmt("%s:3: unknown key", cf)) != NULL,
+	    "broken file: status.json says why (%s)", s != NULL ? s : "null");
+	is_int(0, tl_wait_log(&d, "upgrade refused:", 1000), "broken file: "
+	    "so does the log");
+	ok(tl_json_int(j, "upgrade.upgrades", -1) == 0 &&
+	    tl_json_int(j, "slots.0.pid", 0) == w0 && tl_json_bool(j,
+	    "ready") == 1, "broken file: no upgrade, same workers, ready");
+	tl_json_free(j);
+	ok(kill(d.pid, 0) == 0 && !d.exited, "broken file: the master runs");
+
+	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "command = %s\n", hello) == -1)
+		sysbail("write %s", cf);
+	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 1, 2, 1, 2);
+	ok(j != NULL, "fixed file: the next USR2 upgrades");
+	tl_json_free(j);
+	client_done(&c, "broken file");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "broken file: drover stops "
+	    "with status 0");
+}
+
+/* health = unix:PATH: the endpoint's socket survives the upgrade. */
+static void
+test_health_unix(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c;
+	struct stat		 st0, st1;
+	const char		*sock = tl_fmt("%s/health.sock", tl_tmpdir());
+	const char		*cf = tl_fmt("%s/health.conf", tl_tmpdir());
+	const char		*argv[] = { "-c", cf, NULL };
+	char			 buf[512];
+	ssize_t			 n;
+	int			 fd, k;
+
+	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "health = unix:%s\ncommand = %s\n", sock, hello) == -1)
+		sysbail("write %s", cf);
+	start(&d, argv);
+	j = tl_status(&d);
+	tl_client_start(&c, tl_port(j, 0), 1);
+	tl_json_free(j);
+	if (stat(sock, &st0) == -1)
+		sysbail("stat %s", sock);
+	for (k = 1; k <= 2; k++) {
+		tl_daemon_kill(&d, SIGUSR2);
+		j = wait_upgraded(&d, k, k, 1, 2);
+		ok(j != NULL, "health = unix: upgrade %d done", k);
+		tl_json_free(j);
+	}
+	ok(stat(sock, &st1) == 0 && st0.st_ino == st1.st_ino,
+	    "health = unix: the same socket file");
+	buf[0] = '\0';
+	if ((fd = tl_connect_unix(sock)) != -1) {
+		(void)write(fd, "GET /healthz/readiness HTTP/1.0\r\n\r\n", 35);
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	ok(strncmp(buf, "HTTP/1.0 200", 12) == 0, "health = unix: the "
+	    "endpoint answers 200 after the upgrades");
+	client_done(&c, "health = unix");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "health = unix: drover stops "
+	    "with status 0");
+	ok(access(sock, F_OK) == -1, "health = unix: its socket file is "
+	    "removed at the end");
+}
+
+/*
+ * A new binary that cannot start (a library it cannot load), and none at
+ * all: refused, the old image serves on.
+ */
+static void
+test_bad_binary(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
+				    hello, NULL };
+	const char		*saved = tl_fmt("%s.good", drover_copy);
+	const char		*s;
+	int			 status;
+	char			 body[64];
+
+	start(&d, argv);
+	j = tl_status(&d);
+	tl_client_start(&c, tl_port(j, 0), 0);
+	tl_json_free(j);
+	if (rename(drover_copy, saved) == -1)
+		sysbail("rename");
+	if (tl_write_file(drover_copy, "#!/bin/sh\necho \"drover: error while "
+	    "loading shared libraries: libev.so.4: cannot open shared object "
+	    "file\" >&2\nexit 127\n") == -1 || chmod(drover_copy, 0755) == -1)
+		sysbail("write %s", drover_copy);
+	tl_daemon_kill(&d, SIGUSR2);
+	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	s = tl_json_str(j, "upgrade.error");
+	ok(s != NULL && strstr(s, "exited 127") != NULL &&
+	    strstr(s, "libev.so.4") != NULL, "a binary that cannot start: "
+	    "refused, and status.json says why (%s)", s != NULL ? s : "null");
 	tl_json_free(j);
 
-	/* A binary that cannot be executed: the running image stays. */
-	if (unlink(copy) == -1)
-		sysbail("unlink %s", copy);
+	if (unlink(drover_copy) == -1)
+		sysbail("unlink");
 	tl_daemon_kill(&d, SIGUSR2);
-	is_int(0, tl_wait_log(&d, "cannot re-execute", 10000),
-	    "USR2 with the binary gone: the log says why");
-	ok(kill(d.pid, 0) == 0, "the master still runs");
-	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
-	    status == 200, "and it still serves");
-	j = tl_status(&d);
-	ok(j != NULL && tl_json_int(j, "pid", 0) == d.pid,
-	    "status.json still names the master");
+	is_int(0, tl_wait_log(&d, "cannot re-execute", WAIT_MS),
+	    "no binary at all: the log says why");
+	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	ok(j != NULL && tl_json_int(j, "upgrade.requests", 0) == 2,
+	    "no binary at all: refused");
 	tl_json_free(j);
-	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
+	ok(kill(d.pid, 0) == 0 && !d.exited, "the master still runs");
+	j = tl_status(&d);
+	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) == 0 &&
+	    status == 200, "and it still serves");
+	tl_json_free(j);
+	if (rename(saved, drover_copy) == -1)
+		sysbail("rename");
+	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 1, 3, 1, 2);
+	ok(j != NULL, "the binary back: the upgrade goes through");
+	tl_json_free(j);
+	client_done(&c, "bad binary");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "bad binary: drover stops "
+	    "with status 0");
+}
+
+/*
+ * Twenty upgrades in a row, each right after a worker kill, a reload, a
+ * TTIN or a TTOU: each is done (waiting for what is under way), and the
+ * cluster settles with every slot ready.
+ */
+static void
+test_twenty(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c[2];
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--ready", "notify", "--", hello, NULL };
+	long long		 gen = 1, pid;
+	int			 i, nslots = 2, good = 0, port;
+
+	start(&d, argv);
+	j = tl_status(&d);
+	port = tl_port(j, 0);
+	tl_json_free(j);
+	tl_client_start(&c[0], port, 0);
+	tl_client_start(&c[1], port, 1);
+	for (i = 0; i < 20; i++) {
+		switch (i % 4) {
+		case 0:
+			/*
+			 * A worker that goes away by itself (SIGKILL would
+			 * reset the request it is serving, which is no
+			 * fault of an upgrade).
+			 */
+			j = tl_status(&d);
+			pid = tl_json_int(j, "slots.0.pid", 0);
+			tl_json_free(j);
+			if (pid > 0)
+				(void)kill((pid_t)pid, SIGTERM);
+			break;
+		case 1:
+			tl_daemon_kill(&d, SIGHUP);
+			gen++;
+			break;
+		case 2:
+			tl_daemon_kill(&d, SIGTTIN);
+			nslots++;
+			break;
+		case 3:
+			tl_daemon_kill(&d, SIGTTOU);
+			nslots--;
+			break;
+		}
+		tl_daemon_kill(&d, SIGUSR2);
+		j = wait_upgraded(&d, i + 1, i + 1, gen, nslots);
+		if (j == NULL)
+			diag("upgrade %d did not settle", i + 1);
+		else
+			good++;
+		tl_json_free(j);
+	}
+	is_int(20, good, "20 upgrades among kills, reloads and scaling: each "
+	    "done, the cluster settled after each");
+	ok(kill(d.pid, 0) == 0 && !d.exited, "twenty: the master kept its "
+	    "pid");
+	client_done(&c[0], "twenty, new connections");
+	client_done(&c[1], "twenty, keep-alive");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "twenty: drover stops with "
+	    "status 0");
+}
+
+/*
+ * A signal sig sent ms milliseconds after a USR2: handled, nothing lost,
+ * nothing fatal; then HUP, the kill of a worker and TERM still work.
+ */
+static void
+test_race(int sig, int ms)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c;
+	struct tl_slot_pid	 sp;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
+				    hello, NULL };
+	const char		*what = tl_fmt("SIG%s %d ms after USR2",
+				    sigabbrev_np(sig), ms);
+	long long		 w0, w1, gen;
+	double			 sent;
+	int			 port;
+
+	start(&d, argv);
+	j = tl_status(&d);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	w1 = tl_json_int(j, "slots.1.pid", 0);
+	port = tl_port(j, 0);
+	tl_json_free(j);
+	if (sig != SIGTERM)
+		tl_client_start(&c, port, 0);
+	tl_daemon_kill(&d, SIGUSR2);
+	pause_ms(ms);
+	sent = tl_wall();
+	tl_daemon_kill(&d, sig);
+
+	if (sig == SIGTERM) {
+		is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover stops with "
+		    "status 0", what);
+		ok(tl_wait_pid_gone((pid_t)w0, WAIT_MS) == 0 &&
+		    tl_wait_pid_gone((pid_t)w1, WAIT_MS) == 0, "%s: and its "
+		    "workers are gone", what);
+		return;
+	}
+	if (sig == SIGHUP) {
+		gen = 2;
+		j = wait_upgraded(&d, 1, 1, gen, 2);
+		ok(j != NULL && tl_json_int(j, "reload.requests", 0) == 1 &&
+		    strcmp(tl_json_str(j, "reload.result") != NULL ?
+		    tl_json_str(j, "reload.result") : "", "ok") == 0, "%s: "
+		    "both handled: upgraded, and reloaded to generation 2",
+		    what);
+	} else {
+		/*
+		 * Two USR2 pending at once are one signal to the kernel;
+		 * either way, an upgrade must have begun (its check) after
+		 * the second was sent, and gone through.
+		 */
+		gen = 1;
+		j = tl_status_wait(&d, pred_checked_after, &sent, WAIT_MS);
+		ok(j != NULL, "%s: an upgrade checked after the second one "
+		    "went through (%lld requests seen, %lld done)", what,
+		    tl_json_int(j, "upgrade.requests", 0),
+		    tl_json_int(j, "upgrade.upgrades", 0));
+	}
+	tl_json_free(j);
+	ok(kill(d.pid, 0) == 0 && !d.exited, "%s: the master kept its pid",
+	    what);
+
+	/* Everything still works. */
+	tl_daemon_kill(&d, SIGHUP);
+	j = wait_upgraded(&d, 1, 1, gen + 1, 2);
+	ok(j != NULL, "%s: then a HUP reaches generation %lld", what,
+	    gen + 1);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	/* SIGKILL resets what the worker serves: the client stops first. */
+	client_done(&c, what);
+	if (w0 > 0)
+		(void)kill((pid_t)w0, SIGKILL);
+	sp.slot = 0;
+	sp.oldpid = w0;
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
+	ok(j != NULL, "%s: a killed worker is replaced", what);
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "%s: TERM stops drover with "
+	    "status 0", what);
+}
+
+int
+main(void)
+{
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGUSR2 };
+	static const int	 gaps[] = { 0, 1, 3 };
+	char			*copy;
+	size_t			 i, k;
+
+	plan_lazy();
+	/* Run a copy of drover, so that the test can replace it. */
+	copy = strdup(tl_fmt("%s/drover-copy", tl_tmpdir()));
+	if (tl_run((const char *const[]){ "cp", tl_path("supervisor/drover"),
+	    copy, NULL }, 10000, NULL) != 0)
+		bail("cannot copy drover");
+	drover_copy = copy;
+	setenv("TL_DROVER", copy, 1);
+	hello = tl_path("examples/hello-c/hello-c");
+
+	test_basic(0);
+	test_basic(1);
+	test_broken_file();
+	test_health_unix();
+	test_bad_binary();
+	test_twenty();
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		for (k = 0; k < sizeof(gaps) / sizeof(gaps[0]); k++)
+			test_race(sigs[i], gaps[k]);
 	free(copy);
 	return 0;
 }
