@@ -11,7 +11,10 @@
  * request may be at most HEALTH_MAXREQ bytes and must arrive within
  * HEALTH_TIMEOUT seconds, and at most HEALTH_MAXCONN clients are served
  * at once (the listener waits while that many are).  Memory is bounded
- * by those numbers and freed with each connection.
+ * by those numbers and freed with each connection.  When accept fails
+ * for want of descriptors (or any other lasting reason), the listener
+ * pauses and is tried again from a timer, and the failure is logged once
+ * a minute at most: never a busy loop.
  */
 
 #include "config.h"
@@ -190,17 +193,21 @@ health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 			if (health_lastlog == 0 ||
 			    now - health_lastlog >= HEALTH_LOGEVERY) {
 				if (health_quiet > 0)
-					log_warn("health: accept (%lu more "
-					    "times); trying again every %gs",
-					    health_quiet, HEALTH_RETRY);
+					log_warnx("health: accept: %s; trying "
+					    "again every %gs (%lu more times "
+					    "since the last line)",
+					    strerror(errno), HEALTH_RETRY,
+					    health_quiet);
 				else
-					log_warn("health: accept; trying again "
-					    "every %gs", HEALTH_RETRY);
+					log_warnx("health: accept: %s; trying "
+					    "again every %gs", strerror(errno),
+					    HEALTH_RETRY);
 				health_lastlog = now;
 				health_quiet = 0;
 			} else
 				health_quiet++;
 			ev_io_stop(loop, io);
+			ev_timer_set(&health_retry, HEALTH_RETRY, 0);
 			ev_timer_start(loop, &health_retry);
 			return;
 		}

@@ -148,8 +148,11 @@ state_changed(void)
 void
 state_counted(void)
 {
-	if (!ev_is_active(&state_lazy))
-		ev_timer_start(EV_DEFAULT, &state_lazy);
+	if (ev_is_active(&state_lazy))
+		return;
+	/* Set anew: a one-shot timer that expired keeps no delay. */
+	ev_timer_set(&state_lazy, STATE_COUNTED, 0);
+	ev_timer_start(EV_DEFAULT, &state_lazy);
 }
 
 static void

@@ -52,6 +52,8 @@ static void		*raw_signal(int, void *);
 static unsigned long long
 			 sigbits(const char *);
 static void		 test_signals(void);
+static void		 test_closed_stdio(void);
+static const char	*fd_target(pid_t, int);
 
 /* Whether this host can listen on [::1]. */
 static int
@@ -546,6 +548,67 @@ test_signals(void)
 	    "its worker is gone within 5 s (parent-death signal)");
 }
 
+/* Where descriptor fd of pid points, or "" (library-owned). */
+static const char *
+fd_target(pid_t pid, int fd)
+{
+	char	 buf[512];
+	ssize_t	 n;
+
+	n = readlink(tl_fmt("/proc/%ld/fd/%d", (long)pid, fd), buf,
+	    sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return tl_fmt("%s", buf);
+}
+
+/*
+ * Started with descriptors 0, 1 and 2 closed, drover opens /dev/null on
+ * them before anything else: the pid file and the sockets get other
+ * numbers, and the workers get /dev/null too, not a socket or the pid
+ * file.
+ */
+static void
+test_closed_stdio(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*pf = tl_fmt("%s/drover.pid", tl_tmpdir());
+	const char		*wrap = tl_fmt("%s/closed-stdio", tl_tmpdir());
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "-p", pf, "--", "/bin/sleep", "1000",
+				    NULL };
+	const char		*old = getenv("TL_DAEMON_WRAPPER");
+	pid_t			 w;
+	int			 fd, fds[64], n, at;
+
+	if (tl_write_file(wrap, "#!/bin/sh\nexec %s \"$@\" <&- >&- 2>&-\n",
+	    old != NULL ? old : "") == -1 || chmod(wrap, 0755) == -1)
+		sysbail("%s", wrap);
+	setenv("TL_DAEMON_WRAPPER", wrap, 1);
+	start_ready(&d, argv, &j);
+	if (old != NULL)
+		setenv("TL_DAEMON_WRAPPER", old, 1);
+	else
+		unsetenv("TL_DAEMON_WRAPPER");
+	w = (pid_t)tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	for (fd = 0; fd < 3; fd++)
+		is_string("/dev/null", fd_target(d.pid, fd), "closed stdio: "
+		    "the master's fd %d is /dev/null", fd);
+	n = tl_fd_list(d.pid, fds, 64);
+	for (fd = 0, at = -1; fd < n; fd++)
+		if (strcmp(fd_target(d.pid, fds[fd]), pf) == 0)
+			at = fds[fd];
+	ok(at > 2, "closed stdio: the pid file is at fd %d, not 0 to 2", at);
+	for (fd = 0; fd < 3; fd++)
+		is_string("/dev/null", fd_target(w, fd), "closed stdio: the "
+		    "worker's fd %d is /dev/null", fd);
+	ok(strncmp(fd_target(w, 3), "socket:", 7) == 0, "closed stdio: the "
+	    "worker's fd 3 is its listening socket");
+	is_int(0, tl_daemon_stop(&d, 10000), "closed stdio: drover stops "
+	    "with status 0");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -562,5 +625,6 @@ main(int argc, char *argv[])
 	test_shared();
 	test_environ();
 	test_signals();
+	test_closed_stdio();
 	return 0;
 }

@@ -10,12 +10,14 @@
  * can hold the master: a request that never ends is cut after 5 seconds
  * while others are served, and 16 idle clients neither stop the master
  * from restarting a worker nor keep a 17th from its answer once one of
- * them leaves.  No worker ever receives the health listener.
+ * them leaves.  No worker ever receives the health listener.  Out of
+ * descriptors, the master neither spins nor floods its log.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -48,6 +50,8 @@ static unsigned long	 listen_inode(int);
 static int		 has_inode(pid_t, unsigned long);
 static int		 pred_slot0_starting(const struct tl_json *, void *);
 static int		 pred_halted(const struct tl_json *, void *);
+static long long	 cpu_ticks(pid_t);
+static void		 test_emfile(void);
 
 /*
  * Send the raw request text on a new connection to port and read one
@@ -416,5 +420,101 @@ main(void)
 		close(fd);
 	is_int(0, tl_wait_pid_gone((pid_t)w0, WAIT_MS), "the workers are "
 	    "gone");
+	test_emfile();
 	return 0;
+}
+
+/* utime + stime of pid, in clock ticks, or -1. */
+static long long
+cpu_ticks(pid_t pid)
+{
+	char		*text, *p;
+	long long	 ut, st;
+
+	if ((text = tl_slurp(tl_fmt("/proc/%ld/stat", (long)pid))) == NULL)
+		return -1;
+	/* After "pid (comm) ": state is field 3, utime 14, stime 15. */
+	if ((p = strrchr(text, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut,
+	    &st) != 2)
+		ut = st = -1;
+	free(text);
+	return ut < 0 ? -1 : ut + st;
+}
+
+/*
+ * Out of descriptors (RLIMIT_NOFILE lowered under the running master),
+ * a client of the health endpoint cannot be accepted: the master pauses
+ * the listener and tries again from a timer instead of spinning on a
+ * listener that stays readable; it says so once, not at every try; and
+ * once descriptors are available again the waiting client is answered.
+ */
+static void
+test_emfile(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct rlimit		 low, old;
+	struct pollfd		 pfd;
+	const char		*conf = tl_fmt("%s/emfile.conf", tl_tmpdir());
+	const char		*argv[] = { "-c", conf, "-w", "1", "-l",
+				    "127.0.0.1:0", "--", "/bin/sleep", "1000",
+				    NULL };
+	const char		*req = "GET /healthz/liveness HTTP/1.0\r\n\r\n";
+	long long		 t0, t1, hz = sysconf(_SC_CLK_TCK);
+	char			 buf[256], *log;
+	ssize_t			 n;
+	int			 hport, fds[256], nfds, fd, i;
+
+	if (tl_write_file(conf, "health = 127.0.0.1:0\n") == -1)
+		sysbail("%s", conf);
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
+		bail("the worker never became ready");
+	hport = (int)tl_json_int(j, "health.port", -1);
+	tl_json_free(j);
+	if ((nfds = tl_fd_list(d.pid, fds, 256)) <= 0)
+		bail("cannot list the master's descriptors");
+	/* The lowest free number: no new descriptor gets one below it. */
+	for (i = 0; i < nfds && fds[i] == i; i++)
+		;
+	low.rlim_cur = (rlim_t)i;
+	if (prlimit(d.pid, RLIMIT_NOFILE, NULL, &old) == -1)
+		sysbail("prlimit");
+	low.rlim_max = old.rlim_max;
+	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) == -1)
+		sysbail("prlimit");
+
+	if ((fd = tl_connect(hport)) == -1 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		sysbail("connect to the health port");
+	is_int(0, tl_wait_log(&d, "health: accept", WAIT_MS), "EMFILE: the "
+	    "master says it cannot accept");
+	t0 = cpu_ticks(d.pid);
+	/* Two seconds in which a busy master would log and spin. */
+	is_int(-1, tl_wait_log(&d, "more times since", 2000), "EMFILE: and "
+	    "does not say it again within 2 s");
+	t1 = cpu_ticks(d.pid);
+	ok(t0 >= 0 && t1 - t0 <= hz / 5, "EMFILE: the master used %lld "
+	    "ticks of CPU in those 2 s (at most %lld: no busy loop)", t1 - t0,
+	    hz / 5);
+	log = tl_slurp(d.log);
+	is_int(1, tl_count(log, "health: accept"), "EMFILE: one line in the "
+	    "log");
+	free(log);
+
+	if (prlimit(d.pid, RLIMIT_NOFILE, &old, NULL) == -1)
+		sysbail("prlimit");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	n = 0;
+	if (poll(&pfd, 1, WAIT_MS) == 1)
+		n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	ok(strncmp(buf, "HTTP/1.0 200", 12) == 0, "EMFILE: with descriptors "
+	    "back, the waiting client is answered");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "EMFILE: drover stops with "
+	    "status 0");
 }

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * One master per address, per state directory and per pid file.  A
+ * second drover on an address where another socket listens exits 71
+ * naming the address and the holder, starts nothing and leaves the first
+ * undisturbed (SO_REUSEPORT would otherwise let it take half of the
+ * connections); so does a drover started while the orphans of a master
+ * killed with SIGKILL still listen.  A second master on a state
+ * directory in use exits 75 naming the first one's pid and touches none
+ * of its files; the checks come in order: pid file, state directory,
+ * addresses.  A state directory whose master was killed is usable at
+ * once.  The default state directory is one per configuration file.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "testlib.h"
+
+#define WAIT_MS		10000
+
+static void		 start(struct tl_daemon *, const char *const []);
+static char		*listing(const char *, int);
+static void		 test_same_address(void);
+static void		 test_orphans_listen(void);
+static void		 test_same_state(void);
+static void		 test_killed_master_state(void);
+static void		 test_reload_address(void);
+static void		 test_default_state(void);
+
+static const char	*hello;
+
+/* Start drover with argv and wait for every slot to be ready. */
+static void
+start(struct tl_daemon *d, const char *const argv[])
+{
+	struct tl_json	*j;
+
+	if (tl_daemon_start(d, argv) == -1)
+		bail("cannot start drover");
+	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
+		bail("workers never became ready");
+	tl_json_free(j);
+}
+
+/*
+ * What a state directory holds that its master does not rewrite by
+ * itself: the entries of dir (name and inode, sorted by name; `live` and
+ * status.json left out, since the master renews them) and the content of
+ * its lock file, so that two snapshots compare equal only if nobody else
+ * created, replaced or removed anything there.  With all set, every entry.
+ */
+static char *
+listing(const char *dir, int all)
+{
+	struct dirent	**ents;
+	struct stat	 st;
+	char		*out = NULL, *p, *lock;
+	int		 n, i;
+
+	if ((n = scandir(dir, &ents, NULL, alphasort)) == -1)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((all || (strcmp(ents[i]->d_name, "live") != 0 &&
+		    strcmp(ents[i]->d_name, "status.json") != 0)) &&
+		    fstatat(AT_FDCWD, tl_fmt("%s/%s", dir, ents[i]->d_name),
+		    &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    asprintf(&p, "%s%s %lu\n", out != NULL ? out : "",
+		    ents[i]->d_name, (unsigned long)st.st_ino) != -1) {
+			free(out);
+			out = p;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	if ((lock = tl_slurp(tl_fmt("%s/lock", dir))) != NULL &&
+	    asprintf(&p, "%slock holds %s", out != NULL ? out : "", lock) !=
+	    -1) {
+		free(out);
+		out = p;
+	}
+	free(lock);
+	return out;
+}
+
+/* A second drover on the address of a running one. */
+static void
+test_same_address(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
+				    hello, NULL };
+	const char		*argv2[] = { "-w", "2", "-l", NULL, "--", hello,
+				    NULL };
+	char			*log;
+	long long		 w0, w1;
+	int			 port, status;
+	char			 body[64];
+
+	start(&d, argv);
+	j = tl_status(&d);
+	port = tl_port(j, 0);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	w1 = tl_json_int(j, "slots.1.pid", 0);
+	tl_json_free(j);
+
+	argv2[3] = tl_fmt("127.0.0.1:%d", port);
+	if (tl_daemon_start(&d2, argv2) == -1)
+		bail("cannot start a second drover");
+	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "same address: the second "
+	    "drover exits 71");
+	log = tl_slurp(d2.log);
+	ok(log != NULL && strstr(log, tl_fmt("listen 127.0.0.1:%d: Address "
+	    "already in use: another process listens there (pid ", port)) !=
+	    NULL, "same address: it names the address");
+	ok(log != NULL && (strstr(log, tl_fmt("(pid %ld, drover)",
+	    (long)d.pid)) != NULL || strstr(log, tl_fmt("(pid %lld, hello-c)",
+	    w0)) != NULL || strstr(log, tl_fmt("(pid %lld, hello-c)", w1)) !=
+	    NULL), "same address: and the holder's pid, the first master or "
+	    "one of its workers");
+	ok(log != NULL && strstr(log, "started:") == NULL &&
+	    access(tl_fmt("%s/status.json", d2.state), F_OK) == -1,
+	    "same address: it started nothing");
+	free(log);
+	j = tl_status(&d);
+	ok(j != NULL && tl_json_int(j, "slots.0.pid", 0) == w0 &&
+	    tl_json_int(j, "slots.1.pid", 0) == w1 && tl_json_bool(j,
+	    "ready") == 1, "same address: the first master serves on, same "
+	    "workers");
+	tl_json_free(j);
+	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
+	    status == 200, "same address: the port answers");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "same address: the first "
+	    "drover stops with status 0");
+}
+
+/*
+ * The workers of a master killed with SIGKILL outlive it (they ignore
+ * SIGTERM, the parent-death signal): a new drover on their address
+ * refuses to join them.
+ */
+static void
+test_orphans_listen(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
+				    "/bin/sh", "-c", "trap '' TERM; exec sleep 1000",
+				    NULL };
+	const char		*argv2[] = { "-w", "2", "-l", NULL, "--", hello,
+				    NULL };
+	char			*log;
+	long long		 w0, w1;
+	int			 port;
+
+	start(&d, argv);
+	j = tl_status(&d);
+	port = tl_port(j, 0);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	w1 = tl_json_int(j, "slots.1.pid", 0);
+	tl_json_free(j);
+	if (w0 <= 0 || w1 <= 0)
+		bail("no workers");
+	tl_daemon_kill(&d, SIGKILL);
+	(void)tl_daemon_wait(&d, WAIT_MS);
+	ok(kill((pid_t)w0, 0) == 0 && kill((pid_t)w1, 0) == 0, "orphans: the "
+	    "workers, ignoring SIGTERM, outlive their master");
+
+	argv2[3] = tl_fmt("127.0.0.1:%d", port);
+	if (tl_daemon_start(&d2, argv2) == -1)
+		bail("cannot start a second drover");
+	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "orphans: a new drover on "
+	    "their address exits 71");
+	log = tl_slurp(d2.log);
+	ok(log != NULL && (strstr(log, tl_fmt("(pid %lld, sleep)", w0)) !=
+	    NULL || strstr(log, tl_fmt("(pid %lld, sleep)", w1)) != NULL),
+	    "orphans: naming one of them");
+	free(log);
+	(void)kill((pid_t)w0, SIGKILL);
+	(void)kill((pid_t)w1, SIGKILL);
+	ok(tl_wait_pid_gone((pid_t)w0, WAIT_MS) == 0 &&
+	    tl_wait_pid_gone((pid_t)w1, WAIT_MS) == 0, "orphans: killed by "
+	    "the test");
+	if (tl_daemon_start(&d2, argv2) == -1)
+		bail("cannot start drover");
+	j = tl_status_wait(&d2, tl_pred_all_ready, NULL, WAIT_MS);
+	ok(j != NULL && tl_port(j, 0) == port, "orphans: once they are gone, "
+	    "drover starts on the address");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d2, WAIT_MS), "orphans: drover stops with "
+	    "status 0");
+}
+
+/*
+ * A second master on the state directory of a running one (on another
+ * address): exit 75, the first one's pid named, its files untouched.
+ * With the same pid file too, the pid file is what it names.
+ */
+static void
+test_same_state(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	const char		*pf = tl_fmt("%s/drover.pid", tl_tmpdir());
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--ready", "notify", "-p", pf, "--", hello,
+				    NULL };
+	const char		*argv2[] = { "-s", NULL, "-w", "1", "-l",
+				    "127.0.0.1:0", "--", hello, NULL };
+	const char		*argv3[] = { "-s", NULL, "-p", pf, "-w", "1",
+				    "-l", "127.0.0.1:0", "--", hello, NULL };
+	char			*log, *before, *nbefore, *after, *nafter;
+	int			 status;
+	char			 body[64];
+
+	start(&d, argv);
+	before = listing(d.state, 0);
+	nbefore = listing(tl_fmt("%s/notify", d.state), 1);
+	ok(before != NULL && strstr(before, "\nlock ") != NULL &&
+	    strstr(before, tl_fmt("lock holds %ld\n", (long)d.pid)) != NULL,
+	    "same state: the state directory holds its lock file, with the "
+	    "master's pid");
+
+	/* tl_daemon_start passes its own -s first; the later one wins. */
+	argv2[1] = d.state;
+	if (tl_daemon_start(&d2, argv2) == -1)
+		bail("cannot start a second drover");
+	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same state: the second "
+	    "master exits 75");
+	log = tl_slurp(d2.log);
+	ok(log != NULL && strstr(log, tl_fmt("state directory %s is in use "
+	    "by another master (pid %ld)", d.state, (long)d.pid)) != NULL,
+	    "same state: naming the directory and the first one's pid");
+	ok(log != NULL && strstr(log, "started:") == NULL, "same state: it "
+	    "started nothing");
+	free(log);
+	after = listing(d.state, 0);
+	nafter = listing(tl_fmt("%s/notify", d.state), 1);
+	ok(before != NULL && after != NULL && strcmp(before, after) == 0 &&
+	    nbefore != NULL && nafter != NULL && strcmp(nbefore, nafter) == 0,
+	    "same state: ready, the lock and the notify sockets are "
+	    "untouched");
+	free(after);
+	free(nafter);
+
+	argv3[1] = d.state;
+	if (tl_daemon_start(&d2, argv3) == -1)
+		bail("cannot start a second drover");
+	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same pid file and state: "
+	    "exit 75");
+	log = tl_slurp(d2.log);
+	ok(log != NULL && strstr(log, tl_fmt("pid file %s is held by "
+	    "another master (pid %ld)", pf, (long)d.pid)) != NULL &&
+	    strstr(log, "state directory") == NULL, "same pid file and "
+	    "state: the pid file is checked first");
+	free(log);
+	after = listing(d.state, 0);
+	ok(after != NULL && strcmp(before, after) == 0, "same pid file and "
+	    "state: the state directory is untouched");
+	free(after);
+	free(before);
+	free(nbefore);
+
+	j = tl_status(&d);
+	ok(j != NULL && tl_json_int(j, "pid", 0) == d.pid &&
+	    tl_json_bool(j, "ready") == 1 && tl_http_get(tl_port(j, 0), "/",
+	    &status, body, sizeof(body)) == 0 && status == 200, "same state: "
+	    "status.json is the first master's, which serves on");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "same state: the first "
+	    "drover stops with status 0");
+	ok(access(tl_fmt("%s/lock", d.state), F_OK) == -1 &&
+	    access(tl_fmt("%s/status.json", d.state), F_OK) == -1,
+	    "same state: and leaves no lock nor status behind");
+}
+
+/*
+ * A master killed with SIGKILL leaves its lock file, but not its lock:
+ * the next master takes the directory at once, and clears the notify
+ * sockets it left.
+ */
+static void
+test_killed_master_state(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	struct tl_match		 m;
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
+				    hello, NULL };
+	const char		*argv2[] = { "-s", NULL, "-w", "1", "-l",
+				    "127.0.0.1:0", "--", hello, NULL };
+	char			*n;
+	long long		 w0;
+
+	start(&d, argv);
+	j = tl_status(&d);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	tl_daemon_kill(&d, SIGKILL);
+	(void)tl_daemon_wait(&d, WAIT_MS);
+	if (w0 > 0)
+		(void)tl_wait_pid_gone((pid_t)w0, WAIT_MS);
+	ok(access(tl_fmt("%s/lock", d.state), F_OK) == 0, "killed master: "
+	    "its lock file is left");
+	argv2[1] = d.state;
+	if (tl_daemon_start(&d2, argv2) == -1)
+		bail("cannot start drover");
+	d2.state = d.state;	/* where it writes, its -s being the last */
+	/* The dead master's status.json is still there: wait for ours. */
+	m.path = "pid";
+	m.str = NULL;
+	m.num = d2.pid;
+	tl_json_free(tl_status_wait(&d2, tl_pred_match, &m, WAIT_MS));
+	j = tl_status_wait(&d2, tl_pred_all_ready, NULL, WAIT_MS);
+	ok(j != NULL && tl_json_int(j, "pid", 0) == d2.pid, "killed master: "
+	    "a new master takes its state directory");
+	tl_json_free(j);
+	n = listing(tl_fmt("%s/notify", d.state), 1);
+	ok(n != NULL && tl_count(n, "\n") == 3, "killed master: its notify "
+	    "sockets are cleared (left: ., .. and the new worker's)");
+	free(n);
+	is_int(0, tl_daemon_stop(&d2, WAIT_MS), "killed master: the new "
+	    "drover stops with status 0");
+}
+
+/*
+ * A reload that adds an address in use by another process fails, and
+ * the running generation serves on.
+ */
+static void
+test_reload_address(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	struct tl_match		 m;
+	const char		*cf = tl_fmt("%s/reload.conf", tl_tmpdir());
+	const char		*argv[] = { "-c", cf, NULL };
+	const char		*argv2[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
+				    hello, NULL };
+	const char		*err;
+	int			 other;
+
+	start(&d2, argv2);
+	j = tl_status(&d2);
+	other = tl_port(j, 0);
+	tl_json_free(j);
+	if (tl_write_file(cf, "workers = 1\nlisten = 127.0.0.1:0\n"
+	    "command = %s\n", hello) == -1)
+		sysbail("write %s", cf);
+	start(&d, argv);
+	if (tl_write_file(cf, "workers = 1\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:%d\ncommand = %s\n", other, hello) == -1)
+		sysbail("write %s", cf);
+	tl_daemon_kill(&d, SIGHUP);
+	m.path = "reload.result";
+	m.str = "failed";
+	m.num = 0;
+	j = tl_status_wait(&d, tl_pred_match, &m, WAIT_MS);
+	err = tl_json_str(j, "reload.error");
+	ok(j != NULL && err != NULL && strstr(err, tl_fmt("127.0.0.1:%d",
+	    other)) != NULL && strstr(err, tl_fmt("(pid %ld, drover)",
+	    (long)d2.pid)) != NULL, "reload: an address in use fails the "
+	    "reload, naming it and its holder (%s)", err != NULL ? err :
+	    "null");
+	ok(j != NULL && tl_json_int(j, "generation", 0) == 1 &&
+	    tl_json_bool(j, "ready") == 1, "reload: generation 1 serves on");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "reload: drover stops with "
+	    "status 0");
+	is_int(0, tl_daemon_stop(&d2, WAIT_MS), "reload: the other drover "
+	    "stops with status 0");
+}
+
+/*
+ * The default state directory: one per configuration file, drover.conf
+ * keeping the plain one; RUNTIME_DIRECTORY wins.  Read from -n.  Under
+ * /run/drover as root, else under $XDG_RUNTIME_DIR (set here).
+ */
+static void
+test_default_state(void)
+{
+	const char	*dir = tl_tmpdir(), *base;
+	char		*out = NULL;
+
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	base = geteuid() == 0 ? "/run/drover" : tl_fmt("%s/drover", dir);
+	if (tl_write_file(tl_fmt("%s/api.conf", dir), "command = %s\n",
+	    hello) == -1 || tl_write_file(tl_fmt("%s/drover.conf", dir),
+	    "command = %s\n", hello) == -1)
+		sysbail("write");
+	unsetenv("RUNTIME_DIRECTORY");
+	is_int(0, tl_run((const char *const[]){ tl_path("supervisor/drover"),
+	    "-n", "-c", tl_fmt("%s/api.conf", dir), NULL }, WAIT_MS, &out),
+	    "default state: -n api.conf");
+	ok(out != NULL && strstr(out, tl_fmt("\nstate_dir = %s/api\n",
+	    base)) != NULL, "default state: api.conf gets %s/api", base);
+	free(out);
+	is_int(0, tl_run((const char *const[]){ tl_path("supervisor/drover"),
+	    "-n", "-c", tl_fmt("%s/drover.conf", dir), NULL }, WAIT_MS, &out),
+	    "default state: -n drover.conf");
+	ok(out != NULL && strstr(out, tl_fmt("\nstate_dir = %s\n", base)) !=
+	    NULL, "default state: drover.conf keeps %s", base);
+	free(out);
+	setenv("RUNTIME_DIRECTORY", "/run/drover/web", 1);
+	is_int(0, tl_run((const char *const[]){ tl_path("supervisor/drover"),
+	    "-n", "-c", tl_fmt("%s/api.conf", dir), NULL }, WAIT_MS, &out),
+	    "default state: -n with RUNTIME_DIRECTORY");
+	ok(out != NULL && strstr(out, "\nstate_dir = /run/drover/web\n") !=
+	    NULL, "default state: RUNTIME_DIRECTORY (the unit's instance) "
+	    "wins");
+	free(out);
+	unsetenv("RUNTIME_DIRECTORY");
+}
+
+int
+main(void)
+{
+	plan_lazy();
+	hello = tl_path("examples/hello-c/hello-c");
+	test_same_address();
+	test_orphans_listen();
+	test_same_state();
+	test_killed_master_state();
+	test_reload_address();
+	test_default_state();
+	return 0;
+}
