@@ -45,8 +45,12 @@
 
 /* Malformed lines the "bad" helper sends in a burst after the first four. */
 #define NBURST		100
-/* The stream flood: 20 MB of "STATUS=flood\n", 13 bytes a line. */
-#define FLOOD_BYTES	20000000LL
+/*
+ * The stream flood: 100 MB of "STATUS=flood\n", 13 bytes a line, long
+ * enough (about a second) to be seen under way in status.json, which
+ * shows counters and STATUS= texts within 0.2 s.
+ */
+#define FLOOD_BYTES	100000000LL
 #define FLOOD_LINE	13LL
 
 /*
