@@ -334,6 +334,21 @@ test_broken_file(void)
 	j = wait_upgraded(&d, 1, 2, 1, 2);
 	ok(j != NULL, "fixed file: the next USR2 upgrades");
 	tl_json_free(j);
+
+	/*
+	 * A good file that changes reuseport: the upgrade keeps what the
+	 * workers run (one socket per slot); the next reload would apply it.
+	 */
+	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "reuseport = no\ncommand = %s\n", hello) == -1)
+		sysbail("write %s", cf);
+	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 2, 3, 1, 2);
+	ok(j != NULL && tl_json_bool(j, "listeners.0.reuseport") == 1 &&
+	    tl_json_int(j, "listeners.0.sockets", 0) == 2 &&
+	    tl_json_is_null(j, "upgrade.error"), "reuseport changed in the "
+	    "file: upgraded, the sockets are those in use");
+	tl_json_free(j);
 	client_done(&c, "broken file");
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "broken file: drover stops "
 	    "with status 0");
