@@ -152,8 +152,9 @@ config_activate(struct config *c, uint64_t gen)
 		fatal(EXIT_OSERR, "%s", __func__);
 	for (i = 0; i < c->c_nlisten; i++) {
 		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
-		if (c->c_lis[i] == NULL ||
-		    listen_grow(c->c_lis[i], c->c_workers) == -1)
+		if (c->c_lis[i] == NULL || group_grow(c->c_lis[i],
+		    c->c_workers > master.m_nslots ? c->c_workers :
+		    master.m_nslots) == -1)
 			return -1;
 		config_append(&c->c_lnames, &n, name);
 		len += strlen(name) + 1;

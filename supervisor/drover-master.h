@@ -117,8 +117,12 @@ struct listener {
 	int			 l_port;	/* the bound port */
 	char			*l_path;	/* unix socket path */
 	int			 l_reuseport;	/* one socket per slot */
-	int			*l_fds;		/* per slot, or [0] shared */
+	int			*l_fds;		/* per slot (-1: closed), or [0]
+						   shared */
 	int			 l_nfds;
+	int			*l_gidx;	/* per slot: the socket's index in
+						   its reuseport group, or -1 */
+	int			 l_gsize;	/* sockets in the group */
 	int			 l_refs;	/* configurations using it */
 	int			 l_backlog;
 	int			 l_inherited;	/* passed by systemd */
@@ -155,6 +159,8 @@ struct worker {
 	uint64_t	 w_gen;
 	struct config	*w_conf;	/* the configuration it runs */
 	int		 w_ready;	/* it has been ready */
+	ev_tstamp	 w_readyat;	/* when it became ready */
+	int		 w_proven;	/* it lived its reload grace */
 	ev_timer	 w_stop;	/* SIGKILL after the stop timeout */
 	ev_tstamp	 w_started;
 	ev_child	 w_child;
@@ -214,6 +220,23 @@ struct slot {
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
 #define SLOT_OLD(s)	(&(s)->s_wk[1 - (s)->s_cur])
 
+/* What a slot_change() does besides entering a state. */
+enum slot_op {
+	SLOT_OP_NONE,
+	SLOT_OP_STARTED,	/* the current worker was just started */
+	SLOT_OP_NEWCUR,		/* a new worker becomes current, the current
+				   one old (it serves on) */
+	SLOT_OP_REVERT,		/* the old worker is current again; the
+				   current one is asked to stop */
+	SLOT_OP_TERM_CUR,	/* the current worker is asked to stop */
+	SLOT_OP_TERM_OLD,	/* the old worker is asked to stop */
+	SLOT_OP_CUR_GONE,	/* the current worker has exited */
+	SLOT_OP_OLD_GONE	/* the old worker has exited */
+};
+
+/* How often a retiring slot's queue is looked at while it drains. */
+#define SLOT_DRAIN_CHECK_TIME	0.05
+
 /* The outcome of the last reload, for status.json. */
 struct reloadinfo {
 	uint64_t	 r_gen;		/* the generation it tried */
@@ -254,10 +277,13 @@ struct master {
 	int		 m_reloading;	/* 0, RELOAD_FORWARD or _BACK */
 	int		 m_reload_pending;	/* a HUP came meanwhile */
 	unsigned int	 m_reload_fails;	/* failed starts in it */
+	int		 m_reload_halt;	/* a new worker exited 78 */
+	int		 m_reload_proven;	/* a new worker lived its grace */
+	char		 m_reload_why[192];	/* the last failed start */
+	int		 m_due;		/* the engine has events to see */
 	struct reloadinfo m_reload;
 	struct upgradeinfo m_upgrade;
 	int		 m_stopping;	/* 0, STOP_GRACEFUL or STOP_NOW */
-	int		 m_exit;	/* the exit status once all is down */
 	char		**m_environ;	/* ours, as we got it */
 	int		 m_dirty;	/* status.json must be rewritten */
 	int		 m_execlogged;	/* an exec failure was logged */
@@ -272,6 +298,13 @@ struct master {
 #define RELOAD_BACK	2
 
 extern struct master	 master;
+
+/* xmalloc.c */
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
 
 /* log.c */
 void	 log_init(int);
@@ -316,43 +349,74 @@ void	 config_release(struct config *);
 int	 listen_parse(const char *, int, struct listener *, const char **);
 struct listener *
 	 listen_get(const char *, int, const struct config *, char **);
-int	 listen_grow(struct listener *, int);
-void	 listen_shrink(int);
+int	 listen_socket(struct listener *, int, int);
 void	 listen_put(struct listener *);
 void	 listen_close(struct listener *);
 void	 listen_close_all(void);
-int	 listen_slot_fds(const struct config *, int, int *, int);
-void	 listen_steer(void);
-int	 listen_queued(int);
 void	 listen_inherit_init(void);
 void	 listen_inherit_done(void);
 int	 listen_unix_free(const struct listener *);
 
+/* group.c */
+int	 group_grow(struct listener *, int);
+int	 group_resize(int);
+int	 group_slot_close(int);
+int	 group_slot_open(int);
+int	 group_slot_fds(const struct config *, int, int *, int);
+int	 group_open_fds(const struct listener *);
+int	 group_queued(int);
+void	 group_steer(void);
+
 /* slot.c */
-void	 slot_add(int);
-void	 slot_start_all(void);
+int	 slot_add(int);
+void	 slot_free_retired(void);
+int	 slot_target(void);
+int	 slot_serving(int);
+int	 slot_accepting(int);
+int	 slot_legal(enum slot_state, enum slot_state);
+void	 slot_change(struct slot *, enum slot_state, enum slot_op);
+int	 slot_replace(struct slot *);
+void	 slot_revert(struct slot *);
+void	 slot_stop_current(struct slot *);
+void	 slot_term_old(struct slot *);
+void	 slot_retire(struct slot *);
+void	 slot_unretire(struct slot *);
 void	 slot_stop_all(int);
 int	 slot_nworkers(void);
-int	 slot_accepting(int);
-int	 slot_serving(int);
-int	 slot_target(void);
-void	 slot_replace(struct slot *);
-void	 slot_revert(struct slot *);
-void	 slot_respawn(struct slot *);
-void	 slot_retire(struct slot *);
-void	 slot_term_old(struct slot *);
 void	 slot_adopt(struct slot *, enum slot_state);
 const char *
 	 slot_state_name(enum slot_state);
 
+/* restart.c */
+void	 slot_spawn(struct slot *, int);
+double	 slot_delay(struct slot *);
+void	 slot_schedule(struct slot *, double);
+void	 slot_grace(struct slot *, double);
+void	 slot_failed_start(struct slot *, struct worker *, int);
+void	 slot_exited(struct worker *, int);
+void	 slot_exec_ok(struct worker *);
+void	 slot_notify_ready(struct worker *);
+void	 slot_notify_stopping(struct worker *);
+void	 slot_notify_reloading(struct worker *);
+void	 slot_timer_cb(struct ev_loop *, ev_timer *, int);
+
+/* worker.c */
+void	 worker_init(struct worker *, struct slot *);
+void	 worker_attach(struct worker *, pid_t, int);
+int	 worker_start(struct worker *, struct config *, uint64_t);
+int	 worker_exec_read(struct worker *);
+void	 worker_kill(struct worker *, int);
+void	 worker_term(struct worker *);
+
 /* reload.c */
-void	 reload_request(void);
-void	 reload_step(void);
-void	 reload_failed_start(struct worker *, int);
-void	 reload_scale(int);
 void	 reload_init(const char *, const char **, size_t, char **);
 struct config *
 	 reload_read(int *);
+void	 reload_engine_init(void);
+void	 reload_due(void);
+void	 reload_request(void);
+void	 reload_failed_start(struct worker *, int);
+void	 reload_scale(int);
 
 /* spawn.c */
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
@@ -380,11 +444,6 @@ void	 notify_watchdog_arm(struct worker *);
 const char *
 	 notify_socket_path(const struct worker *);
 
-/* slot.c, events from notify.c */
-void	 slot_notify_ready(struct worker *);
-void	 slot_notify_stopping(struct worker *);
-void	 slot_notify_reloading(struct worker *);
-void	 slot_watchdog(struct worker *);
 
 /* health.c */
 int	 health_init(const char *, int);
@@ -416,22 +475,29 @@ int	 upgrade_verify(void);
 void	 upgrade_request(void);
 struct config *
 	 upgrade_begin(int *);
-void	 upgrade_keep_listeners(void);
-void	 upgrade_slots(void);
+void	 upgrade_adopted(void);
 void	 upgrade_status(FILE *);
 
-/* state.c */
-int	 state_open(const char *, pid_t *);
-int	 state_adopt(int, int);
-int	 state_start(int);
-void	 state_fds(int *, int *);
-void	 state_changed(void);
-void	 state_counted(void);
-void	 state_flush(void);
-void	 state_live(void);
-void	 state_cleanup(void);
-int	 state_ready(void);
-void	 state_status(FILE *);
-void	 state_str(FILE *, const char *);
+/* handoff.c */
+int	 handoff_write(FILE *, int);
+int	 handoff_verify(int);
+struct config *
+	 handoff_take(int, int *, int *);
+void	 handoff_keep_listeners(void);
+void	 handoff_slots(void);
+
+/* status.c */
+int	 status_open(const char *, pid_t *);
+int	 status_adopt(int, int);
+int	 status_start(int);
+void	 status_fds(int *, int *);
+void	 status_changed(void);
+void	 status_counted(void);
+void	 status_flush(void);
+void	 status_live(void);
+void	 status_cleanup(void);
+int	 status_ready(void);
+void	 status_json(FILE *);
+void	 status_str(FILE *, const char *);
 
 #endif /* DROVER_MASTER_H */

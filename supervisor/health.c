@@ -152,7 +152,7 @@ health_status(FILE *fp)
 		return;
 	}
 	fputs("{\"address\": ", fp);
-	state_str(fp, health_l->l_addr);
+	status_str(fp, health_l->l_addr);
 	fprintf(fp, ", \"port\": %d}", health_l->l_port);
 }
 
@@ -280,7 +280,7 @@ health_answer(struct hconn *h)
 	if (strcmp(h->h_req + 4, "/healthz/liveness") == 0)
 		health_reply(h, 200, "alive\n", "text/plain", 0);
 	else if (strcmp(h->h_req + 4, "/healthz/readiness") == 0) {
-		if (state_ready())
+		if (status_ready())
 			health_reply(h, 200, "ready\n", "text/plain", 0);
 		else
 			health_reply(h, 503, "not ready\n", "text/plain", 0);
@@ -289,7 +289,7 @@ health_answer(struct hconn *h)
 			health_reply(h, 500, "no memory\n", "text/plain", 0);
 			return;
 		}
-		state_status(fp);
+		status_json(fp);
 		fclose(fp);
 		health_reply(h, 200, json, "application/json", len);
 		free(json);

@@ -2,14 +2,14 @@
 /*
  * Copyright (c) 2026 The drover authors.
  *
- * Listen addresses and the sockets behind them.  For a TCP address with
- * reuseport (the default) the master opens one socket per slot, each with
- * SO_REUSEPORT and bound to the same port, so that they form one reuseport
- * group and the kernel spreads new connections across the slots.  The
- * master keeps every socket open for as long as its slot exists: a
- * worker's death or replacement never closes a socket, so connections
- * queued on it wait for the next worker instead of being reset.  A unix
- * socket, or reuseport = no, is one socket shared by every worker.
+ * Listen addresses and the sockets behind them: parsing an address,
+ * opening its first socket (or taking one the service manager passed),
+ * refusing an address another process listens on, sharing a listener
+ * between the configurations that use it, and closing it when none does.
+ * For a TCP address with reuseport (the default) the master opens one
+ * socket per slot (group.c keeps that set and steers connections across
+ * it); a unix socket, or reuseport = no, is one socket shared by every
+ * worker.
  */
 
 #include "config.h"
@@ -36,7 +36,6 @@
 
 #include "drover-master.h"
 
-static int	 listen_socket(struct listener *, int, int);
 static int	 listen_busy(const struct listener *);
 static pid_t	 listen_holder(const struct listener *, char *, size_t);
 static void	 listen_inuse(const struct listener *);
@@ -45,7 +44,6 @@ static int	 listen_split(const char *, int, char **, const char **,
 		    const char **);
 
 static char	 listen_errbuf[512];
-static int	 listen_nosteer;
 
 /* Sockets passed to the master by systemd (LISTEN_FDS), not yet used. */
 struct inherited {
@@ -218,7 +216,7 @@ listen_parse(const char *spec, int index, struct listener *l,
  * the port the first one got) and listening.  Returns the descriptor, or
  * -1 after logging why.
  */
-static int
+int
 listen_socket(struct listener *l, int reuseport, int backlog)
 {
 	struct sockaddr_storage	 ss;
@@ -415,10 +413,11 @@ listen_inherited(struct listener *l)
 	if (i == listen_ninh)
 		return 0;
 	in = &listen_inh[i];
-	if ((l->l_fds = calloc(1, sizeof(int))) == NULL)
+	if ((l->l_fds = calloc(1, sizeof(int))) == NULL ||
+	    (l->l_gidx = calloc(1, sizeof(int))) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
 	l->l_fds[0] = in->i_fd;
-	l->l_nfds = 1;
+	l->l_nfds = l->l_gsize = 1;
 	l->l_inherited = 1;
 	in->i_fd = -1;
 	memcpy(&l->l_ss, &in->i_ss, sizeof(l->l_ss));
@@ -634,11 +633,12 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 			log_warn("listen %s", l->l_addr);
 		goto fail;
 	}
-	if ((l->l_fds = calloc(1, sizeof(int))) == NULL)
+	if ((l->l_fds = calloc(1, sizeof(int))) == NULL ||
+	    (l->l_gidx = calloc(1, sizeof(int))) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
 	if ((l->l_fds[0] = listen_socket(l, reuseport, l->l_backlog)) == -1)
 		goto fail;
-	l->l_nfds = 1;
+	l->l_nfds = l->l_gsize = 1;
  add:
 	v = reallocarray(master.m_lis, master.m_nlis + 1, sizeof(*v));
 	if (v == NULL)
@@ -653,59 +653,6 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	free(*name);
 	*name = NULL;
 	return NULL;
-}
-
-/*
- * Give a reuseport listener a socket for each of n slots: the sockets of
- * new slots join the group, bound to its port.  Returns -1 after
- * logging.
- */
-int
-listen_grow(struct listener *l, int n)
-{
-	int	*v;
-
-	if (!l->l_reuseport || l->l_nfds >= n)
-		return 0;
-	if ((v = reallocarray(l->l_fds, n, sizeof(*v))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	l->l_fds = v;
-	while (l->l_nfds < n) {
-		if ((v[l->l_nfds] = listen_socket(l, 1, l->l_backlog)) != -1) {
-			l->l_nfds++;
-			continue;
-		}
-		if (!l->l_inherited)
-			return -1;
-		/* A passed socket of another user: share it instead. */
-		log_warnx("listen %s: cannot join the passed socket's "
-		    "reuseport group: all workers share it", l->l_addr);
-		while (l->l_nfds > 1)
-			close(l->l_fds[--l->l_nfds]);
-		l->l_reuseport = 0;
-		break;
-	}
-	return 0;
-}
-
-/*
- * Slot k, the top one, is gone: close its socket in every reuseport
- * group.  Being the last socket of its group, its leaving renumbers no
- * other.
- */
-void
-listen_shrink(int k)
-{
-	struct listener	*l;
-	size_t		 i;
-
-	for (i = 0; i < master.m_nlis; i++) {
-		l = master.m_lis[i];
-		if (l->l_reuseport && l->l_nfds == k + 1 && k > 0) {
-			close(l->l_fds[k]);
-			l->l_nfds--;
-		}
-	}
 }
 
 /*
@@ -736,10 +683,13 @@ listen_close(struct listener *l)
 	int	 i;
 
 	for (i = 0; i < l->l_nfds; i++)
-		close(l->l_fds[i]);
+		if (l->l_fds[i] != -1)
+			close(l->l_fds[i]);
 	if (l->l_type == LISTEN_UNIX && l->l_nfds > 0)
 		(void)unlink(l->l_path);
 	free(l->l_fds);
+	free(l->l_gidx);
+	l->l_gidx = NULL;
 	free(l->l_name);
 	free(l->l_addr);
 	free(l->l_path);
@@ -759,116 +709,4 @@ listen_close_all(void)
 		free(master.m_lis[i]);
 	}
 	master.m_nlis = 0;
-}
-
-/*
- * Fill fds with the sockets the worker of slot k inherits under
- * configuration c, in its listen order, and return how many.
- */
-int
-listen_slot_fds(const struct config *c, int k, int *fds, int max)
-{
-	struct listener	*l;
-	size_t		 i;
-	int		 n = 0;
-
-	for (i = 0; i < c->c_nlisten && n < max; i++) {
-		l = c->c_lis[i];
-		fds[n++] = l->l_reuseport ? l->l_fds[k] : l->l_fds[0];
-	}
-	return n;
-}
-
-/*
- * How many connections wait in slot k's accept queues, as TCP_INFO on a
- * listener reports (tcpi_unacked is the queue's length there).
- */
-int
-listen_queued(int k)
-{
-	struct listener	*l;
-	struct tcp_info	 ti;
-	socklen_t	 len;
-	size_t		 i;
-	int		 n = 0;
-
-	for (i = 0; i < master.m_nlis; i++) {
-		l = master.m_lis[i];
-		if (!l->l_reuseport || k >= l->l_nfds)
-			continue;
-		len = sizeof(ti);
-		if (getsockopt(l->l_fds[k], IPPROTO_TCP, TCP_INFO, &ti,
-		    &len) == 0)
-			n += (int)ti.tcpi_unacked;
-	}
-	return n;
-}
-
-/*
- * Steer new connections to the slots whose worker accepts them.  Plain
- * SO_REUSEPORT hashing sends 1/N of new connections to every slot
- * socket, also to the socket of a slot that has no worker (waiting out a
- * restart delay, failed, halted or retiring), where they would wait for a
- * worker that may never come.  A classic BPF program attached to each
- * reuseport group (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) picks
- * a random index among the accepting slots instead; a socket's index in
- * its group is its slot number, since the sockets joined the group in
- * slot order and only the top one ever leaves.  With no slot accepting,
- * the program returns an index out of range and the kernel falls back to
- * its hash: connections then wait in the slot sockets for the workers to
- * come back.  Connections already queued on a slot's socket stay there
- * and are served by the slot's next worker.  Where the kernel refuses
- * the program, drover logs it once and keeps plain hashing.
- */
-void
-listen_steer(void)
-{
-	struct sock_filter	*insn;
-	struct sock_fprog	 prog;
-	struct listener		*l;
-	size_t			 i;
-	int			 k, n, live, idx;
-
-	if (listen_nosteer)
-		return;
-	if ((insn = calloc(2 * master.m_nslots + 3, sizeof(*insn))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; i < master.m_nlis; i++) {
-		l = master.m_lis[i];
-		if (!l->l_reuseport || l->l_nfds < 2)
-			continue;
-		for (k = 0, live = 0; k < l->l_nfds && k < master.m_nslots; k++)
-			live += slot_accepting(k);
-		n = 0;
-		if (live > 0) {
-			insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD |
-			    BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM);
-			insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU |
-			    BPF_MOD | BPF_K, live);
-			for (k = 0, idx = 0; k < l->l_nfds &&
-			    k < master.m_nslots; k++) {
-				if (!slot_accepting(k))
-					continue;
-				insn[n++] = (struct sock_filter)BPF_JUMP(
-				    BPF_JMP | BPF_JEQ | BPF_K, idx++, 0, 1);
-				insn[n++] = (struct sock_filter)BPF_STMT(
-				    BPF_RET | BPF_K, k);
-			}
-		}
-		insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-		    0xffffffff);
-		prog.len = n;
-		prog.filter = insn;
-		if (setsockopt(l->l_fds[0], SOL_SOCKET,
-		    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1) {
-			log_warn("listen %s: cannot steer connections to "
-			    "ready slots (SO_ATTACH_REUSEPORT_CBPF); the "
-			    "kernel's hash alone spreads them", l->l_addr);
-			listen_nosteer = 1;
-			break;
-		}
-		log_debug("listen %s: steering new connections to %d of %d "
-		    "slots", l->l_addr, live, l->l_nfds);
-	}
-	free(insn);
 }

@@ -187,7 +187,7 @@ main(int argc, char *argv[])
 
 	master_exit();
 	log_info("stopped");
-	return master.m_exit;
+	return 0;
 }
 
 /*
@@ -237,7 +237,7 @@ master_start(void)
 	}
 	if (c->c_pidfile != NULL && (pidpath = strdup(c->c_pidfile)) == NULL)
 		fatal(EXIT_OSERR, "%s", __func__);
-	if ((code = state_open(c->c_state_dir, &other)) != 0) {
+	if ((code = status_open(c->c_state_dir, &other)) != 0) {
 		master_exit();
 		if (code == 1)
 			fatalx(EXIT_TEMPFAIL, "state directory %s is in use by "
@@ -258,16 +258,20 @@ master_start(void)
 	c->c_refs++;
 
 	master_loop(c);
-	if (state_start(0) == -1 || notify_init(0) == -1 ||
+	if (status_start(0) == -1 || notify_init(0) == -1 ||
 	    health_init(c->c_health, -1) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
 	setproctitle("master");
-	slot_add(c->c_workers);
+	if (slot_add(c->c_workers) == -1) {
+		master_exit();
+		exit(EXIT_OSERR);
+	}
 	log_info("started: %d workers of %s, generation %llu",
 	    master.m_nslots, c->c_cmdpath, (unsigned long long)master.m_gen);
-	slot_start_all();
+	/* The engine starts them, in the loop's first iteration. */
+	reload_due();
 }
 
 /*
@@ -290,18 +294,19 @@ master_adopt(void)
 	master.m_conf = c;
 	if (config_activate(c, master.m_gen) == -1)
 		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the listeners");
-	upgrade_keep_listeners();
+	handoff_keep_listeners();
 	output_init(0);
 	c->c_refs++;
 
 	master_loop(c);
-	if (state_adopt(fds[UPGRADE_STATEDIR], fds[UPGRADE_STATELOCK]) ==
-	    -1 || state_start(1) == -1 || notify_init(1) == -1 ||
+	if (status_adopt(fds[UPGRADE_STATEDIR], fds[UPGRADE_STATELOCK]) ==
+	    -1 || status_start(1) == -1 || notify_init(1) == -1 ||
 	    health_init(c->c_health, fds[UPGRADE_HEALTH]) == -1)
 		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the state "
 		    "directory or the health endpoint");
 	setproctitle("master");
-	upgrade_slots();
+	handoff_slots();
+	upgrade_adopted();
 }
 
 /* The event loop and the signals it handles. */
@@ -336,6 +341,7 @@ master_loop(const struct config *c)
 	ev_signal_start(EV_DEFAULT, &sig_usr2);
 	ev_signal_start(EV_DEFAULT, &sig_ttin);
 	ev_signal_start(EV_DEFAULT, &sig_ttou);
+	reload_engine_init();
 }
 
 /* The pid file's locked descriptor and path, for an upgrade. */
@@ -373,7 +379,7 @@ master_trim(void)
 }
 
 /*
- * Begin stopping.  Readiness goes first (state_flush removes `ready`
+ * Begin stopping.  Readiness goes first (status_flush removes `ready`
  * before any worker is signalled), then the workers.
  */
 static void
@@ -383,8 +389,8 @@ master_stop(int how)
 		return;
 	master.m_stopping = how;
 	sdnotify_stopping();
-	state_changed();
-	state_flush();
+	status_changed();
+	status_flush();
 	log_info("stopping %s", how == STOP_NOW ? "now" : "gracefully");
 	slot_stop_all(how);
 	master_check_done();
@@ -407,7 +413,7 @@ master_exit(void)
 	output_finish();
 	listen_close_all();
 	health_close_all();
-	state_cleanup();
+	status_cleanup();
 	lock_release(AT_FDCWD, pidpath, pidfd);
 	pidfd = -1;
 }

@@ -35,6 +35,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,7 +320,7 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		if (!havecred || !notify_trusted(w, cred.pid)) {
 			s->s_nrejected++;
-			state_counted();
+			status_counted();
 			notify_complain(s, "notify message from pid %ld, not "
 			    "worker %ld or its descendant: ignored",
 			    havecred ? (long)cred.pid : -1L, (long)w->w_pid);
@@ -327,7 +328,7 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		if ((size_t)n > sizeof(buf) - 1 || (msg.msg_flags & MSG_TRUNC)) {
 			s->s_nbad++;
-			state_counted();
+			status_counted();
 			notify_complain(s, "notify message of %zd bytes, over "
 			    "%d: ignored", n, NOTIFY_MAX);
 			continue;
@@ -377,7 +378,7 @@ notify_stream_read(struct worker *w)
 			}
 			if (w->w_linelen + take - (nl != NULL) > NOTIFY_MAX) {
 				s->s_nbad++;
-				state_counted();
+				status_counted();
 				notify_complain(s, "notify line over %d bytes: "
 				    "ignored", NOTIFY_MAX);
 				w->w_linelen = 0;
@@ -438,13 +439,13 @@ notify_line(struct worker *w, char *line, size_t len)
 			break;
 	if (klen == 0 || i < klen) {
 		s->s_nbad++;
-		state_counted();
+		status_counted();
 		notify_complain(s, "malformed notify message \"%.*s\": "
 		    "ignored", (int)(len > 64 ? 64 : len), line);
 		return;
 	}
 	s->s_nmsg++;
-	state_counted();
+	status_counted();
 #define IS(k)	(klen == sizeof(k) - 1 && memcmp(line, k, klen) == 0)
 	if (IS("READY") && len == klen + 2 && eq[1] == '1')
 		slot_notify_ready(w);
@@ -486,8 +487,10 @@ notify_watchdog_arm(struct worker *w)
 }
 
 /*
- * The watchdog expired: first SIGABRT (so the worker can dump core),
- * then, a stop timeout later, SIGKILL.
+ * The watchdog of a worker expired: a worker silent for longer than
+ * watchdog gets SIGABRT, so it can dump core; if it is still there a
+ * stop timeout later, SIGKILL (with its process group).  Its slot is
+ * refilled as after any exit.
  */
 static void
 notify_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -496,12 +499,20 @@ notify_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	slot_watchdog(w);
 	if (!w->w_wdfired) {
+		log_warnx("slot %d: worker %ld sent no WATCHDOG=1 for %gs: "
+		    "sending SIGABRT", w->w_slot->s_id, (long)w->w_pid,
+		    w->w_conf->c_watchdog);
+		w->w_killreason = "watchdog";
+		worker_kill(w, SIGABRT);
 		w->w_wdfired = 1;
 		t->repeat = w->w_conf->c_stop_timeout > 0 ?
 		    w->w_conf->c_stop_timeout : 1;
 		ev_timer_again(EV_DEFAULT, t);
-	} else
-		ev_timer_stop(EV_DEFAULT, t);
+		return;
+	}
+	log_warnx("slot %d: worker %ld still running after SIGABRT: sending "
+	    "SIGKILL", w->w_slot->s_id, (long)w->w_pid);
+	worker_kill(w, SIGKILL);
+	ev_timer_stop(EV_DEFAULT, t);
 }

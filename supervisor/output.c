@@ -171,7 +171,7 @@ output_queue(const char *prefix, size_t plen, const char *text, size_t len)
 {
 	if (out_len + plen + len + 1 > OUTPUT_QUEUE) {
 		out_dropped++;
-		state_counted();
+		status_counted();
 		return;
 	}
 	memcpy(out_q + out_len, prefix, plen);

@@ -164,7 +164,7 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 	pid_t			 pid, parent = getpid();
 	sigset_t		 all, old;
 
-	nfds = listen_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
+	nfds = group_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
 	if (notify_open(w, &fds[nfds]) == -1)
 		return -1;
 	if (output_open(w, &owfd) == -1) {

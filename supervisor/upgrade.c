@@ -28,19 +28,8 @@
  *     execve(2) stays pending and the new image handles it.  If execve
  *     fails, the running image carries on and says why.
  *
- * What the new image needs is written as text lines to a memfd named in
- * DROVER_UPGRADE, each field escaped (upgrade_esc) so that any byte may
- * appear in it:
- *
- *	drover-upgrade 2
- *	gen GEN LASTGEN SERIAL
- *	fds PIDFILE STATEDIR STATELOCK HEALTH
- *	upgrade REQUESTS DONE STARTED AGAIN
- *	reload GEN RESULT STARTED FINISHED REQUESTS ERROR
- *	conf KEY VALUE			(the configuration in use, key by key)
- *	listener REUSEPORT INHERITED BACKLOG NFDS FD,FD,... ADDRESS
- *	slot ID STATE RESTARTS FAILURES PID GEN STARTED READY NFD SFD OFD PATH
- *	end
+ * What the new image needs (handoff.c) is written to a memfd named in
+ * DROVER_UPGRADE.
  *
  * The new image runs the configuration handed over, which is what the
  * workers run, and not the file as it is now: an upgrade replaces the
@@ -74,12 +63,8 @@
 
 #define UPGRADE_ENV		"DROVER_UPGRADE"
 #define UPGRADE_MEMFD		"drover-upgrade"
-#define UPGRADE_VERSION		"drover-upgrade 2"
 /* How long the check of a new binary may take. */
 #define UPGRADE_CHECK_TIME	30.0
-/* The longest line of the state, and the most lines of each kind. */
-#define UPGRADE_LINE		65536
-#define UPGRADE_MAXCONF		4096
 /* How much of the check's output is kept for the log. */
 #define UPGRADE_OUT		512
 
@@ -96,21 +81,10 @@ static void	 upgrade_check(void);
 static void	 upgrade_exec(void);
 static void	 upgrade_end(const char *, const char *);
 static int	 upgrade_state(void);
-static int	 upgrade_write(FILE *);
-static void	 upgrade_conf_line(void *, const char *, const char *);
-static void	 upgrade_esc(FILE *, const char *);
-static int	 upgrade_unesc(char *);
-static int	 upgrade_split(char *, char **, int);
 static char	**upgrade_env(int);
 static void	 upgrade_env_free(char **);
 static void	 upgrade_fds(int);
 static void	 upgrade_inherit(int, int);
-static int	 upgrade_sock(int);
-static int	 upgrade_mychild(pid_t);
-static struct config *
-		 upgrade_read(FILE *, int, int *);
-static struct listener *
-		 upgrade_listener(char **, int);
 static void	 upgrade_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 upgrade_child_cb(struct ev_loop *, ev_child *, int);
 static void	 upgrade_out_cb(struct ev_loop *, ev_io *, int);
@@ -119,8 +93,6 @@ static void	 upgrade_timer_cb(struct ev_loop *, ev_timer *, int);
 static char	**upgrade_argv;		/* our argv, copied at start */
 static char	*upgrade_self;		/* the binary to execute */
 static int	 upgrade_fd = -1;	/* the state, in a new image */
-static char	**upgrade_lines;	/* the slot lines, in a new image */
-static int	 upgrade_nlines;
 
 static enum upgrade_step upgrade_step_now;
 static int	 upgrade_again;		/* another USR2 came meanwhile */
@@ -131,7 +103,6 @@ static ev_io	 upgrade_out;
 static ev_timer	 upgrade_timer;
 static int	 upgrade_checkfd = -1;	/* the state the check reads */
 static int	 upgrade_timedout;
-static int	 upgrade_fdsv[UPGRADE_NFDS];	/* handed over, in a new image */
 static char	 upgrade_outbuf[UPGRADE_OUT + 1];
 static size_t	 upgrade_outlen;
 
@@ -239,7 +210,7 @@ upgrade_end(const char *result, const char *why)
 	u->u_finished = ev_time();
 	upgrade_step_now = UP_IDLE;
 	ev_prepare_stop(EV_DEFAULT, &upgrade_prepare);
-	state_changed();
+	status_changed();
 }
 
 /*
@@ -250,7 +221,7 @@ void
 upgrade_request(void)
 {
 	master.m_upgrade.u_requests++;
-	state_changed();
+	status_changed();
 	if (master.m_stopping)
 		return;
 	switch (upgrade_step_now) {
@@ -282,7 +253,7 @@ upgrade_start(void)
 	upgrade_waitlogged = 0;
 	ev_prepare_init(&upgrade_prepare, upgrade_prepare_cb);
 	ev_prepare_start(EV_DEFAULT, &upgrade_prepare);
-	state_changed();
+	status_changed();
 }
 
 /*
@@ -341,7 +312,7 @@ upgrade_state(void)
 		close(fd);
 		return -1;
 	}
-	if (upgrade_write(fp) == -1 || fclose(fp) == EOF ||
+	if (handoff_write(fp, upgrade_again) == -1 || fclose(fp) == EOF ||
 	    lseek(fd, 0, SEEK_SET) == -1) {
 		log_warn("upgrade: cannot write the state");
 		close(fd);
@@ -397,7 +368,7 @@ upgrade_check(void)
 	upgrade_timedout = 0;
 	/* A request from now on is answered by this check, or another. */
 	master.m_upgrade.u_started = ev_time();
-	state_changed();
+	status_changed();
 	if ((upgrade_checkfd = upgrade_state()) == -1) {
 		upgrade_end("failed", "cannot write the state");
 		return;
@@ -566,7 +537,7 @@ upgrade_exec(void)
 	}
 	envp = upgrade_env(fd);
 	log_info("upgrade: executing %s", upgrade_self);
-	state_flush();
+	status_flush();
 	output_drain();
 	sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old);
@@ -618,582 +589,25 @@ upgrade_fds(int keep)
 		upgrade_inherit(w->w_sfd, keep);
 		upgrade_inherit(w->w_ofd, keep);
 	}
-	state_fds(&dirfd, &lockfd);
+	status_fds(&dirfd, &lockfd);
 	upgrade_inherit(dirfd, keep);
 	upgrade_inherit(lockfd, keep);
 	upgrade_inherit(master_pidfile(), keep);
 	upgrade_inherit(health_fd(), keep);
 }
 
-/*
- * Write s as one field: bytes outside printable ASCII, blanks and '%'
- * as %XX; the empty string as "-" (and "-" itself escaped).
- */
-static void
-upgrade_esc(FILE *fp, const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
 
-	if (*p == '\0') {
-		fputc('-', fp);
-		return;
-	}
-	for (; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f || *p == '%' ||
-		    (*p == '-' && p == (const unsigned char *)s && p[1] == '\0'))
-			fprintf(fp, "%%%02X", *p);
-		else
-			fputc(*p, fp);
-	}
-}
 
-/* Undo upgrade_esc in place; -1 if malformed. */
-static int
-upgrade_unesc(char *s)
-{
-	char	*d = s, hex[3];
 
-	if (strcmp(s, "-") == 0) {
-		*s = '\0';
-		return 0;
-	}
-	for (; *s != '\0'; s++) {
-		if (*s != '%') {
-			*d++ = *s;
-			continue;
-		}
-		if (!isxdigit((unsigned char)s[1]) ||
-		    !isxdigit((unsigned char)s[2]))
-			return -1;
-		hex[0] = s[1];
-		hex[1] = s[2];
-		hex[2] = '\0';
-		*d = (char)strtol(hex, NULL, 16);
-		if (*d == '\0')
-			return -1;
-		d++;
-		s += 2;
-	}
-	*d = '\0';
-	return 0;
-}
 
-static void
-upgrade_conf_line(void *arg, const char *key, const char *value)
-{
-	FILE	*fp = arg;
 
-	fputs("conf ", fp);
-	upgrade_esc(fp, key);
-	fputc(' ', fp);
-	upgrade_esc(fp, value);
-	fputc('\n', fp);
-}
 
-/* Write the state a new image adopts; -1 on error. */
-static int
-upgrade_write(FILE *fp)
-{
-	const struct reloadinfo		*r = &master.m_reload;
-	const struct upgradeinfo	*u = &master.m_upgrade;
-	const struct listener		*l;
-	const struct slot		*s;
-	const struct worker		*w;
-	size_t				 i;
-	int				 k, dirfd, lockfd;
 
-	state_fds(&dirfd, &lockfd);
-	fprintf(fp, "%s\ngen %llu %llu %lu\n", UPGRADE_VERSION,
-	    (unsigned long long)master.m_gen,
-	    (unsigned long long)master.m_lastgen, master.m_serial);
-	fprintf(fp, "fds %d %d %d %d\n", master_pidfile(), dirfd, lockfd,
-	    health_fd());
-	fprintf(fp, "upgrade %u %u %.6f %d\n", u->u_requests, u->u_done,
-	    u->u_started, upgrade_again);
-	fprintf(fp, "reload %llu ", (unsigned long long)r->r_gen);
-	upgrade_esc(fp, r->r_result);
-	fprintf(fp, " %.6f %.6f %u ", r->r_started, r->r_finished,
-	    r->r_count);
-	upgrade_esc(fp, r->r_error);
-	fputc('\n', fp);
-	config_each(master.m_conf, upgrade_conf_line, fp);
-	for (i = 0; i < master.m_nlis; i++) {
-		l = master.m_lis[i];
-		fprintf(fp, "listener %d %d %d %d ", l->l_reuseport,
-		    l->l_inherited, l->l_backlog, l->l_nfds);
-		for (k = 0; k < l->l_nfds; k++)
-			fprintf(fp, "%s%d", k > 0 ? "," : "", l->l_fds[k]);
-		fputc(' ', fp);
-		upgrade_esc(fp, l->l_addr);
-		fputc('\n', fp);
-	}
-	for (k = 0; k < master.m_nslots; k++) {
-		s = master.m_slots[k];
-		w = SLOT_CUR(s);
-		fprintf(fp, "slot %d %s %u %u %ld %llu %.6f %d %d %d %d ",
-		    s->s_id, slot_state_name(s->s_state), s->s_restarts,
-		    s->s_failures, (long)w->w_pid,
-		    (unsigned long long)w->w_gen, w->w_started, w->w_ready,
-		    w->w_nfd, w->w_sfd, w->w_ofd);
-		upgrade_esc(fp, w->w_npath != NULL ? w->w_npath : "");
-		fputc('\n', fp);
-	}
-	fputs("end\n", fp);
-	return fflush(fp) == EOF || ferror(fp) ? -1 : 0;
-}
 
-/*
- * Split line into at most max fields separated by single blanks; returns
- * how many, or -1 if there are more.
- */
-static int
-upgrade_split(char *line, char **f, int max)
-{
-	char	*p;
-	int	 n = 0;
 
-	line[strcspn(line, "\n")] = '\0';
-	for (p = line; p != NULL && *p != '\0'; n++) {
-		if (n == max)
-			return -1;
-		f[n] = p;
-		if ((p = strchr(p, ' ')) != NULL)
-			*p++ = '\0';
-	}
-	return n;
-}
 
-/* Whether fd is an open socket. */
-static int
-upgrade_sock(int fd)
-{
-	struct stat	 st;
 
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
 
-/* Whether pid is a child of this process (running or a zombie). */
-static int
-upgrade_mychild(pid_t pid)
-{
-	char	 path[64], buf[512], *p;
-	FILE	*fp;
-	long	 ppid;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	p = fgets(buf, sizeof(buf), fp);
-	fclose(fp);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
-		return 0;
-	return ppid == (long)getpid();
-}
-
-/*
- * A listener line (fields after "listener"): its sockets are taken as
- * they are; the address is what the kernel says they are bound to, so
- * nothing is resolved again.  NULL if the line is bad.
- */
-static struct listener *
-upgrade_listener(char **f, int dry)
-{
-	struct listener		*l;
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	const char		*e;
-	char			*p, *q;
-	int			 nfds, k;
-
-	nfds = (int)strtonum(f[3], 1, DROVER_MAX_WORKERS, &e);
-	if (e != NULL || upgrade_unesc(f[5]) == -1)
-		return NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->l_fds = calloc(nfds, sizeof(int))) == NULL ||
-	    (l->l_addr = strdup(f[5])) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	l->l_reuseport = f[0][0] == '1';
-	l->l_inherited = f[1][0] == '1';
-	l->l_backlog = (int)strtonum(f[2], 1, 65535, &e);
-	if (e != NULL)
-		goto bad;
-	for (p = f[4], k = 0; k < nfds; k++, p = q + 1) {
-		l->l_fds[k] = (int)strtol(p, &q, 10);
-		if (q == p || (*q != ',' && *q != '\0') ||
-		    (*q == '\0' && k + 1 < nfds) || (*q == ',' && k + 1 ==
-		    nfds) || (!dry && !upgrade_sock(l->l_fds[k])))
-			goto bad;
-		l->l_nfds = k + 1;
-	}
-	if (dry)
-		return l;
-	for (k = 0; k < nfds; k++)
-		(void)fcntl(l->l_fds[k], F_SETFD, FD_CLOEXEC);
-	l->l_sslen = sizeof(l->l_ss);
-	if (getsockname(l->l_fds[0], (struct sockaddr *)&l->l_ss,
-	    &l->l_sslen) == -1)
-		goto bad;
-	sin = (struct sockaddr_in *)&l->l_ss;
-	sin6 = (struct sockaddr_in6 *)&l->l_ss;
-	switch (l->l_ss.ss_family) {
-	case AF_INET:
-		l->l_type = LISTEN_TCP;
-		l->l_port = ntohs(sin->sin_port);
-		inet_ntop(AF_INET, &sin->sin_addr, l->l_host,
-		    sizeof(l->l_host));
-		break;
-	case AF_INET6:
-		l->l_type = LISTEN_TCP;
-		l->l_port = ntohs(sin6->sin6_port);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, l->l_host,
-		    sizeof(l->l_host));
-		break;
-	case AF_UNIX:
-		l->l_type = LISTEN_UNIX;
-		if (strncmp(l->l_addr, "unix:", 5) != 0 ||
-		    (l->l_path = strdup(l->l_addr + 5)) == NULL)
-			goto bad;
-		break;
-	default:
-		goto bad;
-	}
-	return l;
- bad:
-	l->l_nfds = 0;		/* not ours to close */
-	listen_close(l);
-	free(l);
-	return NULL;
-}
-
-/*
- * Read the state from fp.  With dry set (drover -n checking it for a
- * master about to upgrade), only check it; else take over its listeners
- * and descriptors (fds[]).  Returns the configuration handed over, or
- * NULL after logging, with the line in *lineno.
- */
-static struct config *
-upgrade_read(FILE *fp, int dry, int *lineno)
-{
-	struct config	*c = config_new();
-	struct listener	*l, **v;
-	char		*line = NULL, *raw = NULL, *f[16];
-	const char	*e;
-	size_t		 sz = 0;
-	ssize_t		 len;
-	unsigned long long gen, lastgen;
-	int		 n, nconf = 0, nslot = 0, seen = 0, fdsv[UPGRADE_NFDS];
-
-	*lineno = 0;
-	while ((len = getline(&line, &sz, fp)) != -1) {
-		++*lineno;
-		if (len > UPGRADE_LINE)
-			goto bad;
-		if (*lineno == 1) {
-			if (strcmp(line, UPGRADE_VERSION "\n") != 0)
-				goto bad;
-			continue;
-		}
-		if (strncmp(line, "slot ", 5) == 0 && !dry &&
-		    (raw = strdup(line)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		n = upgrade_split(line, f, 16);
-		if (n < 1)
-			goto bad;
-		if (strcmp(f[0], "end") == 0 && n == 1) {
-			seen |= 1;
-			break;
-		} else if (strcmp(f[0], "gen") == 0 && n == 4) {
-			gen = strtonum(f[1], 1, INT64_MAX, &e);
-			if (e == NULL)
-				lastgen = strtonum(f[2], 1, INT64_MAX, &e);
-			if (e == NULL)
-				master.m_serial = strtonum(f[3], 0, INT64_MAX,
-				    &e);
-			if (e != NULL || lastgen < gen)
-				goto bad;
-			master.m_gen = gen;
-			master.m_lastgen = lastgen;
-			seen |= 2;
-		} else if (strcmp(f[0], "fds") == 0 && n == 5) {
-			for (n = 0; n < UPGRADE_NFDS; n++) {
-				fdsv[n] = (int)strtonum(f[n + 1], -1,
-				    INT32_MAX, &e);
-				if (e != NULL)
-					goto bad;
-			}
-			if (!dry)
-				memcpy(upgrade_fdsv, fdsv, sizeof(fdsv));
-			seen |= 4;
-		} else if (strcmp(f[0], "upgrade") == 0 && n == 5) {
-			master.m_upgrade.u_requests = (unsigned int)strtonum(
-			    f[1], 0, UINT32_MAX, &e);
-			if (e == NULL)
-				master.m_upgrade.u_done = (unsigned int)
-				    strtonum(f[2], 0, UINT32_MAX, &e);
-			if (e != NULL)
-				goto bad;
-			master.m_upgrade.u_started = strtod(f[3], NULL);
-			upgrade_again = f[4][0] == '1';
-		} else if (strcmp(f[0], "reload") == 0 && n == 7) {
-			if (upgrade_unesc(f[2]) == -1 ||
-			    upgrade_unesc(f[6]) == -1)
-				goto bad;
-			master.m_reload.r_gen = strtonum(f[1], 0, INT64_MAX,
-			    &e);
-			if (e == NULL)
-				master.m_reload.r_count = (unsigned int)
-				    strtonum(f[5], 0, UINT32_MAX, &e);
-			if (e != NULL)
-				goto bad;
-			strlcpy(master.m_reload.r_result, f[2],
-			    sizeof(master.m_reload.r_result));
-			master.m_reload.r_started = strtod(f[3], NULL);
-			master.m_reload.r_finished = strtod(f[4], NULL);
-			strlcpy(master.m_reload.r_error, f[6],
-			    sizeof(master.m_reload.r_error));
-		} else if (strcmp(f[0], "conf") == 0 && n == 3) {
-			if (++nconf > UPGRADE_MAXCONF ||
-			    upgrade_unesc(f[1]) == -1 ||
-			    upgrade_unesc(f[2]) == -1)
-				goto bad;
-			if (config_set(c, f[1], f[2], &e) == -1) {
-				log_warnx("upgrade: the configuration handed "
-				    "over: %s", e);
-				goto fail;
-			}
-		} else if (strcmp(f[0], "listener") == 0 && n == 7) {
-			if (master.m_nlis >= DROVER_MAX_LISTEN ||
-			    (l = upgrade_listener(f + 1, dry)) == NULL)
-				goto bad;
-			if (dry) {
-				free(l->l_fds);
-				free(l->l_addr);
-				free(l);
-				continue;
-			}
-			v = reallocarray(master.m_lis, master.m_nlis + 1,
-			    sizeof(*v));
-			if (v == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
-			master.m_lis = v;
-			master.m_lis[master.m_nlis++] = l;
-		} else if (strcmp(f[0], "slot") == 0 && n == 13) {
-			if (++nslot > DROVER_MAX_WORKERS)
-				goto bad;
-			if (dry)
-				continue;
-			upgrade_lines = reallocarray(upgrade_lines,
-			    upgrade_nlines + 1, sizeof(char *));
-			if (upgrade_lines == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
-			upgrade_lines[upgrade_nlines++] = raw;
-			raw = NULL;
-		} else
-			goto bad;
-		free(raw);
-		raw = NULL;
-	}
-	free(line);
-	line = NULL;
-	if (seen != 7 || nslot == 0 || ferror(fp))
-		goto bad;
-	if (config_finish(c, &e) == -1) {
-		log_warnx("upgrade: the configuration handed over: %s", e);
-		goto fail;
-	}
-	return c;
- bad:
-	log_warnx("upgrade: the state is unreadable at line %d", *lineno);
- fail:
-	free(raw);
-	free(line);
-	config_free(c);
-	return NULL;
-}
-
-/*
- * drover -n, run by a master about to upgrade to this binary: check that
- * the state it would hand over can be read.  Returns 0 when there is
- * none or it is good (and says so), -1 after logging otherwise.
- */
-int
-upgrade_verify(void)
-{
-	struct config	*c;
-	FILE		*fp;
-	int		 line;
-
-	if (!upgrade_handed())
-		return 0;
-	if ((fp = fdopen(upgrade_fd, "r")) == NULL) {
-		log_warn("upgrade: the state");
-		return -1;
-	}
-	c = upgrade_read(fp, 1, &line);
-	fclose(fp);
-	if (c == NULL)
-		return -1;
-	config_free(c);
-	printf("upgrade state ok\n");
-	return 0;
-}
-
-/*
- * In a new image: read the state, take over its listeners (so that the
- * configuration finds them open instead of binding anew) and return the
- * configuration handed over, with the descriptors of the pid file, the
- * state directory and its lock and the health listener in fds.  The slot
- * lines wait for upgrade_slots().  A state that cannot be read is fatal
- * (EXIT_SOFTWARE): the descriptors it names could not be trusted.
- */
-struct config *
-upgrade_begin(int *fds)
-{
-	struct upgradeinfo	*u = &master.m_upgrade;
-	struct config		*c;
-	FILE			*fp;
-	int			 line, i;
-
-	if ((fp = fdopen(upgrade_fd, "r")) == NULL)
-		fatal(EXIT_SOFTWARE, "upgrade: the state");
-	c = upgrade_read(fp, 0, &line);
-	fclose(fp);
-	if (c == NULL)
-		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over");
-	for (i = 0; i < UPGRADE_NFDS; i++)
-		fds[i] = upgrade_fdsv[i];
-	if ((fds[UPGRADE_PIDFILE] != -1 &&
-	    lock_adopt(fds[UPGRADE_PIDFILE]) == -1) ||
-	    (fds[UPGRADE_PIDFILE] == -1) != (c->c_pidfile == NULL) ||
-	    lock_adopt(fds[UPGRADE_STATELOCK]) == -1 ||
-	    (fds[UPGRADE_HEALTH] != -1 && !upgrade_sock(fds[UPGRADE_HEALTH])) ||
-	    (fds[UPGRADE_HEALTH] == -1) != (c->c_health == NULL))
-		fatalx(EXIT_SOFTWARE, "upgrade: a descriptor handed over is "
-		    "not what it should be");
-	strlcpy(u->u_result, "ok", sizeof(u->u_result));
-	u->u_error[0] = '\0';
-	u->u_finished = ev_time();
-	u->u_done++;
-	return c;
-}
-
-/*
- * In a new image, once the configuration is active: a listener it does
- * not use (there should be none) is closed.
- */
-void
-upgrade_keep_listeners(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < master.m_nlis; i++) {
-		if (master.m_lis[i]->l_refs > 0)
-			continue;
-		log_warnx("upgrade: listen %s is not configured: closed",
-		    master.m_lis[i]->l_addr);
-		master.m_lis[i]->l_refs = 1;
-		listen_put(master.m_lis[i--]);
-	}
-}
-
-/*
- * In a new image: adopt the slots and their workers, which are our
- * children already, then read the configuration file once, to say
- * whether the next SIGHUP would take it.
- */
-void
-upgrade_slots(void)
-{
-	struct upgradeinfo	*u = &master.m_upgrade;
-	struct config		*c = master.m_conf, *fc;
-	struct slot		*s;
-	struct worker		*w;
-	char			*f[16];
-	const char		*e;
-	unsigned long long	 gen;
-	long			 pid;
-	int			 n, st, nf, code;
-
-	for (n = 0; n < upgrade_nlines; n++) {
-		nf = upgrade_split(upgrade_lines[n], f, 16);
-		for (st = SLOT_EMPTY; st <= SLOT_RETIRING; st++)
-			if (strcmp(f[2], slot_state_name(st)) == 0)
-				break;
-		pid = strtonum(f[5], 0, INT32_MAX, &e);
-		if (nf != 13 || strtonum(f[1], 0, DROVER_MAX_WORKERS, NULL) !=
-		    n || st > SLOT_RETIRING || e != NULL ||
-		    upgrade_unesc(f[12]) == -1)
-			fatalx(EXIT_SOFTWARE, "upgrade: bad slot %d", n);
-		slot_add(1);
-		s = master.m_slots[n];
-		w = SLOT_CUR(s);
-		s->s_restarts = (unsigned int)strtonum(f[3], 0, UINT32_MAX,
-		    NULL);
-		s->s_failures = (unsigned int)strtonum(f[4], 0, UINT32_MAX,
-		    NULL);
-		if (pid > 0 && !upgrade_mychild((pid_t)pid)) {
-			log_warnx("upgrade: slot %d: pid %ld is not a child "
-			    "of this master: not adopted", n, pid);
-			pid = 0;
-		}
-		if (pid > 0) {
-			gen = strtonum(f[6], 1, INT64_MAX, NULL);
-			w->w_pid = (pid_t)pid;
-			w->w_gen = gen;
-			w->w_conf = c;
-			c->c_refs++;
-			w->w_started = strtod(f[7], NULL);
-			w->w_ready = f[8][0] == '1';
-			w->w_nfd = (int)strtonum(f[9], -1, INT32_MAX, NULL);
-			w->w_sfd = (int)strtonum(f[10], -1, INT32_MAX, NULL);
-			w->w_ofd = (int)strtonum(f[11], -1, INT32_MAX, NULL);
-			if (!upgrade_sock(w->w_nfd))
-				w->w_nfd = -1;
-			if (!upgrade_sock(w->w_sfd))
-				w->w_sfd = -1;
-			upgrade_inherit(w->w_nfd, 0);
-			upgrade_inherit(w->w_sfd, 0);
-			if (w->w_ofd != -1) {
-				/* It writes to a pipe: keep reading it. */
-				output_init(1);
-				upgrade_inherit(w->w_ofd, 0);
-			}
-			if (*f[12] != '\0' && w->w_nfd != -1 &&
-			    (w->w_npath = strdup(f[12])) == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
-			ev_child_set(&w->w_child, w->w_pid, 0);
-			ev_child_start(EV_DEFAULT, &w->w_child);
-			notify_start(w);
-			output_start(w);
-		}
-		slot_adopt(s, (enum slot_state)st);
-		free(upgrade_lines[n]);
-	}
-	free(upgrade_lines);
-	upgrade_lines = NULL;
-	/*
-	 * Children that ended while we were exec'ing: their SIGCHLD is still
-	 * pending, but one may have come before the old image's last reap.
-	 * One more makes the loop reap whatever is there.
-	 */
-	(void)raise(SIGCHLD);
-	log_info("upgrade: adopted %d slots, generation %llu", n,
-	    (unsigned long long)master.m_gen);
-	state_changed();
-
-	if ((fc = reload_read(&code)) == NULL) {
-		(void)snprintf(u->u_error, sizeof(u->u_error), "the "
-		    "configuration file does not parse (%s); the "
-		    "configuration in use carries on", log_last());
-		log_warnx("upgrade: %s", u->u_error);
-	} else
-		config_free(fc);
-	if (upgrade_again) {
-		upgrade_again = 0;
-		upgrade_start();
-	}
-}
 
 /* The upgrade object of status.json. */
 void
@@ -1203,12 +617,12 @@ upgrade_status(FILE *fp)
 
 	fputs("{\"result\": ", fp);
 	if (u->u_result[0] != '\0')
-		state_str(fp, u->u_result);
+		status_str(fp, u->u_result);
 	else
 		fputs("null", fp);
 	fputs(", \"error\": ", fp);
 	if (u->u_error[0] != '\0')
-		state_str(fp, u->u_error);
+		status_str(fp, u->u_error);
 	else
 		fputs("null", fp);
 	fprintf(fp, ", \"started\": ");
@@ -1223,4 +637,38 @@ upgrade_status(FILE *fp)
 		fputs("null", fp);
 	fprintf(fp, ", \"upgrades\": %u, \"requests\": %u}", u->u_done,
 	    u->u_requests);
+}
+
+/*
+ * drover -n, run by a master about to upgrade to this binary: check that
+ * the state it would hand over can be read.  Returns 0 when there is
+ * none or it is good, -1 after logging otherwise.
+ */
+int
+upgrade_verify(void)
+{
+	return upgrade_handed() ? handoff_verify(upgrade_fd) : 0;
+}
+
+/*
+ * In a new image: take over what the previous one handed over (see
+ * handoff_take), remembering whether another upgrade was asked for.
+ */
+struct config *
+upgrade_begin(int *fds)
+{
+	return handoff_take(upgrade_fd, fds, &upgrade_again);
+}
+
+/*
+ * In a new image, once the slots are adopted: a USR2 that came while the
+ * previous image checked this binary starts another upgrade now.
+ */
+void
+upgrade_adopted(void)
+{
+	if (upgrade_again) {
+		upgrade_again = 0;
+		upgrade_start();
+	}
 }

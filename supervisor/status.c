@@ -28,24 +28,24 @@
 
 #include "drover-master.h"
 
-static int	 state_write(const char *, void (*)(FILE *));
-static void	 state_prepare_cb(struct ev_loop *, ev_prepare *, int);
-static void	 state_live_cb(struct ev_loop *, ev_timer *, int);
-static void	 state_lazy_cb(struct ev_loop *, ev_timer *, int);
+static int	 status_write(const char *, void (*)(FILE *));
+static void	 status_prepare_cb(struct ev_loop *, ev_prepare *, int);
+static void	 status_live_cb(struct ev_loop *, ev_timer *, int);
+static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 
 /* How late status.json may show a counter. */
-#define STATE_COUNTED	0.2
-static void	 state_empty(FILE *);
-static void	 state_time(FILE *, double);
-static void	 state_exit(FILE *, const struct exitinfo *);
-static int	 state_nready(void);
+#define STATUS_COUNTED	0.2
+static void	 status_empty(FILE *);
+static void	 status_time(FILE *, double);
+static void	 status_exit(FILE *, const struct exitinfo *);
+static int	 status_nready(void);
 
-static int		 state_dirfd = -1;
-static int		 state_lockfd = -1;	/* the locked `lock` */
-static int		 state_isready;
-static ev_prepare	 state_prepare;
-static ev_timer		 state_tick;
-static ev_timer		 state_lazy;
+static int		 status_dirfd = -1;
+static int		 status_lockfd = -1;	/* the locked `lock` */
+static int		 status_isready;
+static ev_prepare	 status_prepare;
+static ev_timer		 status_tick;
+static ev_timer		 status_lazy;
 
 /*
  * Create the state directory if needed (with its parents, as a default
@@ -54,7 +54,7 @@ static ev_timer		 state_lazy;
  * in *holder), having touched nothing; -1 after logging.
  */
 int
-state_open(const char *dir, pid_t *holder)
+status_open(const char *dir, pid_t *holder)
 {
 	char	*copy, *p;
 	int	 held;
@@ -71,17 +71,17 @@ state_open(const char *dir, pid_t *holder)
 		free(copy);
 		(void)mkdir(dir, 0755);
 	}
-	if ((state_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	if ((status_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
 		log_warn("state directory %s", dir);
 		return -1;
 	}
-	if ((state_lockfd = lock_take(state_dirfd, "lock", holder)) == -1) {
+	if ((status_lockfd = lock_take(status_dirfd, "lock", holder)) == -1) {
 		held = errno == EEXIST;
 		if (!held)
 			log_warn("state directory %s: lock", dir);
-		close(state_dirfd);
-		state_dirfd = -1;
+		close(status_dirfd);
+		status_dirfd = -1;
 		return held ? 1 : -1;
 	}
 	return 0;
@@ -89,24 +89,24 @@ state_open(const char *dir, pid_t *holder)
 
 /* After an upgrade: the state directory and its lock, handed over. */
 int
-state_adopt(int dirfd, int lockfd)
+status_adopt(int dirfd, int lockfd)
 {
 	struct stat	 st;
 
 	if (fstat(dirfd, &st) == -1 || !S_ISDIR(st.st_mode))
 		return -1;
 	(void)fcntl(dirfd, F_SETFD, FD_CLOEXEC);
-	state_dirfd = dirfd;
-	state_lockfd = lockfd;
+	status_dirfd = dirfd;
+	status_lockfd = lockfd;
 	return 0;
 }
 
 /* The descriptors an upgrade hands over. */
 void
-state_fds(int *dirfd, int *lockfd)
+status_fds(int *dirfd, int *lockfd)
 {
-	*dirfd = state_dirfd;
-	*lockfd = state_lockfd;
+	*dirfd = status_dirfd;
+	*lockfd = status_lockfd;
 }
 
 /*
@@ -115,48 +115,48 @@ state_fds(int *dirfd, int *lockfd)
  * logging.
  */
 int
-state_start(int upgrade)
+status_start(int upgrade)
 {
-	if (upgrade && faccessat(state_dirfd, "ready", F_OK,
+	if (upgrade && faccessat(status_dirfd, "ready", F_OK,
 	    AT_SYMLINK_NOFOLLOW) == 0)
-		state_isready = 1;
+		status_isready = 1;
 	else
-		(void)unlinkat(state_dirfd, "ready", 0);
-	if (state_write("live", state_empty) == -1 ||
-	    state_write("status.json", state_status) == -1)
+		(void)unlinkat(status_dirfd, "ready", 0);
+	if (status_write("live", status_empty) == -1 ||
+	    status_write("status.json", status_json) == -1)
 		return -1;
-	ev_prepare_init(&state_prepare, state_prepare_cb);
-	ev_prepare_start(EV_DEFAULT, &state_prepare);
-	ev_timer_init(&state_lazy, state_lazy_cb, STATE_COUNTED, 0);
-	ev_timer_init(&state_tick, state_live_cb, 1, 1);
-	ev_timer_start(EV_DEFAULT, &state_tick);
+	ev_prepare_init(&status_prepare, status_prepare_cb);
+	ev_prepare_start(EV_DEFAULT, &status_prepare);
+	ev_timer_init(&status_lazy, status_lazy_cb, STATUS_COUNTED, 0);
+	ev_timer_init(&status_tick, status_live_cb, 1, 1);
+	ev_timer_start(EV_DEFAULT, &status_tick);
 	return 0;
 }
 
 /* Something status.json shows has changed. */
 void
-state_changed(void)
+status_changed(void)
 {
 	master.m_dirty = 1;
 }
 
 /*
  * Only a counter or a worker's STATUS= text changed: status.json shows
- * it within STATE_COUNTED seconds, so that a worker sending thousands of
+ * it within STATUS_COUNTED seconds, so that a worker sending thousands of
  * messages a second costs a few writes a second, not thousands.
  */
 void
-state_counted(void)
+status_counted(void)
 {
-	if (ev_is_active(&state_lazy))
+	if (ev_is_active(&status_lazy))
 		return;
 	/* Set anew: a one-shot timer that expired keeps no delay. */
-	ev_timer_set(&state_lazy, STATE_COUNTED, 0);
-	ev_timer_start(EV_DEFAULT, &state_lazy);
+	ev_timer_set(&status_lazy, STATUS_COUNTED, 0);
+	ev_timer_start(EV_DEFAULT, &status_lazy);
 }
 
 static void
-state_lazy_cb(struct ev_loop *loop, ev_timer *t, int revents)
+status_lazy_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)t;
@@ -165,7 +165,7 @@ state_lazy_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 static void
-state_empty(FILE *fp)
+status_empty(FILE *fp)
 {
 	(void)fp;
 }
@@ -175,14 +175,14 @@ state_empty(FILE *fp)
  * name first, then rename it into place.
  */
 static int
-state_write(const char *file, void (*write_cb)(FILE *))
+status_write(const char *file, void (*write_cb)(FILE *))
 {
 	char	 tmp[64];
 	FILE	*fp;
 	int	 fd;
 
 	(void)snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
-	fd = openat(state_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC, 0644);
 	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		log_warn("state file %s", tmp);
@@ -197,7 +197,7 @@ state_write(const char *file, void (*write_cb)(FILE *))
 		return -1;
 	}
 	if (fclose(fp) == EOF ||
-	    renameat(state_dirfd, tmp, state_dirfd, file) == -1) {
+	    renameat(status_dirfd, tmp, status_dirfd, file) == -1) {
 		log_warn("state file %s", file);
 		return -1;
 	}
@@ -209,79 +209,79 @@ state_write(const char *file, void (*write_cb)(FILE *))
  * before the loop blocks, and once more at exit.
  */
 void
-state_flush(void)
+status_flush(void)
 {
 	int	 ready;
 
-	if (!master.m_dirty || state_dirfd == -1)
+	if (!master.m_dirty || status_dirfd == -1)
 		return;
 	master.m_dirty = 0;
-	ready = state_ready();
+	ready = status_ready();
 	/*
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
 	 */
-	if (!ready && state_isready) {
-		if (unlinkat(state_dirfd, "ready", 0) == -1 && errno != ENOENT)
+	if (!ready && status_isready) {
+		if (unlinkat(status_dirfd, "ready", 0) == -1 && errno != ENOENT)
 			log_warn("state file ready");
-		state_isready = 0;
+		status_isready = 0;
 	}
-	if (ready && !state_isready &&
-	    state_write("ready", state_empty) == 0)
-		state_isready = 1;
-	(void)state_write("status.json", state_status);
+	if (ready && !status_isready &&
+	    status_write("ready", status_empty) == 0)
+		status_isready = 1;
+	(void)status_write("status.json", status_json);
 	/* The service manager hears it once the files say it. */
-	sdnotify_state(ready, state_nready(), slot_target());
+	sdnotify_state(ready, status_nready(), slot_target());
 }
 
 static void
-state_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
 	(void)loop;
 	(void)p;
 	(void)revents;
-	state_flush();
+	status_flush();
 }
 
 /* Refresh the mtime of `live`; recreate it if someone removed it. */
 void
-state_live(void)
+status_live(void)
 {
-	if (utimensat(state_dirfd, "live", NULL, 0) == -1)
-		(void)state_write("live", state_empty);
+	if (utimensat(status_dirfd, "live", NULL, 0) == -1)
+		(void)status_write("live", status_empty);
 }
 
 static void
-state_live_cb(struct ev_loop *loop, ev_timer *t, int revents)
+status_live_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)t;
 	(void)revents;
-	state_live();
+	status_live();
 }
 
 /* Remove every state file, at exit. */
 void
-state_cleanup(void)
+status_cleanup(void)
 {
-	if (state_dirfd == -1)
+	if (status_dirfd == -1)
 		return;
-	ev_prepare_stop(EV_DEFAULT, &state_prepare);
-	ev_timer_stop(EV_DEFAULT, &state_tick);
-	ev_timer_stop(EV_DEFAULT, &state_lazy);
-	(void)unlinkat(state_dirfd, "ready", 0);
-	(void)unlinkat(state_dirfd, "status.json", 0);
-	(void)unlinkat(state_dirfd, "live", 0);
-	(void)unlinkat(state_dirfd, "notify", AT_REMOVEDIR);
-	lock_release(state_dirfd, "lock", state_lockfd);
-	state_lockfd = -1;
-	close(state_dirfd);
-	state_dirfd = -1;
+	ev_prepare_stop(EV_DEFAULT, &status_prepare);
+	ev_timer_stop(EV_DEFAULT, &status_tick);
+	ev_timer_stop(EV_DEFAULT, &status_lazy);
+	(void)unlinkat(status_dirfd, "ready", 0);
+	(void)unlinkat(status_dirfd, "status.json", 0);
+	(void)unlinkat(status_dirfd, "live", 0);
+	(void)unlinkat(status_dirfd, "notify", AT_REMOVEDIR);
+	lock_release(status_dirfd, "lock", status_lockfd);
+	status_lockfd = -1;
+	close(status_dirfd);
+	status_dirfd = -1;
 }
 
 /* Write s as a JSON string. */
 void
-state_str(FILE *fp, const char *s)
+status_str(FILE *fp, const char *s)
 {
 	fputc('"', fp);
 	for (; *s != '\0'; s++) {
@@ -297,7 +297,7 @@ state_str(FILE *fp, const char *s)
 
 /* A number of seconds of the wall clock, or null for 0. */
 static void
-state_time(FILE *fp, double t)
+status_time(FILE *fp, double t)
 {
 	if (t > 0)
 		fprintf(fp, "%.3f", t);
@@ -307,7 +307,7 @@ state_time(FILE *fp, double t)
 
 /* The last_exit object of a slot. */
 static void
-state_exit(FILE *fp, const struct exitinfo *x)
+status_exit(FILE *fp, const struct exitinfo *x)
 {
 	char	 how[128];
 
@@ -319,9 +319,9 @@ state_exit(FILE *fp, const struct exitinfo *x)
 	if (x->x_execerr != 0) {
 		(void)snprintf(how, sizeof(how), "cannot %s: %s",
 		    spawn_step(x->x_execstep), strerror(x->x_execerr));
-		state_str(fp, how);
+		status_str(fp, how);
 	} else
-		state_str(fp, log_status(x->x_status, 0, how, sizeof(how)));
+		status_str(fp, log_status(x->x_status, 0, how, sizeof(how)));
 	if (WIFEXITED(x->x_status))
 		fprintf(fp, ", \"code\": %d, \"signal\": null",
 		    WEXITSTATUS(x->x_status));
@@ -331,7 +331,7 @@ state_exit(FILE *fp, const struct exitinfo *x)
 	fprintf(fp, ", \"core\": %s, \"reason\": ", WIFSIGNALED(x->x_status) &&
 	    WCOREDUMP(x->x_status) ? "true" : "false");
 	if (x->x_reason != NULL)
-		state_str(fp, x->x_reason);
+		status_str(fp, x->x_reason);
 	else
 		fputs("null", fp);
 	fputc('}', fp);
@@ -342,7 +342,7 @@ state_exit(FILE *fp, const struct exitinfo *x)
  * fields are documented in drover(8).
  */
 void
-state_status(FILE *fp)
+status_json(FILE *fp)
 {
 	const struct config	*c = master.m_conf;
 	const struct reloadinfo	*r = &master.m_reload;
@@ -358,24 +358,24 @@ state_status(FILE *fp)
 	    master.m_stopping ? "stopping" : master.m_reloading ? "reloading" :
 	    "running");
 	fprintf(fp, "  \"ready\": %s,\n  \"workers\": %d,\n"
-	    "  \"workers_ready\": %d,\n", state_ready() ? "true" : "false",
-	    slot_target(), state_nready());
+	    "  \"workers_ready\": %d,\n", status_ready() ? "true" : "false",
+	    slot_target(), status_nready());
 
 	fprintf(fp, "  \"reload\": {\"generation\": %llu, \"result\": ",
 	    (unsigned long long)r->r_gen);
 	if (r->r_result[0] != '\0')
-		state_str(fp, r->r_result);
+		status_str(fp, r->r_result);
 	else
 		fputs("null", fp);
 	fputs(", \"error\": ", fp);
 	if (r->r_error[0] != '\0')
-		state_str(fp, r->r_error);
+		status_str(fp, r->r_error);
 	else
 		fputs("null", fp);
 	fputs(", \"started\": ", fp);
-	state_time(fp, r->r_started);
+	status_time(fp, r->r_started);
 	fputs(", \"finished\": ", fp);
-	state_time(fp, r->r_finished);
+	status_time(fp, r->r_finished);
 	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
 	    master.m_reload_pending ? "true" : "false", r->r_count);
 
@@ -388,19 +388,19 @@ state_status(FILE *fp)
 	for (i = 0; i < c->c_nlisten; i++) {
 		l = c->c_lis[i];
 		fprintf(fp, "%s\n    {\"name\": ", i > 0 ? "," : "");
-		state_str(fp, c->c_lnames[i]);
+		status_str(fp, c->c_lnames[i]);
 		fprintf(fp, ", \"address\": ");
-		state_str(fp, l->l_addr);
+		status_str(fp, l->l_addr);
 		if (l->l_type == LISTEN_TCP) {
 			fprintf(fp, ", \"type\": \"tcp\", \"host\": ");
-			state_str(fp, l->l_host);
+			status_str(fp, l->l_host);
 			fprintf(fp, ", \"port\": %d", l->l_port);
 		} else {
 			fprintf(fp, ", \"type\": \"unix\", \"path\": ");
-			state_str(fp, l->l_path);
+			status_str(fp, l->l_path);
 		}
 		fprintf(fp, ", \"reuseport\": %s, \"sockets\": %d}",
-		    l->l_reuseport ? "true" : "false", l->l_nfds);
+		    l->l_reuseport ? "true" : "false", group_open_fds(l));
 	}
 	fprintf(fp, "%s],\n  \"slots\": [", c->c_nlisten ? "\n  " : "");
 	for (k = 0; k < master.m_nslots; k++) {
@@ -416,7 +416,7 @@ state_status(FILE *fp)
 		    s->s_failures, s->s_state == SLOT_BACKOFF ?
 		    (long long)(s->s_delay * 1000 + 0.5) : 0);
 		if (s->s_status[0] != '\0')
-			state_str(fp, s->s_status);
+			status_str(fp, s->s_status);
 		else
 			fputs("null", fp);
 		fprintf(fp, ", \"notify\": {\"messages\": %lu, "
@@ -430,7 +430,7 @@ state_status(FILE *fp)
 		else
 			fputs("null", fp);
 		fputs(", \"last_exit\": ", fp);
-		state_exit(fp, &s->s_last);
+		status_exit(fp, &s->s_last);
 		fputc('}', fp);
 	}
 	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
@@ -438,7 +438,7 @@ state_status(FILE *fp)
 
 /* How many of the wanted slots have a worker serving, old or new. */
 static int
-state_nready(void)
+status_nready(void)
 {
 	int	 k, n = 0;
 
@@ -452,13 +452,13 @@ state_nready(void)
  * (of either generation during a reload) and drover is not stopping.
  */
 int
-state_ready(void)
+status_ready(void)
 {
 	int	 want = slot_target();
 
 	if (master.m_conf->c_min_ready > 0 && master.m_conf->c_min_ready < want)
 		want = master.m_conf->c_min_ready;
 	return !master.m_stopping && slot_target() > 0 &&
-	    state_nready() >= want;
+	    status_nready() >= want;
 }
 
