@@ -380,6 +380,7 @@ void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);
 void	 slot_term_old(struct slot *);
 void	 slot_retire(struct slot *);
+int	 slot_drain(struct slot *);
 void	 slot_unretire(struct slot *);
 void	 slot_stop_all(int);
 int	 slot_nworkers(void);

@@ -77,7 +77,14 @@ static void
 group_leave(struct listener *l, int k)
 {
 	int	 i = l->l_gidx[k], j;
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
 
+	/* Without migration, the kernel resets what waits there. */
+	if (getsockopt(l->l_fds[k], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_unacked > 0 && !group_migrates())
+		log_warnx("listen %s: slot %d closes with %u connections "
+		    "queued, which are reset", l->l_addr, k, ti.tcpi_unacked);
 	close(l->l_fds[k]);
 	l->l_fds[k] = -1;
 	l->l_gidx[k] = -1;

@@ -306,7 +306,9 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 
 	if (s->s_state == SLOT_RETIRING)
 		return 0;
-	if (cur->w_gen == master.m_gen) {
+	/* Of the current generation, unless it has no worker at all. */
+	if (cur->w_gen == master.m_gen && (s->s_state != SLOT_EMPTY ||
+	    cur->w_pid != 0 || old->w_pid != 0)) {
 		if (start)
 			return 0;
 		if (old->w_pid != 0 && !old->w_termsent) {

@@ -687,6 +687,10 @@ tl_daemon_start(struct tl_daemon *d, const char *const argv[])
 		tl_child_fd(logfd, 1);
 		tl_child_fd(logfd, 2);
 		tl_child_signals();
+		/* Every slot transition, for t/transitions (see slot.c). */
+		if (getenv("DROVER_DEBUG_TRANSITIONS") == NULL)
+			(void)setenv("DROVER_DEBUG_TRANSITIONS",
+			    tl_path("t/transitions.txt"), 1);
 		/* A test killed outright (SIGPIPE, say) takes drover along. */
 		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (chdir(d->dir) == -1) {
