@@ -58,9 +58,10 @@ const char	*tl_tmpdir(void);
  * dir is a new temporary directory and the daemon's working directory,
  * state is dir/state (passed as "-s state", created by the daemon
  * itself), log is dir/drover.log and receives the daemon's stdout and
- * stderr; stdin is /dev/null.  pidfd is -1 where pidfd_open(2) is missing
- * (under valgrind).  After tl_daemon_wait() has reaped it, exited is 1,
- * status holds what tl_daemon_wait() returned and pidfd is -1.  The
+ * stderr; stdin is /dev/null.  conf is the configuration file
+ * tl_start_conf() wrote, else NULL.  pidfd is -1 where pidfd_open(2) is
+ * missing (under valgrind).  After tl_daemon_wait() has reaped it, exited
+ * is 1, status holds what tl_daemon_wait() returned and pidfd is -1.  The
  * strings belong to the library.  The binary is $TL_DROVER if set, else
  * BUILDDIR/supervisor/drover; the words of $TL_DAEMON_WRAPPER (valgrind,
  * say) go before it.
@@ -71,6 +72,7 @@ struct tl_daemon {
 	char		*dir;
 	char		*state;
 	char		*log;
+	const char	*conf;
 	int		 status;
 	int		 exited;
 };
@@ -87,6 +89,34 @@ int		 tl_daemon_kill(struct tl_daemon *, int);
 int		 tl_daemon_wait(struct tl_daemon *, int);
 /* SIGTERM, then tl_daemon_wait(). */
 int		 tl_daemon_stop(struct tl_daemon *, int);
+
+/*
+ * Starting a master the way most tests do.  tl_start() starts drover
+ * with argv, like tl_daemon_start(); tl_start_conf() first writes conftext
+ * to a new configuration file (tl_conf_file(), kept in d->conf), then
+ * starts drover with "-c FILE" followed by extra (NULL-terminated, or
+ * NULL for none).  Both bail out if drover cannot be started.  With
+ * wait_ready, both then wait up to TL_READY_MS for a status.json in which
+ * every slot is ready (tl_pred_all_ready()) and return it, for the caller
+ * to free; if none comes, they show the end of the daemon's log and bail
+ * out, saying whether it exited or timed out.  Without, they return NULL
+ * at once.
+ */
+#define TL_READY_MS	15000
+struct tl_json	*tl_start(struct tl_daemon *, const char *const [], int);
+struct tl_json	*tl_start_conf(struct tl_daemon *, const char *,
+		    const char *const [], int);
+
+/*
+ * Configuration files.  tl_conf_file() writes the formatted text to
+ * drover.conf in a fresh temporary directory and returns its path.
+ * tl_conf_rewrite() replaces the text of the file tl_start_conf() wrote
+ * for d, atomically, for a reload or an upgrade to read.  Both bail out
+ * if they cannot write.
+ */
+const char	*tl_conf_file(const char *, ...) TL_PRINTF(1, 2);
+void		 tl_conf_rewrite(const struct tl_daemon *, const char *, ...)
+		    TL_PRINTF(2, 3);
 
 /*
  * JSON (json.c), as the daemon writes it.  Numbers keep their double

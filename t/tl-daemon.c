@@ -11,6 +11,12 @@
  * it cannot respawn, then SIGKILL to all its children, the workers, then
  * to the daemon itself), and kills every recorded worker that still runs.
  * Failures of the test environment (no binary, fork, pidfd) bail out.
+ *
+ * Most tests start a master the same way, and do it through tl_start()
+ * (an argument vector) or tl_start_conf() (the text of a configuration
+ * file, written to a file of its own that tl_conf_rewrite() can change
+ * for a reload), which bail out unless every slot gets ready: a test that
+ * asserts on how a master starts uses tl_daemon_start() and waits itself.
  */
 
 #include "config.h"
@@ -24,6 +30,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +52,8 @@ struct tl_reg {
 static void	 tl_kill_daemon(const struct tl_reg *);
 static void	 tl_show_log(const struct tl_reg *);
 static void	 tl_kill_workers(struct tl_reg *);
+static struct tl_reg *tl_reg_find(pid_t);
+static struct tl_json *tl_ready(struct tl_daemon *);
 
 static struct tl_reg	 *tl_daemons;
 static size_t		  tl_ndaemons;
@@ -312,4 +321,119 @@ tl_daemon_stop(struct tl_daemon *d, int timeout_ms)
 	if (!d->exited)
 		tl_daemon_kill(d, SIGTERM);
 	return tl_daemon_wait(d, timeout_ms);
+}
+
+/* The registry entry of the daemon pid, or NULL. */
+static struct tl_reg *
+tl_reg_find(pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < tl_ndaemons; i++)
+		if (tl_daemons[i].r_pid == pid)
+			return &tl_daemons[i];
+	return NULL;
+}
+
+/*
+ * Wait until every slot of d is ready and return that status; if that
+ * does not come within TL_READY_MS, show the end of the log and bail out,
+ * saying whether the daemon exited (it is reaped then) or timed out.
+ */
+static struct tl_json *
+tl_ready(struct tl_daemon *d)
+{
+	struct tl_json	*j;
+	struct tl_reg	*r;
+	int		 st;
+
+	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, TL_READY_MS)) !=
+	    NULL)
+		return j;
+	st = tl_daemon_wait(d, 0);
+	if ((r = tl_reg_find(d->pid)) != NULL)
+		tl_show_log(r);
+	if (st != -1)
+		bail("drover %d exited %d before every slot was ready",
+		    (int)d->pid, st);
+	bail("drover %d: not every slot was ready within %d ms", (int)d->pid,
+	    TL_READY_MS);
+}
+
+/* Start drover with argv and, with wait_ready, wait for it; see testlib.h. */
+struct tl_json *
+tl_start(struct tl_daemon *d, const char *const argv[], int wait_ready)
+{
+	if (tl_daemon_start(d, argv) == -1)
+		bail("cannot start drover");
+	return wait_ready ? tl_ready(d) : NULL;
+}
+
+/*
+ * Write conftext to a new configuration file and start drover on it, with
+ * extra after "-c FILE"; see tl_start().
+ */
+struct tl_json *
+tl_start_conf(struct tl_daemon *d, const char *conftext,
+    const char *const extra[], int wait_ready)
+{
+	const char	**argv, *conf;
+	size_t		  n = 0, i;
+
+	conf = tl_conf_file("%s", conftext);
+	while (extra != NULL && extra[n] != NULL)
+		n++;
+	if ((argv = calloc(n + 3, sizeof(*argv))) == NULL)
+		sysbail("calloc");
+	argv[0] = "-c";
+	argv[1] = conf;
+	for (i = 0; i < n; i++)
+		argv[i + 2] = extra[i];
+	if (tl_daemon_start(d, argv) == -1)
+		bail("cannot start drover");
+	free(argv);
+	d->conf = conf;
+	return wait_ready ? tl_ready(d) : NULL;
+}
+
+/* drover.conf in a fresh temporary directory, holding the text. */
+const char *
+tl_conf_file(const char *fmt, ...)
+{
+	const char	*path;
+	va_list		 ap;
+	char		*text;
+	int		 r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		sysbail("vasprintf");
+	path = tl_fmt("%s/drover.conf", tl_tmpdir());
+	if (tl_write_file(path, "%s", text) == -1)
+		sysbail("write %s", path);
+	free(text);
+	return path;
+}
+
+/* Replace the text of d's configuration file, atomically. */
+void
+tl_conf_rewrite(const struct tl_daemon *d, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*text;
+	int	 r;
+
+	if (d->conf == NULL)
+		bail("tl_conf_rewrite: drover %d has no configuration file of "
+		    "tl_start_conf()", (int)d->pid);
+	va_start(ap, fmt);
+	r = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		sysbail("vasprintf");
+	if (tl_write_file(d->conf, "%s", text) == -1)
+		sysbail("write %s", d->conf);
+	free(text);
 }
