@@ -5,9 +5,9 @@
  * The test library tests itself: the TAP producer (run as a subprocess in
  * one of the modes below, since a failing run must really fail), the JSON
  * parser, tl_run(), the process, file and inotify waits, the HTTP client
- * against a forked server, the /proc helpers, and tl_daemon_*(),
- * tl_start() and tl_start_conf() with a shell script standing in for
- * drover.  Needs no drover binary.
+ * against a forked server, the /proc helpers, the conditions of
+ * TL_WAIT(), and tl_daemon_*(), tl_start() and tl_start_conf() with a
+ * shell script standing in for drover.  Needs no drover binary.
  */
 
 #include "config.h"
@@ -34,7 +34,7 @@
 #include "tap.h"
 #include "testlib.h"
 
-#define NTESTS	183
+#define NTESTS	193
 
 /* A process that blocks until the write end of its pipe is closed. */
 struct blocker {
@@ -48,6 +48,7 @@ static void	 blocker_release(struct blocker *);
 static int	 run_inner(const char *, char **);
 static void	 test_tap(void);
 static void	 test_json(void);
+static void	 test_conds(void);
 static void	 test_paths_files(void);
 static void	 test_run(void);
 static void	 test_procs(void);
@@ -362,6 +363,43 @@ test_json(void)
 
 	j = tl_json_parse("{\"a\":1,\"a\":2}");
 	is_int(1, tl_json_int(j, "a", 0), "duplicate key: the first wins");
+	tl_json_free(j);
+}
+
+/* The conditions TL_WAIT() checks, on one document. */
+static void
+test_conds(void)
+{
+	struct tl_json	*j;
+
+	j = tl_json_parse("{\"state\":\"running\",\"ready\":true,"
+	    "\"generation\":3,\"half\":1.5,\"slots\":[{\"pid\":42}]}");
+	if (!ok(j != NULL, "conds: the document parses"))
+		bail("cannot go on without a parsed document");
+	ok(tl_pred_conds(j, (struct tl_cond[]){ TL_END }), "conds: none "
+	    "holds at once");
+	ok(tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "running"),
+	    TL_EQ("generation", 3), TL_EQ("ready", 1), TL_MIN("slots.0.pid",
+	    42), TL_NE("generation", 2), TL_END }), "conds: all of STR, EQ "
+	    "(a number, a boolean), MIN and NE hold");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "running"),
+	    TL_EQ("generation", 4), TL_END }), "conds: one that fails is "
+	    "enough");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "run"),
+	    TL_END }), "conds: STR compares the whole string");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_MIN("slots.0.pid", 43),
+	    TL_END }), "conds: MIN fails below");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_NE("generation", 3),
+	    TL_END }), "conds: NE fails on equal");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_NE("nosuch", 3),
+	    TL_END }) && !tl_pred_conds(j, (struct tl_cond[]){
+	    TL_STR("nosuch", "x"), TL_END }), "conds: an absent path fails, "
+	    "NE too");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_EQ("state", 0), TL_END })
+	    && !tl_pred_conds(j, (struct tl_cond[]){ TL_STR("generation", "3"),
+	    TL_END }), "conds: a string is no number, nor a number a string");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_EQ("half", 1), TL_END }),
+	    "conds: a fraction is no integer");
 	tl_json_free(j);
 }
 
@@ -931,6 +969,7 @@ main(int argc, char *argv[])
 	self[n] = '\0';
 	test_tap();
 	test_json();
+	test_conds();
 	test_paths_files();
 	test_run();
 	test_procs();

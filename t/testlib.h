@@ -206,6 +206,42 @@ int		 tl_pred_match(const struct tl_json *, void *);
 int		 tl_port(const struct tl_json *, int);
 
 /*
+ * Conditions on status.json, for a wait that says in place what it waits
+ * for: TL_WAIT(d, ms, TL_STR("slots.0.state", "ready"), TL_EQ("ready", 1))
+ * waits until every condition holds and returns that status, or NULL
+ * after ms or once the daemon has exited (as tl_status_wait()).  The
+ * value at path must be: TL_STR, the string s; TL_EQ, the integer (or the
+ * boolean, as 0 or 1) n; TL_MIN, one at least n; TL_NE, one other than n.
+ * A path that is absent fails every condition.  tl_pred_conds() is the
+ * predicate, on an array of struct tl_cond that ends with TL_END.
+ */
+enum tl_cond_op {
+	TL_C_END,
+	TL_C_STR,
+	TL_C_EQ,
+	TL_C_MIN,
+	TL_C_NE
+};
+
+struct tl_cond {
+	enum tl_cond_op	 c_op;
+	const char	*c_path;
+	const char	*c_str;
+	long long	 c_num;
+};
+
+#define TL_STR(p, s)	{ TL_C_STR, (p), (s), 0 }
+#define TL_EQ(p, n)	{ TL_C_EQ, (p), NULL, (n) }
+#define TL_MIN(p, n)	{ TL_C_MIN, (p), NULL, (n) }
+#define TL_NE(p, n)	{ TL_C_NE, (p), NULL, (n) }
+#define TL_END		{ TL_C_END, NULL, NULL, 0 }
+#define TL_WAIT(d, ms, ...)						\
+	tl_status_wait((d), tl_pred_conds,				\
+	    (struct tl_cond[]){ __VA_ARGS__, TL_END }, (ms))
+
+int		 tl_pred_conds(const struct tl_json *, void *);
+
+/*
  * Processes (tl-proc.c).  tl_wait_pid_gone() waits for any process (not
  * only a child) to exit: 0 when gone, -1 on timeout.  tl_children() lists
  * the pids whose parent is ppid (from /proc), sorted; it returns how many

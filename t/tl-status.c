@@ -7,8 +7,10 @@
  * writes a new file and renames it over the old one) against a predicate,
  * woken by inotify on the state directory, until one satisfies it, the
  * deadline passes or the daemon exits.  The predicates here are the ones
- * several tests share.  Every worker a status names is recorded for the
- * exit hook (tl-daemon.c).
+ * several tests share; tl_pred_conds() checks a list of conditions
+ * (TL_WAIT() in testlib.h), so that a test can wait for "slot 0 ready,
+ * its status text so" without writing a predicate of its own.  Every
+ * worker a status names is recorded for the exit hook (tl-daemon.c).
  */
 
 #include "config.h"
@@ -195,4 +197,40 @@ tl_port(const struct tl_json *j, int listener)
 
 	snprintf(path, sizeof(path), "listeners.%d.port", listener);
 	return (int)tl_json_int(j, path, -1);
+}
+
+/*
+ * Every condition of the TL_C_END-terminated array arg holds in j: the
+ * value at its path is the string (TL_C_STR), or an integer or boolean
+ * equal to (TL_C_EQ), at least (TL_C_MIN) or other than (TL_C_NE) its
+ * number.
+ */
+int
+tl_pred_conds(const struct tl_json *j, void *arg)
+{
+	const struct tl_cond	*c;
+	const struct tl_json	*v;
+	long long		 n;
+
+	for (c = arg; c->c_op != TL_C_END; c++) {
+		if ((v = tl_json_get(j, c->c_path)) == NULL)
+			return 0;
+		if (c->c_op == TL_C_STR) {
+			if (v->j_type != TL_JSON_STRING ||
+			    strcmp(v->j_str, c->c_str) != 0)
+				return 0;
+			continue;
+		}
+		if (v->j_type == TL_JSON_NUMBER && v->j_isint)
+			n = v->j_int;
+		else if (v->j_type == TL_JSON_BOOL)
+			n = v->j_bool;
+		else
+			return 0;
+		if ((c->c_op == TL_C_EQ && n != c->c_num) ||
+		    (c->c_op == TL_C_MIN && n < c->c_num) ||
+		    (c->c_op == TL_C_NE && n == c->c_num))
+			return 0;
+	}
+	return 1;
 }
