@@ -57,7 +57,6 @@ static long long	 ppid_of(pid_t);
 static const char	*find_python(void);
 static ssize_t		 send_dgram(const char *, const char *);
 static int		 no_file(const char *);
-static void		 start(struct tl_daemon *, const char *const []);
 static void		 stop(struct tl_daemon *, const char *);
 static void		 abandon(struct tl_daemon *, const char *);
 static void		 test_gating_stream(void);
@@ -219,13 +218,6 @@ no_file(const char *path)
 	return access(path, F_OK) == -1 && errno == ENOENT;
 }
 
-static void
-start(struct tl_daemon *d, const char *const argv[])
-{
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-}
-
 /* Stop the daemon; every worker must be gone with it. */
 static void
 stop(struct tl_daemon *d, const char *what)
@@ -269,7 +261,7 @@ test_gating_stream(void)
 		const char *const argv[] = { "-w", "1", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"));
 	ok(j != NULL, "stream: STATUS=waiting from the worker shows in "
@@ -341,7 +333,7 @@ test_gating_socket(void)
 		const char *const argv[] = { "-w", "2", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
 	    TL_STR("slots.1.status", "waiting"));
@@ -404,15 +396,11 @@ test_ready_timeout(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf = tl_fmt("%s/timeout.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1", "--",
-				    "/bin/sh", "-c", "exec sleep 600", NULL };
+	const char *const	 argv[] = { "-w", "1", "--", "/bin/sh", "-c",
+				    "exec sleep 600", NULL };
 	long long		 pid;
 
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
+	tl_start_conf(&d, "ready = notify\nready_timeout = 300ms\n", argv, 0);
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "starting"),
 	    TL_MIN("slots.0.pid", 1));
 	ok(j != NULL, "timeout: the worker is starting");
@@ -456,27 +444,24 @@ test_untrusted(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *fifo, *pathfile, *script, *sock;
+	const char		*fifo, *pathfile, *script, *sock;
 	long long		 pid0, pid1;
 
 	if (py == NULL) {
 		skip("untrusted senders: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/untrusted.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	fifo = tl_fifo_new(tdir, "gate-wrong");
 	pathfile = tl_fmt("%s/slot0-socket", tdir);
 	script = tl_fmt("case $DROVER_WORKER_ID in 0) echo STATUS=waiting >&"
 	    NFD "; exec sleep 600;; *) exec '%s' '%s' wrong '%s' '%s';; esac",
 	    py, helper, fifo, pathfile);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "2", "--",
+		const char *const argv[] = { "-w", "2", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"),
 	    TL_STR("slots.1.status", "waiting"));
@@ -539,23 +524,20 @@ test_descendant(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *script, *st;
+	const char		*script, *st;
 	long long		 pid, child = 0;
 
 	if (py == NULL) {
 		skip("descendant sender: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/child.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	script = tl_fmt("'%s' '%s' child; exec sleep 600", py, helper);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "1", "--",
+		const char *const argv[] = { "-w", "1", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "descendant: READY=1 from the worker's child makes the "
@@ -604,7 +586,7 @@ test_status_stopping(void)
 		const char *const argv[] = { "-w", "1", "--", "/bin/sh", "-c",
 		    script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
 	    TL_STR("slots.0.status", "serving 42 requests"), TL_EQ("ready", 1));
@@ -662,8 +644,7 @@ test_watchdog(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	const char		*conf = tl_fmt("%s/watchdog.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1",
+	const char *const	 argv[] = { "-w", "1",
 				    "-l", "127.0.0.1:0", "--", "/bin/sh", "-c",
 				    "i=0; while [ $i -lt 4 ]; do "
 				    "echo WATCHDOG=1 >&" NFD "; sleep 0.1; "
@@ -673,10 +654,8 @@ test_watchdog(void)
 	long long		 pid, pid2;
 	int			 fdn[8], n;
 
-	if (tl_write_file(conf, "watchdog = 300ms\nstop_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
+	tl_start_conf(&d, "watchdog = 300ms\nstop_timeout = 300ms\n", argv,
+	    0);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "watchdog: the worker is ready");
 	if (j == NULL) {
@@ -731,16 +710,13 @@ test_watchdog_kill(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf = tl_fmt("%s/watchdog2.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1", "--",
+	const char *const	 argv[] = { "-w", "1", "--",
 				    "/bin/sh", "-c",
 				    "trap '' ABRT; exec sleep 600", NULL };
 	long long		 pid;
 
-	if (tl_write_file(conf, "watchdog = 300ms\nstop_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
+	tl_start_conf(&d, "watchdog = 300ms\nstop_timeout = 300ms\n", argv,
+	    0);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "stubborn: the worker is ready");
 	if (j == NULL) {
@@ -776,7 +752,7 @@ test_malformed(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *f1, *f2, *script;
+	const char		*f1, *f2, *script;
 	char			*log;
 	int			 n;
 
@@ -784,19 +760,16 @@ test_malformed(void)
 		skip("malformed messages: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/malformed.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	f1 = tl_fifo_new(tdir, "bad-1");
 	f2 = tl_fifo_new(tdir, "bad-2");
 	script = tl_fmt("exec '%s' '%s' bad '%s' '%s' %d", py, helper, f1, f2,
 	    NBURST);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "1", "--",
+		const char *const argv[] = { "-w", "1", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	/* garbage, lower=1, =x, a 5000-byte line, then NBURST garbage. */
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "stream-done"));
@@ -859,7 +832,7 @@ test_flood(void)
 	long		 slack;
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *f0, *f1, *f2, *script;
+	const char		*f0, *f1, *f2, *script;
 	long long		 t0, lines;
 	long			 rss0, rss1;
 
@@ -867,10 +840,6 @@ test_flood(void)
 		skip("flood: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/flood.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	f0 = tl_fifo_new(tdir, "flood-0");
 	f1 = tl_fifo_new(tdir, "flood-1");
 	f2 = tl_fifo_new(tdir, "flood-2");
@@ -887,10 +856,11 @@ test_flood(void)
 	    "echo READY=1 >&" NFD "; exec sleep 600;; esac",
 	    f0, FLOOD_BYTES, py, helper, f1, f2);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "3", "--",
+		const char *const argv[] = { "-w", "3", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"),
 	    TL_STR("slots.1.status", "waiting"),
