@@ -45,7 +45,6 @@ struct upgraded {
 static int		 same_set(const unsigned long *, int,
 			    const unsigned long *, int);
 static int		 pred_upgraded(const struct tl_json *, void *);
-static int		 pred_result(const struct tl_json *, void *);
 static int		 pred_checked_after(const struct tl_json *, void *);
 static double		 tl_wall(void);
 static struct tl_json	*wait_upgraded(struct tl_daemon *, long long,
@@ -110,15 +109,6 @@ wait_upgraded(struct tl_daemon *d, long long done, long long requests,
 	u.gen = gen;
 	u.nslots = nslots;
 	return tl_status_wait(d, pred_upgraded, &u, WAIT_MS);
-}
-
-/* upgrade.result is the string arg. */
-static int
-pred_result(const struct tl_json *j, void *arg)
-{
-	const char	*s = tl_json_str(j, "upgrade.result");
-
-	return s != NULL && strcmp(s, arg) == 0;
 }
 
 /* The wall clock, in seconds, as status.json writes it. */
@@ -291,7 +281,7 @@ test_broken_file(void)
 	    "no_such_key = 1\ncommand = %s\n", hello);
 
 	tl_daemon_kill(&d, SIGUSR2);
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	ok(j != NULL, "broken file: the upgrade is refused");
 	s = tl_json_str(j, "upgrade.error");
 	ok(s != NULL && strstr(s, "exited 78") != NULL &&
@@ -400,7 +390,7 @@ test_bad_binary(void)
 	    "file\" >&2\nexit 127\n") == -1 || chmod(drover_copy, 0755) == -1)
 		sysbail("write %s", drover_copy);
 	tl_daemon_kill(&d, SIGUSR2);
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	s = tl_json_str(j, "upgrade.error");
 	ok(s != NULL && strstr(s, "exited 127") != NULL &&
 	    strstr(s, "libev.so.4") != NULL, "a binary that cannot start: "
@@ -412,7 +402,7 @@ test_bad_binary(void)
 	tl_daemon_kill(&d, SIGUSR2);
 	is_int(0, tl_wait_log(&d, "cannot re-execute", WAIT_MS),
 	    "no binary at all: the log says why");
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	ok(j != NULL && tl_json_int(j, "upgrade.requests", 0) == 2,
 	    "no binary at all: refused");
 	tl_json_free(j);
