@@ -36,7 +36,7 @@
 #define NSLOTS		3
 
 static int		 pred_settled(const struct tl_json *, void *);
-static void		 conf(const char *, const char *, int);
+static const char	*conftext(const char *, int);
 static void		 pause_ms(int);
 static void		 kill_one(struct tl_daemon *, unsigned int *);
 static void		 run(int, const char *, int, unsigned int *);
@@ -73,15 +73,14 @@ pred_settled(const struct tl_json *j, void *arg)
 }
 
 /* The configuration: good, or with workers that exit at once. */
-static void
-conf(const char *cf, const char *mode, int good)
+static const char *
+conftext(const char *mode, int good)
 {
-	if (tl_write_file(cf, "workers = %d\nlisten = 127.0.0.1:0\n"
-	    "ready = %s\nreload_grace = 100ms\nready_timeout = 5s\n"
-	    "restart_delay = 10ms\nrestart_delay_max = 100ms\n"
-	    "restart_budget = 1000\nstop_timeout = 5s\ncommand = %s\n",
-	    NSLOTS, mode, good ? hello : "/bin/sh -c 'exit 1'") == -1)
-		sysbail("write %s", cf);
+	return tl_fmt("workers = %d\nlisten = 127.0.0.1:0\nready = %s\n"
+	    "reload_grace = 100ms\nready_timeout = 5s\nrestart_delay = 10ms\n"
+	    "restart_delay_max = 100ms\nrestart_budget = 1000\n"
+	    "stop_timeout = 5s\ncommand = %s\n", NSLOTS, mode, good ? hello :
+	    "/bin/sh -c 'exit 1'");
 }
 
 /* The spacing between two signals: a stimulus, not a wait. */
@@ -133,26 +132,20 @@ run(int gap, const char *mode, int keepalive, unsigned int *seed)
 	struct tl_json		*j;
 	struct tl_client	 c;
 	struct tl_tally		 t = { 0, 0, 0 };
-	const char		*cf = tl_fmt("%s/chaos.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", cf, NULL };
 	int			 q, e, good = 0, r;
 
-	conf(cf, mode, 1);
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("drover never became ready");
+	j = tl_start_conf(&d, conftext(mode, 1), NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), keepalive);
 	tl_json_free(j);
 	for (q = 0; q < SEQUENCES; q++) {
 		for (e = 0; e < EVENTS; e++) {
 			switch (rand_r(seed) % 6) {
 			case 0:
-				conf(cf, mode, 1);
+				tl_conf_rewrite(&d, "%s", conftext(mode, 1));
 				tl_daemon_kill(&d, SIGHUP);
 				break;
 			case 1:
-				conf(cf, mode, 0);
+				tl_conf_rewrite(&d, "%s", conftext(mode, 0));
 				tl_daemon_kill(&d, SIGHUP);
 				break;
 			case 2:
@@ -166,7 +159,7 @@ run(int gap, const char *mode, int keepalive, unsigned int *seed)
 			}
 			pause_ms(gap);
 		}
-		conf(cf, mode, 1);
+		tl_conf_rewrite(&d, "%s", conftext(mode, 1));
 		tl_daemon_kill(&d, SIGHUP);
 		j = tl_status_wait(&d, pred_settled, NULL, WAIT_MS);
 		if (j != NULL && access(tl_fmt("%s/ready", d.state), F_OK) == 0)

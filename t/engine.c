@@ -44,7 +44,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +65,6 @@ struct settle {
 static int		 pred_settled(const struct tl_json *, void *);
 static struct tl_json	*settle(struct tl_daemon *, int, long long,
 			    const char *);
-static void		 start(struct tl_daemon *, const char *, const char *,
-			    ...) __attribute__((format(printf, 3, 4)));
 static void		 client_done(struct tl_client *, const char *);
 static void		 pause_ms(int);
 static void		 test_ttou_hup(void);
@@ -128,32 +125,6 @@ settle(struct tl_daemon *d, int nslots, long long gen, const char *result)
 	return tl_status_wait(d, pred_settled, &w, WAIT_MS);
 }
 
-/*
- * Write the configuration cf from fmt and start drover on it, waiting
- * until it has settled.
- */
-static void
-start(struct tl_daemon *d, const char *cf, const char *fmt, ...)
-{
-	const char	*argv[] = { "-c", cf, NULL };
-	struct tl_json	*j;
-	va_list		 ap;
-	char		*text;
-	int		 r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (r == -1 || tl_write_file(cf, "%s", text) == -1)
-		sysbail("write %s", cf);
-	free(text);
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = settle(d, -1, 1, NULL)) == NULL)
-		bail("drover never settled at start");
-	tl_json_free(j);
-}
-
 /* Stop a continuous client and check it saw no failed request. */
 static void
 client_done(struct tl_client *c, const char *what)
@@ -186,13 +157,11 @@ test_ttou_hup(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*cf = tl_fmt("%s/ttou-hup.conf", tl_tmpdir());
 	size_t			 i;
 	int			 good = 0, round;
 
-	start(&d, cf, "workers = 3\nlisten = 127.0.0.1:0\nreload_grace = "
-	    "100ms\ncommand = %s\n", hello);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 3\nlisten = 127.0.0.1:0\n"
+	    "reload_grace = 100ms\ncommand = %s\n", hello), NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 	for (round = 0; round < 2; round++) {
@@ -227,13 +196,11 @@ test_ttou_ttin(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*cf = tl_fmt("%s/ttou-ttin.conf", tl_tmpdir());
 	size_t			 i;
 	int			 good = 0;
 
-	start(&d, cf, "workers = 2\nlisten = 127.0.0.1:0\nreload_grace = "
-	    "100ms\ncommand = %s\n", hello);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "reload_grace = 100ms\ncommand = %s\n", hello), NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), 1);
 	tl_json_free(j);
 	for (i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
@@ -260,8 +227,7 @@ test_ttou_ttin(void)
 	ok(j != NULL, "TTOU then TTIN: TTOU still works");
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGUSR2);
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "upgrade.result", "ok", 0 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "ok"));
 	ok(j != NULL, "TTOU then TTIN: USR2 still works");
 	tl_json_free(j);
 	client_done(&c, "TTOU then TTIN");
@@ -277,13 +243,12 @@ test_burst(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*cf = tl_fmt("%s/burst.conf", tl_tmpdir());
 	unsigned int		 seed = 1;
 	int			 i;
 
-	start(&d, cf, "workers = 2\nlisten = 127.0.0.1:0\nreload_grace = "
-	    "50ms\nready = notify\ncommand = %s\n", hello);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "reload_grace = 50ms\nready = notify\ncommand = %s\n", hello),
+	    NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 	for (i = 0; i < 1000; i++) {
@@ -315,14 +280,13 @@ test_emfile(void)
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
 	struct rlimit		 low, old;
-	const char		*cf = tl_fmt("%s/emfile.conf", tl_tmpdir());
 	const char		*s;
 	long long		 w0;
 	int			 fds[256], n, i;
 
-	start(&d, cf, "workers = 2\nlisten = 127.0.0.1:0\nreload_retries = "
-	    "1\nrestart_delay = 10ms\nrestart_delay_max = 50ms\n"
-	    "command = %s\n", hello);
+	tl_json_free(tl_start_conf(&d, tl_fmt("workers = 2\nlisten = "
+	    "127.0.0.1:0\nreload_retries = 1\nrestart_delay = 10ms\n"
+	    "restart_delay_max = 50ms\ncommand = %s\n", hello), NULL, 1));
 	if ((n = tl_fd_list(d.pid, fds, 256)) <= 0)
 		bail("cannot list the master's descriptors");
 	for (i = 0; i < n && fds[i] == i; i++)
@@ -338,8 +302,7 @@ test_emfile(void)
 	tl_daemon_kill(&d, SIGTTIN);
 	is_int(0, tl_wait_log(&d, "cannot add 1 slots: keeping 2 workers",
 	    WAIT_MS), "EMFILE: TTIN adds no slot it cannot open sockets for");
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "workers", NULL, 2 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("workers", 2));
 	ok(j != NULL && tl_json_bool(j, "ready") == 1, "EMFILE: status.json "
 	    "is still written: 2 workers, ready");
 	tl_json_free(j);
@@ -349,8 +312,7 @@ test_emfile(void)
 	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) == -1)
 		sysbail("prlimit");
 	tl_daemon_kill(&d, SIGHUP);
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "reload.result", "rolled-back", 0 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("reload.result", "rolled-back"));
 	s = tl_json_str(j, "reload.error");
 	ok(j != NULL && s != NULL && strstr(s, "could not be started") !=
 	    NULL, "EMFILE: a reload whose workers cannot start rolls back "
@@ -360,8 +322,7 @@ test_emfile(void)
 	    "old ones");
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGTTOU);
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "workers", NULL, 1 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("workers", 1));
 	ok(j != NULL, "EMFILE: TTOU still works");
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
@@ -396,21 +357,18 @@ test_ready_then_die(const char *mode)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*cf = tl_fmt("%s/die-%s.conf", tl_tmpdir(), mode);
 	const char		*bad = "/bin/sh -c 'echo READY=1 "
 				    ">&$DROVER_NOTIFY_FD; sleep 0.3; exit 1'";
 	long long		 p0, p1;
 
 #define DIE_CONF	"workers = 2\nlisten = 127.0.0.1:0\nready = %s\n" \
 			"reload_grace = 3s\nrestart_delay = 10ms\ncommand = %s\n"
-	start(&d, cf, DIE_CONF, mode, hello);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt(DIE_CONF, mode, hello), NULL, 1);
 	p0 = tl_json_int(j, "slots.0.pid", 0);
 	p1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
-	if (tl_write_file(cf, DIE_CONF, mode, bad) == -1)
-		sysbail("write %s", cf);
+	tl_conf_rewrite(&d, DIE_CONF, mode, bad);
 	tl_daemon_kill(&d, SIGHUP);
 	j = settle(&d, 2, 1, "rolled-back");
 	ok(j != NULL, "ready = %s: a version that dies 0.3 s after READY=1 "
@@ -469,7 +427,6 @@ test_failed_queue(int code)
 	struct tl_json		*j;
 	const char		*what = code == 78 ? "halted" : "failed";
 	const char		*dir = tl_tmpdir();
-	const char		*cf = tl_fmt("%s/queue.conf", dir);
 	const char		*fifo = tl_fifo_new(dir, "hang");
 	const char		*mark = tl_fmt("%s/dead", dir);
 	const char		*script = tl_fmt("%s/slot1.sh", dir);
@@ -481,9 +438,10 @@ test_failed_queue(int code)
 	    ">&$DROVER_NOTIFY_FD\nread x < '%s'\nexit %d\n", hello, mark, code,
 	    fifo, code) == -1)
 		sysbail("%s", script);
-	start(&d, cf, "workers = 2\nlisten = 127.0.0.1:0\nready = notify\n"
-	    "restart_budget = 1\nrestart_window = 1h\nrestart_delay = 10ms\n"
-	    "command = /bin/sh %s\n", script);
+	tl_json_free(tl_start_conf(&d, tl_fmt("workers = 2\nlisten = "
+	    "127.0.0.1:0\nready = notify\nrestart_budget = 1\n"
+	    "restart_window = 1h\nrestart_delay = 10ms\ncommand = /bin/sh "
+	    "%s\n", script), NULL, 1));
 	j = tl_status(&d);
 	port = tl_port(j, 0);
 	tl_json_free(j);
@@ -496,8 +454,7 @@ test_failed_queue(int code)
 	if (tl_write_file(mark, "dead\n") == -1)
 		sysbail("%s", mark);
 	tl_fifo_release(fifo);
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "slots.1.state", what, 0 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.1.state", what));
 	ok(j != NULL, "queue: slot 1 is %s", what);
 	tl_json_free(j);
 	for (i = 0; i < n; i++) {
