@@ -37,6 +37,7 @@ static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 #define STATUS_COUNTED	0.2
 static void	 status_empty(FILE *);
 static void	 status_fail(const char *);
+static void	 status_slot(FILE *, const struct slot *);
 static void	 status_time(FILE *, double);
 static void	 status_exit(FILE *, const struct exitinfo *);
 static int	 status_nready(void);
@@ -65,8 +66,7 @@ status_open(const char *dir, pid_t *holder)
 	int	 held;
 
 	if (mkdir(dir, 0755) == -1 && errno == ENOENT) {
-		if ((copy = strdup(dir)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
+		copy = xstrdup(dir);
 		for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
 			*p = '\0';
 			if (mkdir(copy, 0755) == -1 && errno != EEXIST)
@@ -388,6 +388,36 @@ status_exit(FILE *fp, const struct exitinfo *x)
 	fputc('}', fp);
 }
 
+/* One slot's object in status.json. */
+static void
+status_slot(FILE *fp, const struct slot *s)
+{
+	const struct worker	*w = SLOT_CUR(s), *old = SLOT_OLD(s);
+
+	fprintf(fp, "{\"id\": %d, \"pid\": %ld, \"generation\": %llu, "
+	    "\"state\": \"%s\", \"restarts\": %u, \"failures\": %u, "
+	    "\"backoff_ms\": %lld, \"status\": ", s->s_id, (long)w->w_pid,
+	    (unsigned long long)w->w_gen, slot_state_name(s->s_state),
+	    s->s_restarts, s->s_failures, s->s_state == SLOT_BACKOFF ?
+	    (long long)(s->s_delay * 1000 + 0.5) : 0);
+	if (s->s_status[0] != '\0')
+		status_str(fp, s->s_status);
+	else
+		fputs("null", fp);
+	fprintf(fp, ", \"notify\": {\"messages\": %lu, \"malformed\": %lu, "
+	    "\"rejected\": %lu}, \"old\": ", s->s_nmsg, s->s_nbad,
+	    s->s_nrejected);
+	if (old->w_pid != 0)
+		fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, \"state\": "
+		    "\"%s\"}", (long)old->w_pid, (unsigned long long)old->w_gen,
+		    old->w_termsent ? "stopping" : "serving");
+	else
+		fputs("null", fp);
+	fputs(", \"last_exit\": ", fp);
+	status_exit(fp, &s->s_last);
+	fputc('}', fp);
+}
+
 /*
  * The content of status.json, also served by the health endpoint; its
  * fields are documented in drover(8).
@@ -398,8 +428,6 @@ status_json(FILE *fp)
 	const struct config	*c = master.m_conf;
 	const struct reloadinfo	*r = &master.m_reload;
 	const struct listener	*l;
-	const struct slot	*s;
-	const struct worker	*w, *old;
 	size_t			 i;
 	int			 k;
 
@@ -455,34 +483,8 @@ status_json(FILE *fp)
 	}
 	fprintf(fp, "%s],\n  \"slots\": [", c->c_nlisten ? "\n  " : "");
 	for (k = 0; k < master.m_nslots; k++) {
-		s = master.m_slots[k];
-		w = SLOT_CUR(s);
-		old = SLOT_OLD(s);
-		fprintf(fp, "%s\n    {\"id\": %d, \"pid\": %ld, "
-		    "\"generation\": %llu, \"state\": \"%s\", "
-		    "\"restarts\": %u, \"failures\": %u, \"backoff_ms\": %lld,"
-		    " \"status\": ", k > 0 ? "," : "", s->s_id,
-		    (long)w->w_pid, (unsigned long long)w->w_gen,
-		    slot_state_name(s->s_state), s->s_restarts,
-		    s->s_failures, s->s_state == SLOT_BACKOFF ?
-		    (long long)(s->s_delay * 1000 + 0.5) : 0);
-		if (s->s_status[0] != '\0')
-			status_str(fp, s->s_status);
-		else
-			fputs("null", fp);
-		fprintf(fp, ", \"notify\": {\"messages\": %lu, "
-		    "\"malformed\": %lu, \"rejected\": %lu}, \"old\": ",
-		    s->s_nmsg, s->s_nbad, s->s_nrejected);
-		if (old->w_pid != 0)
-			fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, "
-			    "\"state\": \"%s\"}", (long)old->w_pid,
-			    (unsigned long long)old->w_gen, old->w_termsent ?
-			    "stopping" : "serving");
-		else
-			fputs("null", fp);
-		fputs(", \"last_exit\": ", fp);
-		status_exit(fp, &s->s_last);
-		fputc('}', fp);
+		fputs(k > 0 ? ",\n    " : "\n    ", fp);
+		status_slot(fp, master.m_slots[k]);
 	}
 	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
 }
