@@ -130,6 +130,10 @@ test_usage(const char *st)
 	is_int(64, run("-s", st, "-l", "nonsense", "--", "/bin/true", NULL),
 	    "-l nonsense exits 64");
 	ok(has("nonsense"), "and the message names the address");
+	is_int(64, run("-s", st, "-l", "[]:8080", "--", "/bin/true", NULL),
+	    "-l []:8080 (an empty IPv6 host) exits 64");
+	ok(has("empty IPv6 address"), "and says the IPv6 address is empty, "
+	    "instead of listening on every IPv4 one");
 
 	is_int(78, run("-s", st, "-w", "1", NULL),
 	    "no command at all exits 78");
