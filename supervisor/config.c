@@ -541,10 +541,7 @@ config_set(struct config *c, const char *key, const char *val,
 			e = "must be NAME=VALUE";
 			goto bad;
 		}
-		if (strncmp(val, "LISTEN_", 7) == 0 ||
-		    strncmp(val, "DROVER_", 7) == 0 ||
-		    strncmp(val, "NOTIFY_SOCKET=", 14) == 0 ||
-		    strncmp(val, "WATCHDOG_", 9) == 0) {
+		if (spawn_reserved(val)) {
 			e = "that variable is set by drover";
 			goto bad;
 		}

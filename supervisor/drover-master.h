@@ -430,6 +430,7 @@ void	 reload_scale(int);
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
 char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
+int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
 const char *
 	 spawn_step(int);
