@@ -2,15 +2,11 @@
 /*
  * Copyright (c) 2026 The drover authors.
  *
- * The configuration: defaults, the INI file (through inih) and the
- * command-line overrides, all applied through one function, config_set(),
- * so that a key means the same wherever it is written.  The file is read
- * through our own line reader, which counts lines for "file:line" errors,
- * refuses lines longer than inih's buffer (inih would cut them silently
- * and parse the tail as a new line) and marks indented lines, which inih
- * hands over as continuations of the previous value.  Entries are
- * collected first and applied after the whole file parsed, so that a
- * continued value is checked whole.
+ * The configuration: its defaults, its keys, all set through one
+ * function, config_set(), so that a key means the same wherever it is
+ * written (the file, the command line, an upgrade's handover), the checks
+ * that need the whole configuration, and its printing for -n and for an
+ * upgrade.  The file and the command line are read in config-read.c.
  */
 
 #include "config.h"
@@ -20,8 +16,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
-#include <ini.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,34 +25,6 @@
 
 #include "drover-master.h"
 
-/* One key = value of the file, with its line, continuations joined. */
-struct entry {
-	char	*e_key;
-	char	*e_value;
-	int	 e_line;
-};
-
-/* What the reader and the handler share while one file is parsed. */
-struct parse {
-	FILE		*p_fp;
-	int		 p_line;	/* the line just read */
-	int		 p_cont;	/* it starts with a blank */
-	int		 p_toolong;	/* first over-long line, or 0 */
-	size_t		 p_toolen;
-	int		 p_badsect;	/* first line in a foreign section */
-	int		 p_badindent;	/* first indented line that continues
-					   nothing */
-	int		 p_newsect;	/* a section began after the last key */
-	char		*p_sect;
-	struct entry	*p_ent;
-	size_t		 p_nent;
-	char		*p_buf;
-	size_t		 p_bufsz;
-};
-
-static char	*config_reader(char *, int, void *);
-static int	 config_handler(void *, const char *, const char *,
-		    const char *);
 static int	 config_bool(const char *, int *);
 static int	 config_words(const char *, char ***, const char **);
 static int	 config_append(char ***, size_t *, const char *);
@@ -67,9 +33,7 @@ static void	 config_print_word(FILE *, const char *);
 static void	 config_print_line(void *, const char *, const char *);
 static void	 config_fmt_duration(char *, size_t, double);
 static char	*config_instance(const char *);
-static void	 config_section(struct parse *);
 static double	*config_durkey(struct config *, const char *);
-static char	*config_strdup(const char *);
 
 static char	 config_errbuf[256];
 
@@ -220,7 +184,8 @@ config_freev(char **v)
 	free(v);
 }
 
-static char *
+/* strdup(3), fatal when memory is out. */
+char *
 config_strdup(const char *s)
 {
 	char	*d;
@@ -564,167 +529,6 @@ config_set(struct config *c, const char *key, const char *val,
 	    "%s = %s: %s", key, val, e);
 	*errstr = config_errbuf;
 	return -1;
-}
-
-/*
- * The line reader handed to inih.  It reads whole lines, however long,
- * and copies at most num - 1 characters for inih: a longer line is
- * recorded as an error instead of being cut.  It also records whether the
- * line is indented, which is how inih recognises a continuation.
- */
-static char *
-config_reader(char *str, int num, void *arg)
-{
-	struct parse	*p = arg;
-	ssize_t		 len;
-
-	if ((len = getline(&p->p_buf, &p->p_bufsz, p->p_fp)) == -1)
-		return NULL;
-	p->p_line++;
-	if (len > 0 && p->p_buf[len - 1] == '\n')
-		p->p_buf[--len] = '\0';
-	if (len > 0 && p->p_buf[len - 1] == '\r')
-		p->p_buf[--len] = '\0';
-	if (len > num - 1) {
-		if (p->p_toolong == 0) {
-			p->p_toolong = p->p_line;
-			p->p_toolen = (size_t)len;
-		}
-		str[0] = '\0';
-		p->p_cont = 0;
-		return str;
-	}
-	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
-	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
-		config_section(p);
-	memcpy(str, p->p_buf, (size_t)len + 1);
-	return str;
-}
-
-/*
- * A section header: only [drover] is known.  Checked here, on the header
- * line itself, so that an unknown section is an error even with no key.
- */
-static void
-config_section(struct parse *p)
-{
-	const char	*name = p->p_buf + strspn(p->p_buf, " \t") + 1;
-	size_t		 len = strcspn(name, "]");
-
-	p->p_newsect = 1;
-	if (name[len] != ']' || p->p_badsect != 0)
-		return;		/* inih reports the syntax error */
-	if (len == 6 && strncmp(name, "drover", 6) == 0)
-		return;
-	p->p_badsect = p->p_line;
-	if ((p->p_sect = strndup(name, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-}
-
-/*
- * Called by inih for each key, and for each continuation line with the
- * key of the line it continues.
- */
-static int
-config_handler(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	struct parse	*p = arg;
-	struct entry	*ent;
-	char		*v;
-
-	if (*section != '\0' && strcmp(section, "drover") != 0)
-		return 1;	/* config_section() recorded it */
-	if (p->p_cont && (p->p_nent == 0 || p->p_newsect)) {
-		/* inih takes this as a key; we refuse the ambiguity. */
-		if (p->p_badindent == 0)
-			p->p_badindent = p->p_line;
-		return 1;
-	}
-	if (p->p_cont) {
-		ent = &p->p_ent[p->p_nent - 1];
-		if (asprintf(&v, "%s %s", ent->e_value, value) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
-		free(ent->e_value);
-		ent->e_value = v;
-		return 1;
-	}
-	ent = reallocarray(p->p_ent, p->p_nent + 1, sizeof(*ent));
-	if (ent == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	p->p_ent = ent;
-	ent = &p->p_ent[p->p_nent++];
-	ent->e_key = config_strdup(name);
-	ent->e_value = config_strdup(value);
-	ent->e_line = p->p_line;
-	p->p_newsect = 0;
-	return 1;
-}
-
-/*
- * Read a configuration file into c.  On error, log "file:line: message"
- * and return -1; c may then hold part of the file and must be discarded.
- */
-int
-config_load(struct config *c, const char *file)
-{
-	struct parse	 p;
-	const char	*e;
-	size_t		 i;
-	int		 rv = -1, line;
-
-	memset(&p, 0, sizeof(p));
-	free(c->c_file);
-	c->c_file = config_strdup(file);
-	if ((p.p_fp = fopen(file, "r")) == NULL) {
-		log_warn("%s", file);
-		return -1;
-	}
-	line = ini_parse_stream(config_reader, &p, config_handler, &p);
-	if (ferror(p.p_fp)) {
-		log_warn("%s", file);
-		goto done;
-	}
-	if (p.p_toolong != 0 && (line == 0 || p.p_toolong <= line)) {
-		log_warnx("%s:%d: line too long (%zu characters, at most %d);"
-		    " continue a long value on an indented next line", file,
-		    p.p_toolong, p.p_toolen, INI_MAX_LINE - 1);
-		goto done;
-	}
-	if (line > 0) {
-		log_warnx("%s:%d: syntax error (expected key = value or "
-		    "[section])", file, line);
-		goto done;
-	}
-	if (p.p_badindent != 0) {
-		log_warnx("%s:%d: indented line continues no value (a key "
-		    "starts at the beginning of its line)", file,
-		    p.p_badindent);
-		goto done;
-	}
-	if (p.p_badsect != 0) {
-		log_warnx("%s:%d: unknown section [%s] (keys go before any "
-		    "section or in [drover])", file, p.p_badsect, p.p_sect);
-		goto done;
-	}
-	for (i = 0; i < p.p_nent; i++) {
-		if (config_set(c, p.p_ent[i].e_key, p.p_ent[i].e_value,
-		    &e) == -1) {
-			log_warnx("%s:%d: %s", file, p.p_ent[i].e_line, e);
-			goto done;
-		}
-	}
-	rv = 0;
- done:
-	for (i = 0; i < p.p_nent; i++) {
-		free(p.p_ent[i].e_key);
-		free(p.p_ent[i].e_value);
-	}
-	free(p.p_ent);
-	free(p.p_sect);
-	free(p.p_buf);
-	fclose(p.p_fp);
-	return rv;
 }
 
 /*

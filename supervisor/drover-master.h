@@ -334,7 +334,6 @@ void	 log_setsink(void (*)(const char *, size_t));
 struct config *
 	 config_new(void);
 void	 config_free(struct config *);
-int	 config_load(struct config *, const char *);
 int	 config_set(struct config *, const char *, const char *,
 	    const char **);
 int	 config_finish(struct config *, const char **);
@@ -346,6 +345,12 @@ void	 config_each(const struct config *,
 int	 config_duration(const char *, double *);
 int	 config_activate(struct config *, uint64_t);
 void	 config_release(struct config *);
+char	*config_strdup(const char *);
+
+/* config-read.c */
+void	 config_init_sources(const char *, const char **, size_t, char **);
+struct config *
+	 config_read(int *);
 
 /* listen.c */
 int	 listen_parse(const char *, int, struct listener *, const char **);
@@ -417,9 +422,6 @@ void	 worker_kill(struct worker *, int);
 void	 worker_term(struct worker *);
 
 /* reload.c */
-void	 reload_init(const char *, const char **, size_t, char **);
-struct config *
-	 reload_read(int *);
 void	 reload_engine_init(void);
 void	 reload_due(void);
 void	 reload_request(void);

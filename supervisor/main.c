@@ -175,9 +175,9 @@ main(int argc, char *argv[])
 	    &debug);
 	log_init(debug);
 	master.m_environ = env;
-	reload_init(conffile, cliopt, ncli, cmd);
+	config_init_sources(conffile, cliopt, ncli, cmd);
 	if (check) {
-		if ((c = reload_read(&code)) == NULL) {
+		if ((c = config_read(&code)) == NULL) {
 			if (code == EXIT_USAGE)
 				usage(stderr, EXIT_USAGE);
 			exit(code);
@@ -233,7 +233,7 @@ master_start(void)
 	pid_t		 other;
 	int		 code;
 
-	if ((c = reload_read(&code)) == NULL) {
+	if ((c = config_read(&code)) == NULL) {
 		if (code == EXIT_USAGE)
 			usage(stderr, EXIT_USAGE);
 		exit(code);
