@@ -139,19 +139,15 @@ config_handler(void *arg, const char *section, const char *name,
 	}
 	if (p->p_cont) {
 		ent = &p->p_ent[p->p_nent - 1];
-		if (asprintf(&v, "%s %s", ent->e_value, value) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
+		(void)xasprintf(&v, "%s %s", ent->e_value, value);
 		free(ent->e_value);
 		ent->e_value = v;
 		return 1;
 	}
-	ent = reallocarray(p->p_ent, p->p_nent + 1, sizeof(*ent));
-	if (ent == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	p->p_ent = ent;
+	p->p_ent = xreallocarray(p->p_ent, p->p_nent + 1, sizeof(*ent));
 	ent = &p->p_ent[p->p_nent++];
-	ent->e_key = config_strdup(name);
-	ent->e_value = config_strdup(value);
+	ent->e_key = xstrdup(name);
+	ent->e_value = xstrdup(value);
 	ent->e_line = p->p_line;
 	p->p_newsect = 0;
 	return 1;
@@ -171,7 +167,7 @@ config_load(struct config *c, const char *file)
 
 	memset(&p, 0, sizeof(p));
 	free(c->c_file);
-	c->c_file = config_strdup(file);
+	c->c_file = xstrdup(file);
 	if ((p.p_fp = fopen(file, "r")) == NULL) {
 		log_warn("%s", file);
 		return -1;

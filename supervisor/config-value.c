@@ -268,7 +268,7 @@ config_set_string(struct config *c, const struct config_key *k,
 	    k->k_check(c, val, errstr) == -1)
 		return -1;
 	free(*sp);
-	*sp = *val == '\0' ? NULL : config_strdup(val);
+	*sp = *val == '\0' ? NULL : xstrdup(val);
 	return 0;
 }
 
@@ -463,27 +463,14 @@ config_freev(char **v)
 	free(v);
 }
 
-/* strdup(3), fatal when memory is out. */
-char *
-config_strdup(const char *s)
-{
-	char	*d;
-
-	if ((d = strdup(s)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	return d;
-}
-
 /* Append a copy of s to the NULL-terminated vector *vp of *np entries. */
 void
 config_append(char ***vp, size_t *np, const char *s)
 {
 	char	**v;
 
-	v = reallocarray(*vp, *np + 2, sizeof(*v));
-	if (v == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	v[*np] = config_strdup(s);
+	v = xreallocarray(*vp, *np + 2, sizeof(*v));
+	v[*np] = xstrdup(s);
 	v[++*np] = NULL;
 	*vp = v;
 }
@@ -553,8 +540,7 @@ config_words(const char *s, char ***argvp, const char **errstr)
 	int	 inword = 0;
 	char	 q = 0;
 
-	if ((w = malloc(strlen(s) + 1)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	w = xcalloc(1, strlen(s) + 1);
 	for (;; s++) {
 		if (q == '\'') {
 			if (*s == '\0')

@@ -146,8 +146,7 @@ config_new(void)
 	const struct config_key	*k;
 	const char		*e = NULL;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	c = xcalloc(1, sizeof(*c));
 	c->c_uid = (uid_t)-1;
 	c->c_gid = (gid_t)-1;
 	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
@@ -197,8 +196,7 @@ config_activate(struct config *c, uint64_t gen)
 	c->c_gen = gen;
 	c->c_cmdpath = spawn_resolve(c->c_argv[0]);
 	c->c_wenv = spawn_environ(c, master.m_environ);
-	if ((c->c_lis = calloc(c->c_nlisten + 1, sizeof(*c->c_lis))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	c->c_lis = xcalloc(c->c_nlisten + 1, sizeof(*c->c_lis));
 	for (i = 0; i < c->c_nlisten; i++) {
 		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
 		if (c->c_lis[i] == NULL || group_grow(c->c_lis[i],
@@ -209,8 +207,7 @@ config_activate(struct config *c, uint64_t gen)
 		len += strlen(name) + 1;
 		free(name);
 	}
-	if ((c->c_fdnames = calloc(1, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	c->c_fdnames = xcalloc(1, len);
 	for (i = 0; i < c->c_nlisten; i++) {
 		if (i > 0)
 			strlcat(c->c_fdnames, ":", len);
@@ -371,7 +368,7 @@ config_instance(const char *file)
 	size_t		 len;
 
 	if (file == NULL)
-		return config_strdup("");
+		return xstrdup("");
 	base = (base = strrchr(file, '/')) != NULL ? base + 1 : file;
 	len = strlen(base);
 	if (len > 5 && strcmp(base + len - 5, ".conf") == 0)
@@ -403,16 +400,14 @@ config_state_dir(struct config *c, const char **errstr)
 	inst = config_instance(c->c_file);
 	if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL && *dir == '/' &&
 	    strchr(dir, ':') == NULL)
-		c->c_state_dir = config_strdup(dir);
-	else if (geteuid() == 0) {
-		if (asprintf(&c->c_state_dir, "/run/drover%s%s",
-		    *inst != '\0' ? "/" : "", inst) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
-	} else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL && *dir == '/') {
-		if (asprintf(&c->c_state_dir, "%s/drover%s%s", dir,
-		    *inst != '\0' ? "/" : "", inst) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
-	} else {
+		c->c_state_dir = xstrdup(dir);
+	else if (geteuid() == 0)
+		(void)xasprintf(&c->c_state_dir, "/run/drover%s%s",
+		    *inst != '\0' ? "/" : "", inst);
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL && *dir == '/')
+		(void)xasprintf(&c->c_state_dir, "%s/drover%s%s", dir,
+		    *inst != '\0' ? "/" : "", inst);
+	else {
 		*errstr = "no state directory: set state_dir or -s";
 		rv = -1;
 	}

@@ -387,7 +387,6 @@ void	 config_value_show(const struct config *, const struct config_key *,
 	    void (*)(void *, const char *, const char *), void *);
 void	 config_value_free(struct config *, const struct config_key *);
 int	 config_duration(const char *, double *);
-char	*config_strdup(const char *);
 void	 config_append(char ***, size_t *, const char *);
 void	 config_freev(char **);
 
