@@ -2,15 +2,20 @@
 /*
  * Copyright (c) 2026 The drover authors.
  *
- * The configuration: defaults, the INI file (through inih) and the
- * command-line overrides, all applied through one function, config_set(),
- * so that a key means the same wherever it is written.  The file is read
- * through our own line reader, which counts lines for "file:line" errors,
- * refuses lines longer than inih's buffer (inih would cut them silently
- * and parse the tail as a new line) and marks indented lines, which inih
- * hands over as continuations of the previous value.  Entries are
- * collected first and applied after the whole file parsed, so that a
- * continued value is checked whole.
+ * The configuration and its keys.  Every key is one line of one table,
+ * config_keys[], giving its name, the kind of value it takes, the member
+ * of struct config that holds it, its default, its range or words, and
+ * its flags.  Everything that deals with keys walks that table:
+ * config_set() (for the file, the command line and an upgrade's handover
+ * alike), the defaults of config_new(), config_each() (what -n prints and
+ * what an upgrade hands over, in the table's order), config_free(), and
+ * the manual's check in t/manlint.t, which reads the key names from the
+ * table's lines.  So adding a key is one line here, one member of struct
+ * config and its entry in drover.conf(5).  What each kind of value does
+ * is in config-value.c; the keys that need more than their kind (a listen
+ * or health address, an env entry) name a check of their own in their
+ * line.  What no single key can check waits for config_finish().  The
+ * file and the command line are read in config-read.c.
  */
 
 #include "config.h"
@@ -18,10 +23,7 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <errno.h>
 #include <grp.h>
-#include <ini.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,96 +33,142 @@
 
 #include "drover-master.h"
 
-/* One key = value of the file, with its line, continuations joined. */
-struct entry {
-	char	*e_key;
-	char	*e_value;
-	int	 e_line;
-};
-
-/* What the reader and the handler share while one file is parsed. */
-struct parse {
-	FILE		*p_fp;
-	int		 p_line;	/* the line just read */
-	int		 p_cont;	/* it starts with a blank */
-	int		 p_toolong;	/* first over-long line, or 0 */
-	size_t		 p_toolen;
-	int		 p_badsect;	/* first line in a foreign section */
-	int		 p_badindent;	/* first indented line that continues
-					   nothing */
-	int		 p_newsect;	/* a section began after the last key */
-	char		*p_sect;
-	struct entry	*p_ent;
-	size_t		 p_nent;
-	char		*p_buf;
-	size_t		 p_bufsz;
-};
-
-static char	*config_reader(char *, int, void *);
-static int	 config_handler(void *, const char *, const char *,
-		    const char *);
-static int	 config_bool(const char *, int *);
-static int	 config_words(const char *, char ***, const char **);
-static int	 config_append(char ***, size_t *, const char *);
-static void	 config_freev(char **);
-static void	 config_print_word(FILE *, const char *);
+static int	 config_check_listen(const struct config *, const char *,
+		    const char **);
+static int	 config_check_health(const struct config *, const char *,
+		    const char **);
+static int	 config_check_env(const struct config *, const char *,
+		    const char **);
+static int	 config_address(const char *, int, const char **);
+static const struct config_key *
+		 config_key(const char *);
 static void	 config_print_line(void *, const char *, const char *);
-static void	 config_fmt_duration(char *, size_t, double);
 static char	*config_instance(const char *);
-static void	 config_section(struct parse *);
-static double	*config_durkey(struct config *, const char *);
-static char	*config_strdup(const char *);
+static int	 config_state_dir(struct config *, const char **);
+static int	 config_ids(struct config *, const char **);
 
-static char	 config_errbuf[256];
+/* The words of the enum keys, indexed by the enum's values. */
+static const char * const config_ready_words[] = {
+	[READY_EXEC] = "exec", [READY_NOTIFY] = "notify", NULL
+};
+static const char * const config_output_words[] = {
+	[OUTPUT_INHERIT] = "inherit", [OUTPUT_PREFIX] = "prefix", NULL
+};
+static const char * const config_reload_words[] = {
+	[RELOAD_ROLLING] = "rolling", [RELOAD_ALL] = "all", NULL
+};
+
+/* An enum member is set through an int. */
+_Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
+    sizeof(enum output_mode) == sizeof(int) &&
+    sizeof(enum reload_mode) == sizeof(int), "enum keys are ints");
 
 /*
- * Return a configuration holding the defaults.  Allocation failures at
- * this stage are fatal: nothing runs yet.
+ * The keys, one line each, in the order of config_each() (so of -n and of
+ * an upgrade's handover).  The macro names the kind; its arguments are
+ * the key's name, its member of struct config, its default as a file
+ * would write it (NULL: none, the member stays zero), then what the kind
+ * needs:
+ *	KEY_INT, KEY_UINT	minimum, maximum, flags (CF_OPT, CF_AUTO)
+ *	KEY_DUR			minimum, maximum in milliseconds, flags
+ *	KEY_BOOL		flags
+ *	KEY_ENUM		its words, indexed by the enum's values
+ *	KEY_STR			flags, a check of the value or NULL
+ *	KEY_LIST		the count member, a check of each value
+ *				(repeatable: each value adds an entry)
+ *	KEY_WORDS		nothing (a command, split into words)
+ * Keep each key on one line that starts with a tab, then KEY_<KIND>(
+ * and the quoted name: t/manlint.t finds the key names by that form and
+ * checks that drover.conf(5) documents each of them.
+ */
+#define CO(m)		offsetof(struct config, m)
+#define YEAR_MS		(365LL * 86400 * 1000)	/* config_duration()'s max */
+#define KEY_INT(n, m, def, lo, hi, fl) \
+	{ n, CK_INT, CO(m), 0, def, lo, hi, NULL, fl, NULL }
+#define KEY_UINT(n, m, def, lo, hi, fl) \
+	{ n, CK_UINT, CO(m), 0, def, lo, hi, NULL, fl, NULL }
+#define KEY_DUR(n, m, def, lo, hi, fl) \
+	{ n, CK_DURATION, CO(m), 0, def, lo, hi, NULL, fl, NULL }
+#define KEY_BOOL(n, m, def, fl) \
+	{ n, CK_BOOL, CO(m), 0, def, 0, 1, NULL, fl, NULL }
+#define KEY_ENUM(n, m, def, words) \
+	{ n, CK_ENUM, CO(m), 0, def, 0, 0, words, 0, NULL }
+#define KEY_STR(n, m, def, fl, check) \
+	{ n, CK_STRING, CO(m), 0, def, 0, 0, NULL, fl, check }
+#define KEY_LIST(n, m, nm, check) \
+	{ n, CK_LIST, CO(m), CO(nm), NULL, 0, 0, NULL, 0, check }
+#define KEY_WORDS(n, m) \
+	{ n, CK_WORDS, CO(m), 0, NULL, 0, 0, NULL, 0, NULL }
+
+static const struct config_key config_keys[] = {
+	KEY_INT("workers", c_workers, "auto", 1, DROVER_MAX_WORKERS, CF_AUTO),
+	KEY_LIST("listen", c_listen, c_nlisten, config_check_listen),
+	KEY_BOOL("reuseport", c_reuseport, "yes", 0),
+	KEY_INT("backlog", c_backlog, "511", 1, 65535, 0),
+	KEY_STR("state_dir", c_state_dir, NULL, 0, NULL),
+	KEY_STR("pidfile", c_pidfile, NULL, CF_OPT, NULL),
+	KEY_ENUM("ready", c_ready, "exec", config_ready_words),
+	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 0, YEAR_MS, 0),
+	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 0, YEAR_MS, 0),
+	KEY_DUR("restart_delay", c_restart_delay, "100ms", 0, YEAR_MS, 0),
+	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 0, YEAR_MS, 0),
+	KEY_DUR("restart_reset", c_restart_reset, "10s", 0, YEAR_MS, 0),
+	KEY_UINT("restart_budget", c_restart_budget, "10", 1, 10000, 0),
+	KEY_DUR("restart_window", c_restart_window, "60s", 0, YEAR_MS, 0),
+	KEY_DUR("watchdog", c_watchdog, NULL, 0, YEAR_MS, CF_OPT),
+	KEY_DUR("reload_grace", c_reload_grace, "1s", 0, YEAR_MS, 0),
+	KEY_ENUM("output", c_output, "inherit", config_output_words),
+	KEY_INT("min_ready", c_min_ready, NULL, 0, DROVER_MAX_WORKERS, CF_OPT),
+	KEY_BOOL("subreaper", c_subreaper, NULL, CF_OPT),
+	KEY_STR("health", c_health, NULL, CF_OPT, config_check_health),
+	KEY_ENUM("reload", c_reload, "rolling", config_reload_words),
+	KEY_INT("reload_batch", c_reload_batch, "1", 1, DROVER_MAX_WORKERS, 0),
+	KEY_UINT("reload_retries", c_reload_retries, "2", 0, 1000, 0),
+	KEY_STR("directory", c_directory, NULL, CF_OPT, NULL),
+	KEY_LIST("env", c_env, c_nenv, config_check_env),
+	KEY_STR("user", c_user, NULL, CF_OPT, NULL),
+	KEY_STR("group", c_group, NULL, CF_OPT, NULL),
+	KEY_WORDS("command", c_argv),
+};
+#define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+static char	 config_errbuf[256];	/* the message of config_set() */
+
+/*
+ * Return a configuration holding the defaults, each set through its key
+ * as if it were written in a file.  Allocation failures at this stage are
+ * fatal, and so is a default its own key refuses (a broken table).
  */
 struct config *
 config_new(void)
 {
-	struct config	*c;
+	struct config		*c;
+	const struct config_key	*k;
+	const char		*e = NULL;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	c->c_workers = 0;
-	c->c_ready = READY_EXEC;
-	c->c_ready_timeout = 30;
-	c->c_stop_timeout = 10;
-	c->c_reuseport = 1;
-	c->c_backlog = 511;
-	c->c_restart_delay = 0.1;
-	c->c_restart_delay_max = 30;
-	c->c_restart_reset = 10;
-	c->c_restart_budget = 10;
-	c->c_restart_window = 60;
+	c = xcalloc(1, sizeof(*c));
 	c->c_uid = (uid_t)-1;
 	c->c_gid = (gid_t)-1;
-	c->c_reload = RELOAD_ROLLING;
-	c->c_reload_batch = 1;
-	c->c_reload_retries = 2;
-	c->c_reload_grace = 1;
+	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
+		if (k->k_def != NULL && config_value_set(c, k, k->k_def, &e) ==
+		    -1)
+			fatalx(EXIT_SOFTWARE, "%s: default %s = %s: %s",
+			    __func__, k->k_name, k->k_def, e);
 	return c;
 }
 
+/* Free a configuration: its keys' values, then what activation added. */
 void
 config_free(struct config *c)
 {
-	size_t	 i;
+	const struct config_key	*k;
+	size_t			 i;
 
 	if (c == NULL)
 		return;
+	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
+		config_value_free(c, k);
 	free(c->c_file);
-	config_freev(c->c_listen);
-	free(c->c_state_dir);
-	free(c->c_pidfile);
-	config_freev(c->c_argv);
-	free(c->c_directory);
-	config_freev(c->c_env);
-	free(c->c_user);
-	free(c->c_group);
-	free(c->c_health);
 	for (i = 0; c->c_lis != NULL && i < c->c_nlisten; i++)
 		if (c->c_lis[i] != NULL)
 			listen_put(c->c_lis[i]);
@@ -148,8 +196,7 @@ config_activate(struct config *c, uint64_t gen)
 	c->c_gen = gen;
 	c->c_cmdpath = spawn_resolve(c->c_argv[0]);
 	c->c_wenv = spawn_environ(c, master.m_environ);
-	if ((c->c_lis = calloc(c->c_nlisten + 1, sizeof(*c->c_lis))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	c->c_lis = xcalloc(c->c_nlisten + 1, sizeof(*c->c_lis));
 	for (i = 0; i < c->c_nlisten; i++) {
 		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
 		if (c->c_lis[i] == NULL || group_grow(c->c_lis[i],
@@ -160,8 +207,7 @@ config_activate(struct config *c, uint64_t gen)
 		len += strlen(name) + 1;
 		free(name);
 	}
-	if ((c->c_fdnames = calloc(1, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	c->c_fdnames = xcalloc(1, len);
 	for (i = 0; i < c->c_nlisten; i++) {
 		if (i > 0)
 			strlcat(c->c_fdnames, ":", len);
@@ -208,198 +254,6 @@ config_set_argv(struct config *c, char **argv)
 		config_append(&c->c_argv, &n, *argv);
 }
 
-static void
-config_freev(char **v)
-{
-	size_t	 i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-static char *
-config_strdup(const char *s)
-{
-	char	*d;
-
-	if ((d = strdup(s)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	return d;
-}
-
-/* Append a copy of s to the NULL-terminated vector *vp of *np entries. */
-static int
-config_append(char ***vp, size_t *np, const char *s)
-{
-	char	**v;
-
-	v = reallocarray(*vp, *np + 2, sizeof(*v));
-	if (v == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	v[*np] = config_strdup(s);
-	v[++*np] = NULL;
-	*vp = v;
-	return 0;
-}
-
-/*
- * Parse a duration: a decimal number followed by "ms", "s", "m" or "h",
- * or no unit for seconds.  Returns 0 and the seconds in *d, or -1.
- */
-int
-config_duration(const char *s, double *d)
-{
-	char	*end;
-	double	 v, mult = 1;
-
-	/* Plain decimals only: strtod would take "nan", hex and exponents. */
-	if (!isdigit((unsigned char)*s) || strspn(s, "0123456789.") == 0 ||
-	    strchr(s, 'e') != NULL || strchr(s, 'x') != NULL ||
-	    strchr(s, 'E') != NULL || strchr(s, 'X') != NULL)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		return -1;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mult = 1;
-	else if (strcmp(end, "ms") == 0)
-		mult = 0.001;
-	else if (strcmp(end, "m") == 0)
-		mult = 60;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600;
-	else
-		return -1;
-	v *= mult;
-	if (v > 86400 * 365)
-		return -1;
-	*d = v;
-	return 0;
-}
-
-static int
-config_bool(const char *s, int *b)
-{
-	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
-	    strcasecmp(s, "on") == 0 || strcmp(s, "1") == 0)
-		*b = 1;
-	else if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
-	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0)
-		*b = 0;
-	else
-		return -1;
-	return 0;
-}
-
-/*
- * Split a command into words the way a shell would split a simple
- * command, without any expansion: blanks separate words, '...' is
- * literal, "..." allows \" \\ \$ \` escapes, and a backslash outside
- * quotes takes the next character literally.
- */
-static int
-config_words(const char *s, char ***argvp, const char **errstr)
-{
-	char	**v = NULL, *w;
-	size_t	 n = 0, len = 0;
-	int	 inword = 0;
-	char	 q = 0;
-
-	if ((w = malloc(strlen(s) + 1)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (;; s++) {
-		if (q == '\'') {
-			if (*s == '\0')
-				goto unterminated;
-			if (*s == '\'')
-				q = 0;
-			else
-				w[len++] = *s;
-			continue;
-		}
-		if (q == '"') {
-			if (*s == '\0')
-				goto unterminated;
-			if (*s == '"')
-				q = 0;
-			else if (*s == '\\' && s[1] != '\0' &&
-			    strchr("\"\\$`", s[1]) != NULL)
-				w[len++] = *++s;
-			else
-				w[len++] = *s;
-			continue;
-		}
-		if (*s == '\0' || *s == ' ' || *s == '\t') {
-			if (inword) {
-				w[len] = '\0';
-				config_append(&v, &n, w);
-				len = 0;
-				inword = 0;
-			}
-			if (*s == '\0')
-				break;
-			continue;
-		}
-		inword = 1;
-		if (*s == '\'' || *s == '"')
-			q = *s;
-		else if (*s == '\\') {
-			if (s[1] == '\0') {
-				*errstr = "trailing backslash";
-				goto fail;
-			}
-			w[len++] = *++s;
-		} else
-			w[len++] = *s;
-	}
-	free(w);
-	if (n == 0) {
-		*errstr = "empty command";
-		config_freev(v);
-		return -1;
-	}
-	*argvp = v;
-	return 0;
- unterminated:
-	*errstr = q == '\'' ? "unterminated '" : "unterminated \"";
- fail:
-	free(w);
-	config_freev(v);
-	return -1;
-}
-
-/*
- * Where the value of a duration key goes in c, or NULL if key is not one.
- */
-static double *
-config_durkey(struct config *c, const char *key)
-{
-	static const struct {
-		const char	*name;
-		size_t		 off;
-	} keys[] = {
-		{ "ready_timeout",	offsetof(struct config, c_ready_timeout) },
-		{ "stop_timeout",	offsetof(struct config, c_stop_timeout) },
-		{ "restart_delay",	offsetof(struct config, c_restart_delay) },
-		{ "restart_delay_max",
-		    offsetof(struct config, c_restart_delay_max) },
-		{ "restart_reset",	offsetof(struct config, c_restart_reset) },
-		{ "restart_window",	offsetof(struct config, c_restart_window) },
-		{ "watchdog",		offsetof(struct config, c_watchdog) },
-		{ "reload_grace",	offsetof(struct config, c_reload_grace) }
-	};
-	size_t	 i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(key, keys[i].name) == 0)
-			return (double *)((char *)c + keys[i].off);
-	return NULL;
-}
-
 /*
  * Set one key.  On error return -1 with a message in *errstr that names
  * the problem; the caller adds where the key was written.
@@ -408,326 +262,97 @@ int
 config_set(struct config *c, const char *key, const char *val,
     const char **errstr)
 {
-	struct listener	 l;
-	const char	*e = NULL;
-	char		**argv;
-	long long	 n;
-	double		 d, *dp;
-	size_t		 i;
-	int		 b;
+	const struct config_key	*k;
+	const char		*e = NULL;
 
-	if (strcmp(key, "workers") == 0) {
-		if (strcmp(val, "auto") == 0) {
-			c->c_workers = 0;
-			return 0;
-		}
-		n = strtonum(val, 1, DROVER_MAX_WORKERS, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_workers = (int)n;
-	} else if (strcmp(key, "listen") == 0) {
-		if (c->c_nlisten >= DROVER_MAX_LISTEN) {
-			e = "too many listen addresses";
-			goto bad;
-		}
-		memset(&l, 0, sizeof(l));
-		if (listen_parse(val, (int)c->c_nlisten, &l, &e) == -1)
-			goto bad;
-		listen_close(&l);
-		config_append(&c->c_listen, &c->c_nlisten, val);
-	} else if (strcmp(key, "state_dir") == 0) {
-		if (*val == '\0') {
-			e = "empty";
-			goto bad;
-		}
-		free(c->c_state_dir);
-		c->c_state_dir = config_strdup(val);
-	} else if (strcmp(key, "pidfile") == 0) {
-		free(c->c_pidfile);
-		c->c_pidfile = *val == '\0' ? NULL : config_strdup(val);
-	} else if (strcmp(key, "ready") == 0) {
-		if (strcmp(val, "exec") == 0)
-			c->c_ready = READY_EXEC;
-		else if (strcmp(val, "notify") == 0)
-			c->c_ready = READY_NOTIFY;
-		else {
-			e = "must be exec or notify";
-			goto bad;
-		}
-	} else if ((dp = config_durkey(c, key)) != NULL) {
-		if (config_duration(val, &d) == -1) {
-			e = "not a duration (like 250ms, 10s, 2m)";
-			goto bad;
-		}
-		*dp = d;
-	} else if (strcmp(key, "output") == 0) {
-		if (strcmp(val, "inherit") == 0)
-			c->c_output = OUTPUT_INHERIT;
-		else if (strcmp(val, "prefix") == 0)
-			c->c_output = OUTPUT_PREFIX;
-		else {
-			e = "must be inherit or prefix";
-			goto bad;
-		}
-	} else if (strcmp(key, "min_ready") == 0) {
-		n = strtonum(val, 0, DROVER_MAX_WORKERS, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_min_ready = (int)n;
-	} else if (strcmp(key, "subreaper") == 0) {
-		if (config_bool(val, &b) == -1) {
-			e = "must be yes or no";
-			goto bad;
-		}
-		c->c_subreaper = b;
-	} else if (strcmp(key, "health") == 0) {
-		free(c->c_health);
-		c->c_health = NULL;
-		if (*val == '\0')
-			return 0;
-		memset(&l, 0, sizeof(l));
-		if (listen_parse(val, 0, &l, &e) == -1)
-			goto bad;
-		listen_close(&l);
-		c->c_health = config_strdup(val);
-	} else if (strcmp(key, "reload") == 0) {
-		if (strcmp(val, "rolling") == 0)
-			c->c_reload = RELOAD_ROLLING;
-		else if (strcmp(val, "all") == 0)
-			c->c_reload = RELOAD_ALL;
-		else {
-			e = "must be rolling or all";
-			goto bad;
-		}
-	} else if (strcmp(key, "reload_batch") == 0) {
-		n = strtonum(val, 1, DROVER_MAX_WORKERS, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_reload_batch = (int)n;
-	} else if (strcmp(key, "reload_retries") == 0) {
-		n = strtonum(val, 0, 1000, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_reload_retries = (unsigned int)n;
-	} else if (strcmp(key, "reuseport") == 0) {
-		if (config_bool(val, &b) == -1) {
-			e = "must be yes or no";
-			goto bad;
-		}
-		c->c_reuseport = b;
-	} else if (strcmp(key, "backlog") == 0) {
-		n = strtonum(val, 1, 65535, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_backlog = (int)n;
-	} else if (strcmp(key, "restart_budget") == 0) {
-		n = strtonum(val, 1, 10000, &e);
-		if (e != NULL)
-			goto bad;
-		c->c_restart_budget = (unsigned int)n;
-	} else if (strcmp(key, "command") == 0) {
-		if (config_words(val, &argv, &e) == -1)
-			goto bad;
-		config_freev(c->c_argv);
-		c->c_argv = argv;
-	} else if (strcmp(key, "directory") == 0) {
-		free(c->c_directory);
-		c->c_directory = *val == '\0' ? NULL : config_strdup(val);
-	} else if (strcmp(key, "env") == 0) {
-		for (i = 0; isalnum((unsigned char)val[i]) || val[i] == '_';
-		    i++)
-			;
-		if (i == 0 || val[i] != '=' || isdigit((unsigned char)*val)) {
-			e = "must be NAME=VALUE";
-			goto bad;
-		}
-		if (strncmp(val, "LISTEN_", 7) == 0 ||
-		    strncmp(val, "DROVER_", 7) == 0 ||
-		    strncmp(val, "NOTIFY_SOCKET=", 14) == 0 ||
-		    strncmp(val, "WATCHDOG_", 9) == 0) {
-			e = "that variable is set by drover";
-			goto bad;
-		}
-		config_append(&c->c_env, &c->c_nenv, val);
-	} else if (strcmp(key, "user") == 0) {
-		free(c->c_user);
-		c->c_user = *val == '\0' ? NULL : config_strdup(val);
-	} else if (strcmp(key, "group") == 0) {
-		free(c->c_group);
-		c->c_group = *val == '\0' ? NULL : config_strdup(val);
-	} else {
+	if ((k = config_key(key)) == NULL) {
 		(void)snprintf(config_errbuf, sizeof(config_errbuf),
 		    "unknown key \"%s\"", key);
 		*errstr = config_errbuf;
 		return -1;
 	}
-	return 0;
- bad:
-	(void)snprintf(config_errbuf, sizeof(config_errbuf),
-	    "%s = %s: %s", key, val, e);
-	*errstr = config_errbuf;
-	return -1;
-}
-
-/*
- * The line reader handed to inih.  It reads whole lines, however long,
- * and copies at most num - 1 characters for inih: a longer line is
- * recorded as an error instead of being cut.  It also records whether the
- * line is indented, which is how inih recognises a continuation.
- */
-static char *
-config_reader(char *str, int num, void *arg)
-{
-	struct parse	*p = arg;
-	ssize_t		 len;
-
-	if ((len = getline(&p->p_buf, &p->p_bufsz, p->p_fp)) == -1)
-		return NULL;
-	p->p_line++;
-	if (len > 0 && p->p_buf[len - 1] == '\n')
-		p->p_buf[--len] = '\0';
-	if (len > 0 && p->p_buf[len - 1] == '\r')
-		p->p_buf[--len] = '\0';
-	if (len > num - 1) {
-		if (p->p_toolong == 0) {
-			p->p_toolong = p->p_line;
-			p->p_toolen = (size_t)len;
-		}
-		str[0] = '\0';
-		p->p_cont = 0;
-		return str;
-	}
-	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
-	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
-		config_section(p);
-	memcpy(str, p->p_buf, (size_t)len + 1);
-	return str;
-}
-
-/*
- * A section header: only [drover] is known.  Checked here, on the header
- * line itself, so that an unknown section is an error even with no key.
- */
-static void
-config_section(struct parse *p)
-{
-	const char	*name = p->p_buf + strspn(p->p_buf, " \t") + 1;
-	size_t		 len = strcspn(name, "]");
-
-	p->p_newsect = 1;
-	if (name[len] != ']' || p->p_badsect != 0)
-		return;		/* inih reports the syntax error */
-	if (len == 6 && strncmp(name, "drover", 6) == 0)
-		return;
-	p->p_badsect = p->p_line;
-	if ((p->p_sect = strndup(name, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-}
-
-/*
- * Called by inih for each key, and for each continuation line with the
- * key of the line it continues.
- */
-static int
-config_handler(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	struct parse	*p = arg;
-	struct entry	*ent;
-	char		*v;
-
-	if (*section != '\0' && strcmp(section, "drover") != 0)
-		return 1;	/* config_section() recorded it */
-	if (p->p_cont && (p->p_nent == 0 || p->p_newsect)) {
-		/* inih takes this as a key; we refuse the ambiguity. */
-		if (p->p_badindent == 0)
-			p->p_badindent = p->p_line;
-		return 1;
-	}
-	if (p->p_cont) {
-		ent = &p->p_ent[p->p_nent - 1];
-		if (asprintf(&v, "%s %s", ent->e_value, value) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
-		free(ent->e_value);
-		ent->e_value = v;
-		return 1;
-	}
-	ent = reallocarray(p->p_ent, p->p_nent + 1, sizeof(*ent));
-	if (ent == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	p->p_ent = ent;
-	ent = &p->p_ent[p->p_nent++];
-	ent->e_key = config_strdup(name);
-	ent->e_value = config_strdup(value);
-	ent->e_line = p->p_line;
-	p->p_newsect = 0;
-	return 1;
-}
-
-/*
- * Read a configuration file into c.  On error, log "file:line: message"
- * and return -1; c may then hold part of the file and must be discarded.
- */
-int
-config_load(struct config *c, const char *file)
-{
-	struct parse	 p;
-	const char	*e;
-	size_t		 i;
-	int		 rv = -1, line;
-
-	memset(&p, 0, sizeof(p));
-	free(c->c_file);
-	c->c_file = config_strdup(file);
-	if ((p.p_fp = fopen(file, "r")) == NULL) {
-		log_warn("%s", file);
+	if (config_value_set(c, k, val, &e) == -1) {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "%s = %s: %s", key, val, e);
+		*errstr = config_errbuf;
 		return -1;
 	}
-	line = ini_parse_stream(config_reader, &p, config_handler, &p);
-	if (ferror(p.p_fp)) {
-		log_warn("%s", file);
-		goto done;
+	return 0;
+}
+
+/* The line of config_keys[] for key, or NULL if there is none. */
+static const struct config_key *
+config_key(const char *key)
+{
+	const struct config_key	*k;
+
+	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
+		if (strcmp(k->k_name, key) == 0)
+			return k;
+	return NULL;
+}
+
+/*
+ * The checks of single keys.  Each returns 0 if val may be set in c, or
+ * -1 with the reason in *errstr.
+ */
+
+/* A listen address (listen_parse()), and no more than DROVER_MAX_LISTEN. */
+static int
+config_check_listen(const struct config *c, const char *val,
+    const char **errstr)
+{
+	if (c->c_nlisten >= DROVER_MAX_LISTEN) {
+		*errstr = "too many listen addresses";
+		return -1;
 	}
-	if (p.p_toolong != 0 && (line == 0 || p.p_toolong <= line)) {
-		log_warnx("%s:%d: line too long (%zu characters, at most %d);"
-		    " continue a long value on an indented next line", file,
-		    p.p_toolong, p.p_toolen, INI_MAX_LINE - 1);
-		goto done;
+	return config_address(val, (int)c->c_nlisten, errstr);
+}
+
+/* The health endpoint's address, written as a listen address. */
+static int
+config_check_health(const struct config *c, const char *val,
+    const char **errstr)
+{
+	(void)c;
+	return config_address(val, 0, errstr);
+}
+
+/* NAME=VALUE, NAME not a variable that drover sets (spawn_reserved()). */
+static int
+config_check_env(const struct config *c, const char *val,
+    const char **errstr)
+{
+	size_t	 i;
+
+	(void)c;
+	for (i = 0; isalnum((unsigned char)val[i]) || val[i] == '_'; i++)
+		;
+	if (i == 0 || val[i] != '=' || isdigit((unsigned char)*val)) {
+		*errstr = "must be NAME=VALUE";
+		return -1;
 	}
-	if (line > 0) {
-		log_warnx("%s:%d: syntax error (expected key = value or "
-		    "[section])", file, line);
-		goto done;
+	if (spawn_reserved(val)) {
+		*errstr = "that variable is set by drover";
+		return -1;
 	}
-	if (p.p_badindent != 0) {
-		log_warnx("%s:%d: indented line continues no value (a key "
-		    "starts at the beginning of its line)", file,
-		    p.p_badindent);
-		goto done;
-	}
-	if (p.p_badsect != 0) {
-		log_warnx("%s:%d: unknown section [%s] (keys go before any "
-		    "section or in [drover])", file, p.p_badsect, p.p_sect);
-		goto done;
-	}
-	for (i = 0; i < p.p_nent; i++) {
-		if (config_set(c, p.p_ent[i].e_key, p.p_ent[i].e_value,
-		    &e) == -1) {
-			log_warnx("%s:%d: %s", file, p.p_ent[i].e_line, e);
-			goto done;
-		}
-	}
-	rv = 0;
- done:
-	for (i = 0; i < p.p_nent; i++) {
-		free(p.p_ent[i].e_key);
-		free(p.p_ent[i].e_value);
-	}
-	free(p.p_ent);
-	free(p.p_sect);
-	free(p.p_buf);
-	fclose(p.p_fp);
-	return rv;
+	return 0;
+}
+
+/*
+ * Whether val parses as the address at position index of a listen list;
+ * nothing is opened.
+ */
+static int
+config_address(const char *val, int index, const char **errstr)
+{
+	struct listener	 l;
+
+	memset(&l, 0, sizeof(l));
+	if (listen_parse(val, index, &l, errstr) == -1)
+		return -1;
+	listen_close(&l);
+	return 0;
 }
 
 /*
@@ -743,7 +368,7 @@ config_instance(const char *file)
 	size_t		 len;
 
 	if (file == NULL)
-		return config_strdup("");
+		return xstrdup("");
 	base = (base = strrchr(file, '/')) != NULL ? base + 1 : file;
 	len = strlen(base);
 	if (len > 5 && strcmp(base + len - 5, ".conf") == 0)
@@ -759,59 +384,47 @@ config_instance(const char *file)
 }
 
 /*
- * Complete a configuration once every source is applied: resolve "auto",
- * the default state directory and the user, and check what no single key
- * can check.  Returns -1 with a message in *errstr.
+ * The default state directory, for a configuration that sets none: an
+ * instance of its own per configuration file, NAME.conf getting
+ * .../drover/NAME (but drover.conf just .../drover), so that masters
+ * started from different files never meet in one state directory.
+ * Returns -1 with a message in *errstr when there is no place for it.
  */
-int
-config_finish(struct config *c, const char **errstr)
+static int
+config_state_dir(struct config *c, const char **errstr)
+{
+	const char	*dir;
+	char		*inst;
+	int		 rv = 0;
+
+	inst = config_instance(c->c_file);
+	if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL && *dir == '/' &&
+	    strchr(dir, ':') == NULL)
+		c->c_state_dir = xstrdup(dir);
+	else if (geteuid() == 0)
+		(void)xasprintf(&c->c_state_dir, "/run/drover%s%s",
+		    *inst != '\0' ? "/" : "", inst);
+	else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL && *dir == '/')
+		(void)xasprintf(&c->c_state_dir, "%s/drover%s%s", dir,
+		    *inst != '\0' ? "/" : "", inst);
+	else {
+		*errstr = "no state directory: set state_dir or -s";
+		rv = -1;
+	}
+	free(inst);
+	return rv;
+}
+
+/*
+ * Resolve user and group to the ids workers run as.  Returns -1 with a
+ * message in *errstr for an unknown name, or if drover cannot change ids.
+ */
+static int
+config_ids(struct config *c, const char **errstr)
 {
 	struct passwd	*pw;
 	struct group	*gr;
-	const char	*dir;
-	char		*inst;
-	long		 ncpu;
 
-	if (c->c_argv == NULL) {
-		*errstr = "no command: give one after -- or set command";
-		return -1;
-	}
-	if (c->c_workers == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		c->c_workers = ncpu < 1 ? 1 : ncpu > DROVER_MAX_WORKERS ?
-		    DROVER_MAX_WORKERS : (int)ncpu;
-	}
-	if (c->c_state_dir == NULL) {
-		/*
-		 * An instance of its own per configuration file: NAME.conf
-		 * gets .../drover/NAME (but drover.conf just .../drover),
-		 * so that masters started from different files never meet
-		 * in one state directory.
-		 */
-		inst = config_instance(c->c_file);
-		if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL &&
-		    *dir == '/' && strchr(dir, ':') == NULL)
-			c->c_state_dir = config_strdup(dir);
-		else if (geteuid() == 0) {
-			if (asprintf(&c->c_state_dir, "/run/drover%s%s",
-			    *inst != '\0' ? "/" : "", inst) == -1)
-				fatal(EXIT_OSERR, "%s", __func__);
-		} else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL &&
-		    *dir == '/') {
-			if (asprintf(&c->c_state_dir, "%s/drover%s%s", dir,
-			    *inst != '\0' ? "/" : "", inst) == -1)
-				fatal(EXIT_OSERR, "%s", __func__);
-		} else {
-			free(inst);
-			*errstr = "no state directory: set state_dir or -s";
-			return -1;
-		}
-		free(inst);
-	}
-	if (c->c_restart_delay > c->c_restart_delay_max) {
-		*errstr = "restart_delay is longer than restart_delay_max";
-		return -1;
-	}
 	if (c->c_user != NULL) {
 		if ((pw = getpwnam(c->c_user)) == NULL) {
 			(void)snprintf(config_errbuf, sizeof(config_errbuf),
@@ -839,128 +452,46 @@ config_finish(struct config *c, const char **errstr)
 }
 
 /*
- * Print a command word so that config_words() reads it back: bare when
- * it holds nothing special, else in single quotes, a quote as '\''.
+ * Complete a configuration once every source is applied: resolve "auto",
+ * the default state directory and the user, and check what no single key
+ * can check.  Returns -1 with a message in *errstr.
  */
-static void
-config_print_word(FILE *fp, const char *w)
+int
+config_finish(struct config *c, const char **errstr)
 {
-	if (*w != '\0' && strcspn(w, " \t'\"\\;#") == strlen(w)) {
-		fputs(w, fp);
-		return;
-	}
-	fputc('\'', fp);
-	for (; *w != '\0'; w++) {
-		if (*w == '\'')
-			fputs("'\\''", fp);
-		else
-			fputc(*w, fp);
-	}
-	fputc('\'', fp);
-}
+	long	 ncpu;
 
-/* A duration as config_duration() reads it back, to the microsecond. */
-static void
-config_fmt_duration(char *buf, size_t len, double d)
-{
-	size_t	 n;
-
-	(void)snprintf(buf, len, "%.6f", d);
-	n = strlen(buf);
-	while (n > 0 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-	if (n > 0 && buf[n - 1] == '.')
-		buf[--n] = '\0';
-	strlcat(buf, "s", len);
+	if (c->c_argv == NULL) {
+		*errstr = "no command: give one after -- or set command";
+		return -1;
+	}
+	if (c->c_workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		c->c_workers = ncpu < 1 ? 1 : ncpu > DROVER_MAX_WORKERS ?
+		    DROVER_MAX_WORKERS : (int)ncpu;
+	}
+	if (c->c_state_dir == NULL && config_state_dir(c, errstr) == -1)
+		return -1;
+	if (c->c_restart_delay > c->c_restart_delay_max) {
+		*errstr = "restart_delay is longer than restart_delay_max";
+		return -1;
+	}
+	return config_ids(c, errstr);
 }
 
 /*
  * Call fn(arg, key, value) for every setting of c, in the file's own
- * syntax and order: what -n prints and what an upgrade hands over.
- * Optional settings left at their default are skipped.
+ * syntax and in the order of config_keys[]: what -n prints and what an
+ * upgrade hands over.  Optional settings left unset are skipped.
  */
 void
 config_each(const struct config *c,
     void (*fn)(void *, const char *, const char *), void *arg)
 {
-	static const struct {
-		const char	*name;
-		size_t		 off;
-		int		 optional;
-	} durs[] = {
-		{ "ready_timeout", offsetof(struct config, c_ready_timeout), 0 },
-		{ "stop_timeout", offsetof(struct config, c_stop_timeout), 0 },
-		{ "restart_delay", offsetof(struct config, c_restart_delay), 0 },
-		{ "restart_delay_max",
-		    offsetof(struct config, c_restart_delay_max), 0 },
-		{ "restart_reset", offsetof(struct config, c_restart_reset), 0 },
-		{ "restart_window",
-		    offsetof(struct config, c_restart_window), 0 },
-		{ "watchdog", offsetof(struct config, c_watchdog), 1 },
-		{ "reload_grace", offsetof(struct config, c_reload_grace), 0 }
-	};
-	char		 buf[64], *cmd = NULL;
-	size_t		 i, len;
-	double		 d;
-	FILE		*fp;
+	const struct config_key	*k;
 
-	(void)snprintf(buf, sizeof(buf), "%d", c->c_workers);
-	fn(arg, "workers", buf);
-	for (i = 0; i < c->c_nlisten; i++)
-		fn(arg, "listen", c->c_listen[i]);
-	fn(arg, "reuseport", c->c_reuseport ? "yes" : "no");
-	(void)snprintf(buf, sizeof(buf), "%d", c->c_backlog);
-	fn(arg, "backlog", buf);
-	fn(arg, "state_dir", c->c_state_dir);
-	if (c->c_pidfile != NULL)
-		fn(arg, "pidfile", c->c_pidfile);
-	fn(arg, "ready", c->c_ready == READY_EXEC ? "exec" : "notify");
-	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
-		d = *(const double *)(const void *)((const char *)c +
-		    durs[i].off);
-		if (durs[i].optional && d <= 0)
-			continue;
-		config_fmt_duration(buf, sizeof(buf), d);
-		fn(arg, durs[i].name, buf);
-		if (strcmp(durs[i].name, "restart_reset") == 0) {
-			(void)snprintf(buf, sizeof(buf), "%u",
-			    c->c_restart_budget);
-			fn(arg, "restart_budget", buf);
-		}
-	}
-	fn(arg, "output", c->c_output == OUTPUT_PREFIX ? "prefix" : "inherit");
-	if (c->c_min_ready > 0) {
-		(void)snprintf(buf, sizeof(buf), "%d", c->c_min_ready);
-		fn(arg, "min_ready", buf);
-	}
-	if (c->c_subreaper)
-		fn(arg, "subreaper", "yes");
-	if (c->c_health != NULL)
-		fn(arg, "health", c->c_health);
-	fn(arg, "reload", c->c_reload == RELOAD_ALL ? "all" : "rolling");
-	(void)snprintf(buf, sizeof(buf), "%d", c->c_reload_batch);
-	fn(arg, "reload_batch", buf);
-	(void)snprintf(buf, sizeof(buf), "%u", c->c_reload_retries);
-	fn(arg, "reload_retries", buf);
-	if (c->c_directory != NULL)
-		fn(arg, "directory", c->c_directory);
-	for (i = 0; i < c->c_nenv; i++)
-		fn(arg, "env", c->c_env[i]);
-	if (c->c_user != NULL)
-		fn(arg, "user", c->c_user);
-	if (c->c_group != NULL)
-		fn(arg, "group", c->c_group);
-	if ((fp = open_memstream(&cmd, &len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; c->c_argv[i] != NULL; i++) {
-		if (i > 0)
-			fputc(' ', fp);
-		config_print_word(fp, c->c_argv[i]);
-	}
-	if (fclose(fp) == EOF)
-		fatal(EXIT_OSERR, "%s", __func__);
-	fn(arg, "command", cmd);
-	free(cmd);
+	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
+		config_value_show(c, k, fn, arg);
 }
 
 static void

@@ -96,6 +96,41 @@ struct config {
 	char		*c_cmdpath;	/* c_argv[0] resolved through PATH */
 };
 
+/*
+ * A configuration key: one line of the key table in config.c, saying
+ * which member of struct config holds it and what kind of value it
+ * takes.  config-value.c parses, prints and frees values by kind.
+ */
+enum config_kind {
+	CK_INT,		/* an int from k_min to k_max */
+	CK_UINT,	/* an unsigned int from k_min to k_max */
+	CK_DURATION,	/* seconds in a double; k_min, k_max in milliseconds */
+	CK_BOOL,	/* an int, 0 or 1 */
+	CK_ENUM,	/* an enum: the index of its word in k_words */
+	CK_STRING,	/* a char * */
+	CK_LIST,	/* a char ** and its count: each value adds one */
+	CK_WORDS	/* a char **: a command, split into words */
+};
+
+struct config_key {
+	const char		*k_name;
+	enum config_kind	 k_kind;
+	size_t			 k_off;		/* its member */
+	size_t			 k_noff;	/* a list's count member */
+	const char		*k_def;		/* as written, or NULL */
+	long long		 k_min;
+	long long		 k_max;
+	const char * const	*k_words;	/* an enum's, by value */
+	int			 k_flags;
+	/* A check of the value beyond its kind's, or NULL. */
+	int			(*k_check)(const struct config *, const char *,
+				    const char **);
+};
+
+#define CF_OPT		0x01	/* may stay unset: printed only when set
+				   (not 0 nor NULL); "" unsets a string */
+#define CF_AUTO		0x02	/* a number: "auto" stands for 0 */
+
 /* The longest notify message (a datagram, or a line on the stream). */
 #define NOTIFY_MAX	4096
 /* How much of a STATUS= text status.json shows. */
@@ -334,7 +369,6 @@ void	 log_setsink(void (*)(const char *, size_t));
 struct config *
 	 config_new(void);
 void	 config_free(struct config *);
-int	 config_load(struct config *, const char *);
 int	 config_set(struct config *, const char *, const char *,
 	    const char **);
 int	 config_finish(struct config *, const char **);
@@ -343,9 +377,23 @@ void	 config_set_argv(struct config *, char **);
 void	 config_print(const struct config *, FILE *);
 void	 config_each(const struct config *,
 	    void (*)(void *, const char *, const char *), void *);
-int	 config_duration(const char *, double *);
 int	 config_activate(struct config *, uint64_t);
 void	 config_release(struct config *);
+
+/* config-value.c */
+int	 config_value_set(struct config *, const struct config_key *,
+	    const char *, const char **);
+void	 config_value_show(const struct config *, const struct config_key *,
+	    void (*)(void *, const char *, const char *), void *);
+void	 config_value_free(struct config *, const struct config_key *);
+int	 config_duration(const char *, double *);
+void	 config_append(char ***, size_t *, const char *);
+void	 config_freev(char **);
+
+/* config-read.c */
+void	 config_init_sources(const char *, const char **, size_t, char **);
+struct config *
+	 config_read(int *);
 
 /* listen.c */
 int	 listen_parse(const char *, int, struct listener *, const char **);
@@ -417,9 +465,6 @@ void	 worker_kill(struct worker *, int);
 void	 worker_term(struct worker *);
 
 /* reload.c */
-void	 reload_init(const char *, const char **, size_t, char **);
-struct config *
-	 reload_read(int *);
 void	 reload_engine_init(void);
 void	 reload_due(void);
 void	 reload_request(void);
@@ -430,6 +475,7 @@ void	 reload_scale(int);
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
 char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
+int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
 const char *
 	 spawn_step(int);

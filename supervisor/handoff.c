@@ -638,7 +638,7 @@ handoff_slots(void)
 	    (unsigned long long)master.m_gen);
 	status_changed();
 
-	if ((fc = reload_read(&code)) == NULL) {
+	if ((fc = config_read(&code)) == NULL) {
 		(void)snprintf(u->u_error, sizeof(u->u_error), "the "
 		    "configuration file does not parse (%s); the "
 		    "configuration in use carries on", log_last());

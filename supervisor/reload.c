@@ -74,66 +74,6 @@ static void	 reload_retry_cb(struct ev_loop *, ev_timer *, int);
 static ev_prepare	 reload_prepare;
 static ev_timer		 reload_retry;	/* a start that failed: try again */
 
-/* How to read the configuration again: what main() was given. */
-static const char	 *reload_file;
-static const char	**reload_cli;
-static size_t		  reload_ncli;
-static char		**reload_cmd;
-
-/*
- * Remember the configuration file, the command-line key/value pairs and
- * the command after --, for reload_read().
- */
-void
-reload_init(const char *file, const char **cli, size_t ncli, char **cmd)
-{
-	reload_file = file;
-	reload_cli = cli;
-	reload_ncli = ncli;
-	reload_cmd = cmd;
-}
-
-/*
- * Build a configuration from the defaults, the file and the command
- * line, as at start.  Returns NULL after logging, with the exit status
- * that fits in *code: EXIT_USAGE for a bad option, EXIT_CONFIG else.
- */
-struct config *
-reload_read(int *code)
-{
-	struct config	*c = config_new();
-	const char	*e;
-	size_t		 i;
-	int		 clilisten = 0;
-
-	*code = EXIT_CONFIG;
-	if (reload_file != NULL && config_load(c, reload_file) == -1)
-		goto fail;
-	for (i = 0; i < reload_ncli; i += 2) {
-		if (strcmp(reload_cli[i], "listen") == 0 && !clilisten++)
-			config_reset_listen(c);
-		if (config_set(c, reload_cli[i], reload_cli[i + 1], &e) ==
-		    -1) {
-			log_warnx("%s", e);
-			*code = EXIT_USAGE;
-			goto fail;
-		}
-	}
-	if (reload_cmd != NULL)
-		config_set_argv(c, reload_cmd);
-	if (config_finish(c, &e) == -1) {
-		if (c->c_file != NULL)
-			log_warnx("%s: %s", c->c_file, e);
-		else
-			log_warnx("%s", e);
-		goto fail;
-	}
-	return c;
- fail:
-	config_free(c);
-	return NULL;
-}
-
 /*
  * Start the engine's watcher: an ev_prepare of the highest priority, so
  * that its decisions are made before status.json is written in the same
@@ -440,7 +380,7 @@ reload_begin(void)
 	struct config		*nc, *oc = master.m_conf;
 	int			 code;
 
-	if ((nc = reload_read(&code)) == NULL) {
+	if ((nc = config_read(&code)) == NULL) {
 		reload_invalid("invalid-config", log_last());
 		return;
 	}

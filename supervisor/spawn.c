@@ -44,22 +44,35 @@ static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
 		 spawn_fail(int, int, int);
-static int	 spawn_keep(const char *);
 static void	 spawn_rawdefault(int);
 static char	**spawn_envp(const struct slot *, const struct worker *, int,
 		    char [][SPAWN_VARLEN], char **, int *, char **);
 
 /*
- * Whether an inherited variable may pass to workers: drover's own
- * activation and notify variables never leak to them.
+ * The variables spawn_worker() sets for every worker (see
+ * spawn_reserved()): the one list of them.
  */
-static int
-spawn_keep(const char *var)
+static const char * const spawn_reserved_env[] = {
+	"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_", "DROVER_", NULL
+};
+
+/*
+ * Whether var (NAME=VALUE) is one of the variables drover sets for its
+ * workers: their activation, notify and watchdog variables.  Such a
+ * variable is never passed on from drover's own environment, and the env
+ * key may not set it.  An entry of spawn_reserved_env[] ending in "_" is
+ * a prefix of names, one ending in "=" a whole name.
+ */
+int
+spawn_reserved(const char *var)
 {
-	return strncmp(var, "LISTEN_", 7) != 0 &&
-	    strncmp(var, "NOTIFY_SOCKET=", 14) != 0 &&
-	    strncmp(var, "WATCHDOG_", 9) != 0 &&
-	    strncmp(var, "DROVER_", 7) != 0;
+	size_t	 i;
+
+	for (i = 0; spawn_reserved_env[i] != NULL; i++)
+		if (strncmp(var, spawn_reserved_env[i],
+		    strlen(spawn_reserved_env[i])) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -77,7 +90,7 @@ spawn_environ(const struct config *c, char **env)
 		;
 	v = xcalloc(i + c->c_nenv + 1, sizeof(*v));
 	for (i = 0; env[i] != NULL; i++) {
-		if (!spawn_keep(env[i]))
+		if (spawn_reserved(env[i]))
 			continue;
 		for (j = 0; j < c->c_nenv; j++) {
 			klen = strcspn(c->c_env[j], "=") + 1;

@@ -9,10 +9,14 @@ if ! command -v "$MANDOC" >/dev/null 2>&1; then
 	exit 1
 fi
 pages="drover.8 drover.conf.5 libdrover.3"
-keys="workers listen state_dir pidfile ready ready_timeout stop_timeout
-reuseport backlog restart_delay restart_delay_max restart_reset
-restart_budget restart_window command directory env user group watchdog reload reload_batch
-reload_retries reload_grace health min_ready output subreaper"
+# The keys come from their one table, config_keys[] in supervisor/config.c,
+# where each is a line: a tab, KEY_<KIND>( and the quoted name.
+keys=$(sed -n 's/^	KEY_[A-Z]*("\([a-z_]*\)",.*/\1/p' \
+    "$srcdir/supervisor/config.c")
+if [ -z "$keys" ]; then
+	echo "Bail out! no keys found in supervisor/config.c"
+	exit 1
+fi
 opts="--config --workers --listen --state-dir --pidfile --ready
 --stop-timeout --check --debug --version --help"
 n=0
