@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -459,6 +460,7 @@ config_ids(struct config *c, const char **errstr)
 int
 config_finish(struct config *c, const char **errstr)
 {
+	char	 cwd[PATH_MAX], *abs;
 	long	 ncpu;
 
 	if (c->c_argv == NULL) {
@@ -472,6 +474,21 @@ config_finish(struct config *c, const char **errstr)
 	}
 	if (c->c_state_dir == NULL && config_state_dir(c, errstr) == -1)
 		return -1;
+	/*
+	 * Absolute, since workers get paths in it (NOTIFY_SOCKET, which
+	 * sd_notify(3) takes only absolute) and may run elsewhere
+	 * (directory).
+	 */
+	if (*c->c_state_dir != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			*errstr = "state_dir is relative and the working "
+			    "directory cannot be known";
+			return -1;
+		}
+		(void)xasprintf(&abs, "%s/%s", cwd, c->c_state_dir);
+		free(c->c_state_dir);
+		c->c_state_dir = abs;
+	}
 	if (c->c_restart_delay > c->c_restart_delay_max) {
 		*errstr = "restart_delay is longer than restart_delay_max";
 		return -1;

@@ -218,6 +218,7 @@ static void
 test_check(const char *st)
 {
 	const char	*f;
+	char		 cwdbuf[4096];
 
 	f = tl_conf_file("workers = 2\ncommand = /bin/echo a\n    b\n");
 	is_int(0, run("-n", "-s", st, "-c", f, NULL),
@@ -230,6 +231,12 @@ test_check(const char *st)
 	    "-n with a command word holding a blank exits 0");
 	ok(has_line("command = /bin/echo 'a b'"),
 	    "that word is printed quoted");
+
+	is_int(0, run("-n", "-s", "relative/state", "--", "/bin/true", NULL),
+	    "-n with a relative state directory exits 0");
+	ok(has_line(tl_fmt("state_dir = %s/relative/state", getcwd(cwdbuf,
+	    sizeof(cwdbuf)))), "which is made absolute from the working "
+	    "directory, for the paths workers get in it");
 
 	is_int(0, run("-V", NULL), "-V exits 0");
 	is_string(tl_fmt("drover %s\n", PACKAGE_VERSION), out,
