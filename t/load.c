@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The client processes, the who-served-it lookup and the reload wait of
+ * load.h, for the tests of foreign servers under drover.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "tap.h"
+#include "testlib.h"
+
+#define LD_START_MS	15000	/* a client makes its first request */
+#define LD_CLIENT_MS	120000	/* a client stops by itself after this */
+#define LD_REPLY_MS	10000	/* one answer may take this long */
+#define LD_DIAGS	5	/* failed requests a client describes */
+
+struct ld_settle {
+	long long	 gen;
+	int		 nslots;
+};
+
+static void	 ld_client_run(int, int, int, const char *, const char *, int,
+		    const char *);
+static int	 ld_pred_generation(const struct tl_json *, void *);
+static unsigned long ld_peer_inode(int);
+
+/*
+ * The client's loop, in the child: until ctl is written to or closed (by
+ * the test, or because the test died) or LD_CLIENT_MS have passed.
+ */
+static void
+ld_client_run(int ctl, int res, int port, const char *path, const char *want,
+    int keepalive, const char *what)
+{
+	struct pollfd	 pfd;
+	struct ld_tally	 t;
+	long long	 deadline = tl_now_ms() + LD_CLIENT_MS;
+	char		 body[256];
+	int		 fd = -1, status, closehdr, r, said = 0;
+	const char	*why;
+
+	memset(&t, 0, sizeof(t));
+	for (;;) {
+		pfd.fd = ctl;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) != 0 || tl_now_ms() > deadline)
+			break;
+		why = NULL;
+		status = 0;
+		closehdr = 0;
+		if (fd == -1) {
+			if ((fd = tl_connect(port)) == -1)
+				why = "connect";
+			else
+				t.t_connects++;
+		}
+		if (why == NULL && tl_http_request(fd, path, keepalive) == -1)
+			why = "send";
+		if (why == NULL && (r = tl_http_response(fd, LD_REPLY_MS,
+		    &status, body, sizeof(body), &closehdr)) != 0)
+			why = r == -2 ? "closed without an answer" : "receive";
+		if (why == NULL && (status != 200 || strcmp(body, want) != 0))
+			why = "wrong answer";
+		t.t_requests++;
+		if (why != NULL && t.t_failures++ < LD_DIAGS)
+			diag("%s: request %ld failed: %s (%s, status %d)",
+			    what, t.t_requests, why, strerror(errno), status);
+		if (fd != -1 && (!keepalive || why != NULL || closehdr)) {
+			close(fd);
+			fd = -1;
+		}
+		if (!said) {
+			said = 1;
+			if (write(res, "S", 1) != 1)
+				_exit(1);
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	if (write(res, &t, sizeof(t)) != (ssize_t)sizeof(t))
+		_exit(1);
+}
+
+void
+ld_client_start(struct ld_client *c, int port, const char *path,
+    const char *want, int keepalive)
+{
+	struct pollfd	 pfd;
+	char		 ch;
+	int		 ctl[2], res[2], r, fds[256], n, i;
+
+	c->c_what = keepalive ? "keep-alive client" : "new-connection client";
+	if (pipe2(ctl, O_CLOEXEC) == -1 || pipe2(res, O_CLOEXEC) == -1)
+		sysbail("pipe2");
+	fflush(NULL);
+	if ((c->c_pid = fork()) == -1)
+		sysbail("fork");
+	if (c->c_pid == 0) {
+		/*
+		 * Keep only our two pipe ends: a copy of another client's
+		 * control pipe held here would keep that client from seeing
+		 * the test close it.
+		 */
+		if ((n = tl_fd_list(getpid(), fds, 256)) == -1)
+			_exit(1);
+		for (i = 0; i < n; i++)
+			if (fds[i] > 2 && fds[i] != ctl[0] && fds[i] != res[1])
+				close(fds[i]);
+		ld_client_run(ctl[0], res[1], port, path, want, keepalive,
+		    c->c_what);
+		_exit(0);
+	}
+	close(ctl[0]);
+	close(res[1]);
+	c->c_ctl = ctl[1];
+	c->c_res = res[0];
+	pfd.fd = c->c_res;
+	pfd.events = POLLIN;
+	while ((r = poll(&pfd, 1, LD_START_MS)) == -1 && errno == EINTR)
+		continue;
+	if (r != 1 || read(c->c_res, &ch, 1) != 1 || ch != 'S')
+		bail("the %s did not start", c->c_what);
+}
+
+int
+ld_client_stop(struct ld_client *c, struct ld_tally *t)
+{
+	struct pollfd	 pfd;
+	ssize_t		 n = -1;
+	int		 r, st;
+
+	if (write(c->c_ctl, "x", 1) != 1)
+		sysbail("write");
+	close(c->c_ctl);
+	pfd.fd = c->c_res;
+	pfd.events = POLLIN;
+	while ((r = poll(&pfd, 1, LD_REPLY_MS + 5000)) == -1 && errno == EINTR)
+		continue;
+	if (r == 1)
+		n = read(c->c_res, t, sizeof(*t));
+	close(c->c_res);
+	if (n != (ssize_t)sizeof(*t)) {
+		diag("the %s did not report", c->c_what);
+		kill(c->c_pid, SIGKILL);
+	}
+	while (waitpid(c->c_pid, &st, 0) == -1)
+		if (errno != EINTR)
+			sysbail("waitpid");
+	return n == (ssize_t)sizeof(*t) ? 0 : -1;
+}
+
+/*
+ * The inode of the server's end of connected socket fd: the line of
+ * /proc/net/tcp whose local port is our peer's and whose remote port is
+ * ours.  0 if not found.
+ */
+static unsigned long
+ld_peer_inode(int fd)
+{
+	struct sockaddr_in	 me, peer;
+	socklen_t		 len;
+	unsigned int		 lport, rport;
+	unsigned long		 ino, found = 0;
+	char			*text, *line, *last;
+
+	len = sizeof(me);
+	if (getsockname(fd, (struct sockaddr *)&me, &len) == -1)
+		return 0;
+	len = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == -1)
+		return 0;
+	if ((text = tl_slurp("/proc/net/tcp")) == NULL)
+		return 0;
+	for (line = strtok_r(text, "\n", &last); line != NULL && found == 0;
+	    line = strtok_r(NULL, "\n", &last)) {
+		/* sl local:port rem:port st tx:rx tr:when retr uid tmo ino */
+		if (sscanf(line, " %*u: %*x:%x %*x:%x %*x %*x:%*x %*x:%*x "
+		    "%*x %*u %*u %lu", &lport, &rport, &ino) != 3)
+			continue;
+		if (lport == ntohs(peer.sin_port) &&
+		    rport == ntohs(me.sin_port) && ino != 0)
+			found = ino;
+	}
+	free(text);
+	return found;
+}
+
+pid_t
+ld_served_by(int fd, const pid_t *pids, int n)
+{
+	unsigned long	 want, ino[256];
+	int		 fdn[256], i, k, m;
+
+	if ((want = ld_peer_inode(fd)) == 0)
+		return -1;
+	for (k = 0; k < n; k++) {
+		if (pids[k] <= 0 ||
+		    (m = tl_fd_inodes(pids[k], ino, fdn, 256)) == -1)
+			continue;
+		for (i = 0; i < m; i++)
+			if (ino[i] == want)
+				return pids[k];
+	}
+	return -1;
+}
+
+static int
+ld_pred_generation(const struct tl_json *j, void *arg)
+{
+	const struct ld_settle	*w = arg;
+	const char		*s;
+	char			 path[64];
+	int			 k;
+
+	if ((s = tl_json_str(j, "state")) == NULL ||
+	    strcmp(s, "running") != 0 || tl_json_bool(j, "ready") != 1 ||
+	    tl_json_int(j, "generation", -1) != w->gen ||
+	    (s = tl_json_str(j, "reload.result")) == NULL ||
+	    strcmp(s, "ok") != 0 || tl_json_bool(j, "reload.pending") == 1 ||
+	    (int)tl_json_len(j, "slots") != w->nslots)
+		return 0;
+	for (k = 0; k < w->nslots; k++) {
+		/* On the stack: predicates run on every version seen. */
+		(void)snprintf(path, sizeof(path), "slots.%d.state", k);
+		if ((s = tl_json_str(j, path)) == NULL ||
+		    strcmp(s, "ready") != 0)
+			return 0;
+		(void)snprintf(path, sizeof(path), "slots.%d.generation", k);
+		if (tl_json_int(j, path, -1) != w->gen)
+			return 0;
+		(void)snprintf(path, sizeof(path), "slots.%d.old.pid", k);
+		if (tl_json_int(j, path, -1) != -1)
+			return 0;
+	}
+	return 1;
+}
+
+struct tl_json *
+ld_wait_generation(struct tl_daemon *d, long long gen, int nslots,
+    int timeout_ms)
+{
+	struct ld_settle	 w;
+
+	w.gen = gen;
+	w.nslots = nslots;
+	return tl_status_wait(d, ld_pred_generation, &w, timeout_ms);
+}
+
+void
+ld_pids(const struct tl_json *j, pid_t *pids, int n)
+{
+	int	 k;
+
+	for (k = 0; k < n; k++)
+		pids[k] = (pid_t)tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
+}
+
+int
+ld_in_path(const char *name)
+{
+	const char	*path = getenv("PATH");
+	char		*copy, *dir, *last;
+	int		 found = 0;
+
+	if (path == NULL || (copy = strdup(path)) == NULL)
+		return 0;
+	for (dir = strtok_r(copy, ":", &last); dir != NULL && !found;
+	    dir = strtok_r(NULL, ":", &last))
+		found = access(tl_fmt("%s/%s", dir, name), X_OK) == 0;
+	free(copy);
+	return found;
+}

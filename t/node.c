@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * Unchanged Node.js applications under drover with node/drover.js loaded
+ * through NODE_OPTIONS: the hello-world apps of Express (the example in
+ * the Readme of the express package, written out as it is) and of Fastify
+ * (examples/simple.js of the fastify package, run where npm put it), both
+ * listening on port 3000 as written while drover passes 127.0.0.1 on a
+ * port of the kernel's choosing.  Each runs with --ready notify: every
+ * worker says READY=1 and serves; ten reloads under two continuous clients
+ * (one connection per request, and keep-alive) cost no request; a stop
+ * answers the request in flight and the next one on a kept-alive
+ * connection with "Connection: close", closes an idle connection cleanly
+ * and ends without SIGKILL.  An app that takes its sockets and signals
+ * itself (examples/node/server.js) is left alone.  node and the npm
+ * packages must be there (build-aux/install-deps installs them, globally:
+ * the tests find them through `npm root -g`): their absence fails the
+ * test rather than skipping it.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "tap.h"
+#include "testlib.h"
+
+#define WAIT_MS		20000	/* node can be slow to start on a busy host */
+#define NRELOADS	10
+#define MIN_REQUESTS	100
+#define NPROBES		200	/* connections to find every worker */
+#define NSLOTS		2
+
+static const char	*npm_root(void);
+static const char	*express_app(const char *);
+static int		 pred_stopping(const struct tl_json *, void *);
+static int		 log_count(const struct tl_daemon *, const char *);
+static void		 test_app(const char *, const char *, const char *);
+static void		 test_left_alone(void);
+
+/* Where `npm root -g` says global packages are, or NULL. */
+static const char *
+npm_root(void)
+{
+	const char	*argv[] = { "npm", "root", "-g", NULL };
+	char		*out = NULL, *nl;
+	const char	*root;
+
+	if (tl_run(argv, 30000, &out) != 0 || out == NULL) {
+		free(out);
+		return NULL;
+	}
+	if ((nl = strchr(out, '\n')) != NULL)
+		*nl = '\0';
+	root = tl_fmt("%s", out);
+	free(out);
+	return root;
+}
+
+/*
+ * The hello-world app of the express package's Readme: its first ```js
+ * block, written to a file of its own next to a node_modules that is the
+ * global one, as a user would have it.  Its path, or NULL.
+ */
+static const char *
+express_app(const char *root)
+{
+	const char	*dir = tl_fmt("%s/express-app", tl_tmpdir());
+	const char	*app = tl_fmt("%s/app.mjs", dir);
+	char		*readme, *start, *end;
+	int		 rv;
+
+	if ((readme = tl_slurp(tl_fmt("%s/express/Readme.md", root))) ==
+	    NULL)
+		return NULL;
+	if ((start = strstr(readme, "```js\n")) == NULL ||
+	    (end = strstr(start + 6, "\n```")) == NULL) {
+		free(readme);
+		return NULL;
+	}
+	start += 6;
+	*end = '\0';
+	if (mkdir(dir, 0755) == -1 ||
+	    symlink(root, tl_fmt("%s/node_modules", dir)) == -1)
+		sysbail("%s", dir);
+	rv = tl_write_file(app, "%s\n", start);
+	free(readme);
+	return rv == 0 ? app : NULL;
+}
+
+/*
+ * Every slot's worker has sent a second message (STOPPING=1, after its
+ * READY=1): it has taken the signal.
+ */
+static int
+pred_stopping(const struct tl_json *j, void *arg)
+{
+	char	 path[64];
+	int	 k;
+
+	(void)arg;
+	for (k = 0; k < NSLOTS; k++) {
+		(void)snprintf(path, sizeof(path), "slots.%d.notify.messages",
+		    k);
+		if (tl_json_int(j, path, 0) < 2)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+log_count(const struct tl_daemon *d, const char *needle)
+{
+	char	*s = tl_slurp(d->log);
+	int	 n = s != NULL ? tl_count(s, needle) : -1;
+
+	free(s);
+	return n;
+}
+
+/*
+ * One app: started, served by every worker, reloaded under clients,
+ * stopped with a request in flight.
+ */
+static void
+test_app(const char *what, const char *script, const char *want)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct ld_client	 c[2];
+	struct ld_tally		 t;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--ready", "notify", "--stop-timeout", "20s",
+				    "--", "/usr/bin/env", "node", script, NULL };
+	pid_t			 pids[NSLOTS], who;
+	long long		 t0;
+	int			 seen[NSLOTS] = { 0, 0 }, i, k, n, port, fd;
+	int			 status, closehdr, rv, a, b, idle;
+	char			 body[256];
+
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	if (!ok(j != NULL, "%s: both workers say READY=1 (through "
+	    "drover.js)", what)) {
+		(void)tl_daemon_kill(&d, SIGKILL);
+		(void)tl_daemon_wait(&d, 5000);
+		return;
+	}
+	port = tl_port(j, 0);
+	ld_pids(j, pids, NSLOTS);
+	tl_json_free(j);
+	is_int(0, tl_wait_log(&d, "serving drover's 127.0.0.1:", 1000),
+	    "%s: drover.js says it serves drover's socket, not port 3000",
+	    what);
+
+	/* Who answers: the kernel's view of the server end. */
+	for (i = 0, n = 0; i < NPROBES && n < NSLOTS; i++) {
+		if ((fd = tl_connect(port)) == -1)
+			sysbail("connect");
+		rv = tl_http_request(fd, "/", 1) == 0 ? tl_http_response(fd,
+		    5000, &status, body, sizeof(body), NULL) : -1;
+		who = rv == 0 && status == 200 && strcmp(body, want) == 0 ?
+		    ld_served_by(fd, pids, NSLOTS) : -1;
+		for (k = 0; k < NSLOTS; k++)
+			if (who == pids[k] && !seen[k]) {
+				seen[k] = 1;
+				n++;
+			}
+		close(fd);
+		if (who == -1)
+			break;
+	}
+	ok(n == NSLOTS, "%s: both workers answer GET / with \"%s\" (%d "
+	    "connections)", what, want, i);
+
+	/* Ten reloads under two clients. */
+	ld_client_start(&c[0], port, "/", want, 0);
+	ld_client_start(&c[1], port, "/", want, 1);
+	for (n = 0; n < NRELOADS; n++) {
+		if (tl_daemon_kill(&d, SIGHUP) == -1)
+			sysbail("SIGHUP");
+		if ((j = ld_wait_generation(&d, n + 2, NSLOTS, WAIT_MS)) ==
+		    NULL)
+			break;
+		tl_json_free(j);
+	}
+	is_int(NRELOADS, n, "%s: %d reloads, each to the next generation",
+	    what, NRELOADS);
+	for (k = 0; k < 2; k++) {
+		if (ld_client_stop(&c[k], &t) == -1) {
+			ok(0, "%s: the %s reported", what, c[k].c_what);
+			continue;
+		}
+		diag("%s: %s: %ld requests on %ld connections, %ld failed",
+		    what, c[k].c_what, t.t_requests, t.t_connects,
+		    t.t_failures);
+		is_int(0, t.t_failures, "%s: the %s saw no failure", what,
+		    c[k].c_what);
+		ok(t.t_requests >= MIN_REQUESTS, "%s: the %s made %ld "
+		    "requests (at least %d)", what, c[k].c_what, t.t_requests,
+		    MIN_REQUESTS);
+	}
+
+	/*
+	 * The stop: a request half sent (in flight), a kept-alive
+	 * connection that asks again once the workers stop, one that stays
+	 * idle.
+	 */
+	j = tl_status(&d);
+	ld_pids(j, pids, NSLOTS);
+	tl_json_free(j);
+	if ((a = tl_connect(port)) == -1 || (b = tl_connect(port)) == -1 ||
+	    (idle = tl_connect(port)) == -1)
+		sysbail("connect");
+	for (k = 0, rv = 0; k < 2; k++) {
+		fd = k == 0 ? b : idle;
+		if (tl_http_request(fd, "/", 1) == -1 ||
+		    tl_http_response(fd, 5000, &status, body, sizeof(body),
+		    &closehdr) != 0 || status != 200 || closehdr)
+			rv = -1;
+	}
+	ok(rv == 0, "%s: two kept-alive connections, one answer each",
+	    what);
+	if (send(a, "GET / HTTP/1.1\r\nHost: x\r\n", 25, MSG_NOSIGNAL) != 25)
+		sysbail("send");
+	t0 = tl_now_ms();
+	if (tl_daemon_kill(&d, SIGTERM) == -1)
+		sysbail("SIGTERM");
+	j = tl_status_wait(&d, pred_stopping, NULL, WAIT_MS);
+	ok(j != NULL, "%s: both workers say STOPPING=1", what);
+	tl_json_free(j);
+	if (send(a, "\r\n", 2, MSG_NOSIGNAL) != 2)
+		sysbail("send");
+	rv = tl_http_response(a, 5000, &status, body, sizeof(body),
+	    &closehdr);
+	ok(rv == 0 && status == 200 && strcmp(body, want) == 0,
+	    "%s: the request in flight is answered", what);
+	ok(rv == 0 && closehdr, "%s: with Connection: close", what);
+	is_int(-2, tl_http_response(a, 5000, NULL, NULL, 0, NULL),
+	    "%s: then its connection is closed cleanly", what);
+	rv = tl_http_request(b, "/", 1) == 0 ? tl_http_response(b, 5000,
+	    &status, body, sizeof(body), &closehdr) : -1;
+	ok(rv == 0 && status == 200 && closehdr, "%s: a kept-alive "
+	    "connection's next request is answered, with Connection: close",
+	    what);
+	is_int(-2, tl_http_response(b, 5000, NULL, NULL, 0, NULL),
+	    "%s: then that connection is closed cleanly", what);
+	is_int(-2, tl_http_response(idle, 5000, NULL, NULL, 0, NULL),
+	    "%s: the idle kept-alive connection is closed cleanly", what);
+	close(a);
+	close(b);
+	close(idle);
+	is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 0", what);
+	ok(tl_now_ms() - t0 < 10000, "%s: the stop took %lld ms, less than "
+	    "the stop timeout", what, tl_now_ms() - t0);
+	for (k = 0; k < NSLOTS; k++)
+		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
+		    "gone", what, k);
+	is_int(0, log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
+	    what);
+	is_int(0, log_count(&d, "stop timeout"), "%s: none reached its own "
+	    "stop timeout", what);
+}
+
+/*
+ * examples/node/server.js takes fd 3 itself (listen({fd})), says READY=1
+ * itself and handles SIGTERM itself: with drover.js loaded, it still
+ * sends exactly its own two messages, exits 0 on SIGTERM by its own
+ * handler, and drover.js says nothing.
+ */
+static void
+test_left_alone(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--ready", "notify", "--", "/usr/bin/env",
+				    "node", tl_srcpath("examples/node/server.js"),
+				    NULL };
+	int			 status;
+	char			 body[64];
+
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	ok(j != NULL, "left alone: examples/node/server.js is ready");
+	is_int(2, tl_json_int(j, "slots.0.notify.messages", -1), "left alone: "
+	    "its own READY=1 and STATUS= and nothing from drover.js");
+	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
+	    0 && status == 200 && strcmp(body, "hello from node\n") == 0,
+	    "left alone: it serves");
+	tl_json_free(j);
+	if (tl_daemon_kill(&d, SIGTERM) == -1)
+		sysbail("SIGTERM");
+	/* drover.js would have let the signal kill it: no server of its own. */
+	is_int(0, tl_wait_log(&d, "(gen 1) exited 0", WAIT_MS), "left alone: "
+	    "its own SIGTERM handler ends it with exit 0");
+	is_int(0, tl_daemon_wait(&d, WAIT_MS), "left alone: drover exits 0");
+	is_int(0, log_count(&d, "drover.js"), "left alone: drover.js said "
+	    "nothing");
+}
+
+int
+main(void)
+{
+	const char	*root, *express, *fastify;
+
+	plan_lazy();
+	signal(SIGPIPE, SIG_IGN);
+	if (!ok(ld_in_path("node") && ld_in_path("npm"), "node and npm are "
+	    "in PATH"))
+		bail("node and npm are needed; build-aux/install-deps "
+		    "installs them");
+	if (!ok((root = npm_root()) != NULL, "npm root -g answers"))
+		bail("npm root -g fails");
+	express = express_app(root);
+	fastify = tl_fmt("%s/fastify/examples/simple.js", root);
+	if (!ok(express != NULL, "the express package's Readme has its "
+	    "hello-world app (%s/express)", root) |
+	    !ok(access(fastify, R_OK) == 0, "the fastify package has "
+	    "examples/simple.js"))
+		bail("express and fastify are needed in %s; "
+		    "build-aux/install-deps installs them", root);
+	if (setenv("NODE_OPTIONS", tl_fmt("--require=%s",
+	    tl_srcpath("node/drover.js")), 1) == -1)
+		sysbail("setenv");
+	test_app("express", express, "Hello World");
+	test_app("fastify", fastify, "{\"hello\":\"world\"}");
+	test_left_alone();
+	return 0;
+}
