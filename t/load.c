@@ -37,8 +37,8 @@ struct ld_settle {
 	int		 nslots;
 };
 
-static void	 ld_client_run(int, int, int, const char *, const char *, int,
-		    const char *);
+static void	 ld_client_run(int, int, int, const char *, const char *,
+		    int, const char *);
 static int	 ld_pred_generation(const struct tl_json *, void *);
 static unsigned long ld_peer_inode(int);
 
@@ -48,13 +48,14 @@ static unsigned long ld_peer_inode(int);
  */
 static void
 ld_client_run(int ctl, int res, int port, const char *path, const char *want,
-    int keepalive, const char *what)
+    int flags, const char *what)
 {
 	struct pollfd	 pfd;
 	struct ld_tally	 t;
 	long long	 deadline = tl_now_ms() + LD_CLIENT_MS;
 	char		 body[256];
-	int		 fd = -1, status, closehdr, r, said = 0;
+	int		 fd = -1, status, closehdr, r, said = 0, reused = 0;
+	int		 tries, keepalive = flags & LD_KEEPALIVE;
 	const char	*why;
 
 	memset(&t, 0, sizeof(t));
@@ -63,30 +64,53 @@ ld_client_run(int ctl, int res, int port, const char *path, const char *want,
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 0) != 0 || tl_now_ms() > deadline)
 			break;
-		why = NULL;
-		status = 0;
-		closehdr = 0;
-		if (fd == -1) {
-			if ((fd = tl_connect(port)) == -1)
-				why = "connect";
-			else
-				t.t_connects++;
+		for (tries = 0; tries < 2; tries++) {
+			why = NULL;
+			status = 0;
+			closehdr = 0;
+			errno = 0;
+			if (fd == -1) {
+				reused = 0;
+				if ((fd = tl_connect(port)) == -1)
+					why = "connect";
+				else
+					t.t_connects++;
+			}
+			if (why == NULL &&
+			    tl_http_request(fd, path, keepalive) == -1)
+				why = "send";
+			if (why == NULL && (r = tl_http_response(fd,
+			    LD_REPLY_MS, &status, body, sizeof(body),
+			    &closehdr)) != 0)
+				why = r == -2 ? "closed without an answer" :
+				    "receive";
+			if (why == NULL && (status != 200 ||
+			    strcmp(body, want) != 0))
+				why = "wrong answer";
+			if (why == NULL || !(flags & LD_RETRY) || !reused ||
+			    strcmp(why, "wrong answer") == 0 ||
+			    strcmp(why, "connect") == 0)
+				break;
+			/* A reused connection died: once more, anew. */
+			t.t_retries++;
+			close(fd);
+			fd = -1;
 		}
-		if (why == NULL && tl_http_request(fd, path, keepalive) == -1)
-			why = "send";
-		if (why == NULL && (r = tl_http_response(fd, LD_REPLY_MS,
-		    &status, body, sizeof(body), &closehdr)) != 0)
-			why = r == -2 ? "closed without an answer" : "receive";
-		if (why == NULL && (status != 200 || strcmp(body, want) != 0))
-			why = "wrong answer";
 		t.t_requests++;
-		if (why != NULL && t.t_failures++ < LD_DIAGS)
-			diag("%s: request %ld failed: %s (%s, status %d)",
-			    what, t.t_requests, why, strerror(errno), status);
+		if (why != NULL) {
+			if (strcmp(why, "closed without an answer") == 0 ||
+			    errno == ECONNRESET || errno == EPIPE)
+				t.t_dropped++;
+			if (t.t_failures++ < LD_DIAGS)
+				diag("%s: request %ld failed: %s (%s, status "
+				    "%d)", what, t.t_requests, why,
+				    strerror(errno), status);
+		}
 		if (fd != -1 && (!keepalive || why != NULL || closehdr)) {
 			close(fd);
 			fd = -1;
 		}
+		reused = fd != -1;
 		if (!said) {
 			said = 1;
 			if (write(res, "S", 1) != 1)
@@ -101,13 +125,14 @@ ld_client_run(int ctl, int res, int port, const char *path, const char *want,
 
 void
 ld_client_start(struct ld_client *c, int port, const char *path,
-    const char *want, int keepalive)
+    const char *want, int flags)
 {
 	struct pollfd	 pfd;
 	char		 ch;
 	int		 ctl[2], res[2], r, fds[256], n, i;
 
-	c->c_what = keepalive ? "keep-alive client" : "new-connection client";
+	c->c_what = flags & LD_KEEPALIVE ? "keep-alive client" :
+	    "new-connection client";
 	if (pipe2(ctl, O_CLOEXEC) == -1 || pipe2(res, O_CLOEXEC) == -1)
 		sysbail("pipe2");
 	fflush(NULL);
@@ -124,7 +149,7 @@ ld_client_start(struct ld_client *c, int port, const char *path,
 		for (i = 0; i < n; i++)
 			if (fds[i] > 2 && fds[i] != ctl[0] && fds[i] != res[1])
 				close(fds[i]);
-		ld_client_run(ctl[0], res[1], port, path, want, keepalive,
+		ld_client_run(ctl[0], res[1], port, path, want, flags,
 		    c->c_what);
 		_exit(0);
 	}

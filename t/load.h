@@ -20,12 +20,19 @@ struct tl_json;
 
 /*
  * A client of 127.0.0.1:port, in a child process: GET path, one new
- * connection per request or, with keepalive, requests on one connection
- * for as long as the server keeps it open (an answer with "Connection:
- * close" is no failure: the client reconnects, as clients must).  A
- * request fails when the connection cannot be made, is reset or closed
- * without an answer, or the answer is not 200 with exactly body.
+ * connection per request or, with LD_KEEPALIVE, requests on one
+ * connection for as long as the server keeps it open (an answer with
+ * "Connection: close" is no failure: the client reconnects, as clients
+ * must).  A request fails when the connection cannot be made, is reset
+ * or closed without an answer, or the answer is not 200 with exactly
+ * body.  With LD_RETRY, a request on a reused connection that is closed
+ * or reset without an answer is sent once more on a new connection, as
+ * HTTP clients may do (RFC 9112, 9.3.1) and curl, browsers and urllib3
+ * do; it fails only if that fails too, and is counted in t_retries.
  */
+#define LD_KEEPALIVE	0x01
+#define LD_RETRY	0x02
+
 struct ld_client {
 	pid_t		 c_pid;
 	int		 c_ctl;		/* closing it tells the client to stop */
@@ -37,6 +44,8 @@ struct ld_tally {
 	long		 t_requests;
 	long		 t_failures;
 	long		 t_connects;
+	long		 t_retries;	/* LD_RETRY: requests sent again */
+	long		 t_dropped;	/* failures: closed or reset, no answer */
 };
 
 /* Start a client (bails out if it cannot). */

@@ -187,7 +187,7 @@ test_app(const char *what, const char *script, const char *want)
 
 	/* Ten reloads under two clients. */
 	ld_client_start(&c[0], port, "/", want, 0);
-	ld_client_start(&c[1], port, "/", want, 1);
+	ld_client_start(&c[1], port, "/", want, LD_KEEPALIVE);
 	for (n = 0; n < NRELOADS; n++) {
 		if (tl_daemon_kill(&d, SIGHUP) == -1)
 			sysbail("SIGHUP");
