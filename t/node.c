@@ -100,20 +100,21 @@ express_app(const char *root)
 }
 
 /*
- * Every slot's worker has sent a second message (STOPPING=1, after its
- * READY=1): it has taken the signal.
+ * Every slot has counted a message more than arg's (long long [NSLOTS]):
+ * its worker, which had said READY=1 and nothing since, has said
+ * STOPPING=1, so it has taken the signal.
  */
 static int
 pred_stopping(const struct tl_json *j, void *arg)
 {
-	char	 path[64];
-	int	 k;
+	const long long	*before = arg;
+	char		 path[64];
+	int		 k;
 
-	(void)arg;
 	for (k = 0; k < NSLOTS; k++) {
 		(void)snprintf(path, sizeof(path), "slots.%d.notify.messages",
 		    k);
-		if (tl_json_int(j, path, 0) < 2)
+		if (tl_json_int(j, path, 0) <= before[k])
 			return 0;
 	}
 	return 1;
@@ -144,7 +145,7 @@ test_app(const char *what, const char *script, const char *want)
 				    "--ready", "notify", "--stop-timeout", "20s",
 				    "--", "/usr/bin/env", "node", script, NULL };
 	pid_t			 pids[NSLOTS], who;
-	long long		 t0;
+	long long		 t0, nmsg[NSLOTS];
 	int			 seen[NSLOTS] = { 0, 0 }, i, k, n, port, fd;
 	int			 status, closehdr, rv, a, b, idle;
 	char			 body[256];
@@ -220,6 +221,9 @@ test_app(const char *what, const char *script, const char *want)
 	 */
 	j = tl_status(&d);
 	ld_pids(j, pids, NSLOTS);
+	for (k = 0; k < NSLOTS; k++)
+		nmsg[k] = tl_json_int(j, tl_fmt("slots.%d.notify.messages", k),
+		    -1);
 	tl_json_free(j);
 	if ((a = tl_connect(port)) == -1 || (b = tl_connect(port)) == -1 ||
 	    (idle = tl_connect(port)) == -1)
@@ -238,7 +242,7 @@ test_app(const char *what, const char *script, const char *want)
 	t0 = tl_now_ms();
 	if (tl_daemon_kill(&d, SIGTERM) == -1)
 		sysbail("SIGTERM");
-	j = tl_status_wait(&d, pred_stopping, NULL, WAIT_MS);
+	j = tl_status_wait(&d, pred_stopping, nmsg, WAIT_MS);
 	ok(j != NULL, "%s: both workers say STOPPING=1", what);
 	tl_json_free(j);
 	if (send(a, "\r\n", 2, MSG_NOSIGNAL) != 2)
@@ -289,18 +293,26 @@ test_left_alone(void)
 				    "--ready", "notify", "--", "/usr/bin/env",
 				    "node", tl_srcpath("examples/node/server.js"),
 				    NULL };
-	int			 status;
+	struct tl_match		 m = { "slots.0.status", "serving 1 socket", 0 };
+	int			 status, port;
 	char			 body[64];
 
 	if (tl_daemon_start(&d, argv) == -1)
 		bail("cannot start drover");
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "left alone: examples/node/server.js is ready");
+	port = tl_port(j, 0);
+	tl_json_free(j);
+	/* Its STATUS= follows its READY=1. */
+	j = tl_status_wait(&d, tl_pred_match, &m, WAIT_MS);
+	ok(j != NULL, "left alone: its STATUS= arrived");
+	tl_json_free(j);
+	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
+	    status == 200 && strcmp(body, "hello from node\n") == 0,
+	    "left alone: it serves");
+	j = tl_status(&d);
 	is_int(2, tl_json_int(j, "slots.0.notify.messages", -1), "left alone: "
 	    "its own READY=1 and STATUS= and nothing from drover.js");
-	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
-	    0 && status == 200 && strcmp(body, "hello from node\n") == 0,
-	    "left alone: it serves");
 	tl_json_free(j);
 	if (tl_daemon_kill(&d, SIGTERM) == -1)
 		sysbail("SIGTERM");
