@@ -32,6 +32,10 @@
 //    and the process exits 0 once no connection is left, or at the stop
 //    timeout (NODE_DROVER_STOP_TIMEOUT, default 8s), closing what is left.
 //
+// Where there is no IPC channel, process.send() is defined to accept and
+// drop what it is given, so that an app written for PM2, which says
+// process.send('ready'), does not throw.
+//
 // An application that passes its own socket (listen({fd}),
 // listen({handle}), a server or socket object) or asks for port 0 is left
 // alone, as is a signal the application listens for with
@@ -425,6 +429,15 @@ function setup() {
 	if (process.env.PORT === undefined && first !== undefined)
 		process.env.PORT = String(first.port);
 	net.Server.prototype.listen = listen;
+	// PM2's wait_ready: process.send('ready').  Without an IPC channel
+	// process.send is undefined and the call would throw; accept it.
+	if (typeof process.send !== 'function')
+		process.send = function send(msg, ...rest) {
+			const cb = rest.find((a) => typeof a === 'function');
+			if (cb !== undefined)
+				process.nextTick(cb, null);
+			return true;
+		};
 	for (const sig of SIGNALS)
 		process.on(sig, onSignal);
 	const wd = envInt('WATCHDOG_USEC');
