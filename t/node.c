@@ -328,6 +328,7 @@ int
 main(void)
 {
 	const char	*root, *express, *fastify;
+	int		 have;
 
 	plan_lazy();
 	signal(SIGPIPE, SIG_IGN);
@@ -339,10 +340,11 @@ main(void)
 		bail("npm root -g fails");
 	express = express_app(root);
 	fastify = tl_fmt("%s/fastify/examples/simple.js", root);
-	if (!ok(express != NULL, "the express package's Readme has its "
-	    "hello-world app (%s/express)", root) |
-	    !ok(access(fastify, R_OK) == 0, "the fastify package has "
-	    "examples/simple.js"))
+	have = ok(express != NULL, "the express package's Readme has its "
+	    "hello-world app (%s/express)", root);
+	have &= ok(access(fastify, R_OK) == 0, "the fastify package has "
+	    "examples/simple.js");
+	if (!have)
 		bail("express and fastify are needed in %s; "
 		    "build-aux/install-deps installs them", root);
 	if (setenv("NODE_OPTIONS", tl_fmt("--require=%s",

@@ -236,14 +236,17 @@ main(void)
 			    "-m", "uvicorn", "--no-access-log", "--fd", "3",
 			    "--app-dir", NULL, "asgi_hello:app", NULL } };
 	const char	*apps = tl_srcpath("t/apps");
+	int		 have;
 
 	plan_lazy();
 	signal(SIGPIPE, SIG_IGN);
 	gunicorn.argv[4] = apps;
 	uvicorn.argv[7] = apps;
-	if (!ok(access("/usr/bin/gunicorn", X_OK) == 0, "gunicorn is "
-	    "installed") | !ok(access("/usr/lib/python3/dist-packages/uvicorn/"
-	    "__main__.py", R_OK) == 0, "uvicorn is installed"))
+	have = ok(access("/usr/bin/gunicorn", X_OK) == 0, "gunicorn is "
+	    "installed");
+	have &= ok(access("/usr/lib/python3/dist-packages/uvicorn/"
+	    "__main__.py", R_OK) == 0, "uvicorn is installed");
+	if (!have)
 		bail("the Debian packages gunicorn and python3-uvicorn are "
 		    "needed; build-aux/install-deps installs them");
 	test_server(&gunicorn);
