@@ -110,7 +110,8 @@ function expand6(a) {
 		return a;
 	a = a.toLowerCase().replace(/%.*$/, '');
 	if (a.includes('.')) {		// ::ffff:1.2.3.4
-		const v4 = a.slice(a.lastIndexOf(':') + 1).split('.').map(Number);
+		const v4 = a.slice(a.lastIndexOf(':') + 1).split('.')
+		    .map(Number);
 		a = a.slice(0, a.lastIndexOf(':') + 1) +
 		    ((v4[0] << 8) | v4[1]).toString(16) + ':' +
 		    ((v4[2] << 8) | v4[3]).toString(16);
@@ -337,8 +338,8 @@ function listen(...args) {
 		return orig.apply(this, args);
 	}
 	if (s === null) {
-		const err = new Error(`listen EADDRINUSE: every socket drover ` +
-		    `passed for ${what(w)} is taken`);
+		const err = new Error('listen EADDRINUSE: every socket ' +
+		    `drover passed for ${what(w)} is taken`);
 		err.code = 'EADDRINUSE';
 		err.syscall = 'listen';
 		process.nextTick(() => this.emit('error', err));

@@ -51,7 +51,8 @@ else
 	fail=1
 fi
 if [ -n "$min" ] && [ -n "$workers" ] && [ "$min" -lt "$workers" ]; then
-	echo "ok 4 - min_ready $min < workers $workers: one slot down keeps the pod ready"
+	echo "ok 4 - min_ready $min < workers $workers:" \
+	    "one slot down keeps the pod ready"
 else
 	echo "not ok 4 - min_ready ${min:-unset} < workers ${workers:-unset}"
 	fail=1

@@ -35,7 +35,7 @@ struct tl_json;
 
 struct ld_client {
 	pid_t		 c_pid;
-	int		 c_ctl;		/* closing it tells the client to stop */
+	int		 c_ctl;		/* closing it stops the client */
 	int		 c_res;		/* "S" once started, then the tally */
 	const char	*c_what;
 };
@@ -45,7 +45,7 @@ struct ld_tally {
 	long		 t_failures;
 	long		 t_connects;
 	long		 t_retries;	/* LD_RETRY: requests sent again */
-	long		 t_dropped;	/* failures: closed or reset, no answer */
+	long		 t_dropped;	/* closed or reset, no answer */
 };
 
 /* Start a client (bails out if it cannot). */

@@ -161,7 +161,8 @@ test_cluster(void)
 	struct tl_json		*j;
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--ready", "notify", "--", "/usr/bin/env",
-				    "node", tl_srcpath("examples/migrate/cluster.js"),
+				    "node",
+				    tl_srcpath("examples/migrate/cluster.js"),
 				    NULL };
 	pid_t			 pids[2], kids[4];
 	int			 status, k;

@@ -142,8 +142,9 @@ test_app(const char *what, const char *script, const char *want)
 	struct ld_client	 c[2];
 	struct ld_tally		 t;
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
-				    "--ready", "notify", "--stop-timeout", "20s",
-				    "--", "/usr/bin/env", "node", script, NULL };
+				    "--ready", "notify", "--stop-timeout",
+				    "20s", "--", "/usr/bin/env", "node", script,
+				    NULL };
 	pid_t			 pids[NSLOTS], who;
 	long long		 t0, nmsg[NSLOTS];
 	int			 seen[NSLOTS] = { 0, 0 }, i, k, n, port, fd;
@@ -291,9 +292,10 @@ test_left_alone(void)
 	struct tl_json		*j;
 	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
 				    "--ready", "notify", "--", "/usr/bin/env",
-				    "node", tl_srcpath("examples/node/server.js"),
-				    NULL };
-	struct tl_match		 m = { "slots.0.status", "serving 1 socket", 0 };
+				    "node",
+				    tl_srcpath("examples/node/server.js"), NULL };
+	struct tl_match		 m = { "slots.0.status", "serving 1 socket",
+				    0 };
 	int			 status, port;
 	char			 body[64];
 

@@ -19,7 +19,8 @@ if (cluster.isPrimary && process.env.DROVER_WORKER_ID === undefined) {
 	for (let i = 0; i < os.availableParallelism(); i++)
 		cluster.fork();
 	cluster.on('exit', (worker, code, signal) => {
-		console.log(`worker ${worker.process.pid} died (${signal || code})`);
+		console.log(`worker ${worker.process.pid} died ` +
+		    `(${signal || code})`);
 		cluster.fork();
 	});
 } else {
