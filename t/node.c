@@ -13,7 +13,8 @@
  * answers the request in flight and the next one on a kept-alive
  * connection with "Connection: close", closes an idle connection cleanly
  * and ends without SIGKILL.  An app that takes its sockets and signals
- * itself (examples/node/server.js) is left alone.  node and the npm
+ * itself (examples/node/server.js) is left alone.  A net and an https
+ * server (t/apps/servers.js) take drover's two sockets in order.  node and the npm
  * packages must be there (build-aux/install-deps installs them, globally:
  * the tests find them through `npm root -g`): their absence fails the
  * test rather than skipping it.
@@ -26,6 +27,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,8 @@ static int		 pred_stopping(const struct tl_json *, void *);
 static int		 log_count(const struct tl_daemon *, const char *);
 static void		 test_app(const char *, const char *, const char *);
 static void		 test_left_alone(void);
+static void		 test_kinds(void);
+static int		 read_all(int, char *, size_t);
 
 /* Where `npm root -g` says global packages are, or NULL. */
 static const char *
@@ -326,6 +330,92 @@ test_left_alone(void)
 	    "nothing");
 }
 
+/* Read until EOF (5 s at most) into buf, NUL-terminated: 0, or -1. */
+static int
+read_all(int fd, char *buf, size_t size)
+{
+	struct pollfd	 pfd;
+	long long	 deadline = tl_now_ms() + 5000;
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)(deadline - tl_now_ms())) != 1)
+			return -1;
+		if ((n = read(fd, buf + len, size - 1 - len)) == -1)
+			return -1;
+		if (n == 0 || (len += (size_t)n) == size - 1)
+			break;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/*
+ * t/apps/servers.js: a net server on port 4000 and an https server on
+ * 127.0.0.1:4443, in that order, get drover's two sockets in their order
+ * (neither port is drover's); READY=1 once both listen.  The two
+ * addresses differ in host: two "127.0.0.1:0" can be given the same port
+ * by the kernel, which then puts their SO_REUSEPORT sockets in one group.
+ */
+static void
+test_kinds(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*dir = tl_tmpdir();
+	const char		*key = tl_fmt("%s/key.pem", dir);
+	const char		*cert = tl_fmt("%s/cert.pem", dir);
+	const char		*gen[] = { "openssl", "req", "-x509", "-newkey",
+				    "rsa:2048", "-nodes", "-keyout", key, "-out",
+				    cert, "-days", "1", "-subj", "/CN=localhost",
+				    NULL };
+	const char		*argv[] = { "-w", "2", "-l", "net=127.0.0.1:0",
+				    "-l", "tls=127.0.0.2:0", "--ready", "notify",
+				    "--", "/usr/bin/env", "node",
+				    tl_srcpath("t/apps/servers.js"), NULL };
+	char			*out = NULL, buf[64];
+	int			 fd, rv;
+
+	if (tl_run(gen, 60000, NULL) != 0)
+		bail("openssl cannot make a certificate; build-aux/install-deps "
+		    "installs openssl");
+	if (setenv("TLS_KEY", key, 1) == -1 ||
+	    setenv("TLS_CERT", cert, 1) == -1)
+		sysbail("setenv");
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	ok(j != NULL, "net and https: both workers say READY=1, once both "
+	    "servers listen");
+	if (j == NULL) {
+		(void)tl_daemon_kill(&d, SIGKILL);
+		(void)tl_daemon_wait(&d, 5000);
+		return;
+	}
+	if ((fd = tl_connect(tl_port(j, 0))) == -1)
+		sysbail("connect");
+	rv = write(fd, "ping\n", 5) == 5 ? read_all(fd, buf, sizeof(buf)) :
+	    -1;
+	ok(rv == 0 && strcmp(buf, "pong\n") == 0, "net: the net server "
+	    "answers on drover's first socket");
+	close(fd);
+	rv = tl_run((const char *const []){ "curl", "-sSk", "--max-time", "10",
+	    tl_fmt("https://127.0.0.2:%d/", tl_port(j, 1)), NULL }, 20000,
+	    &out);
+	ok(rv == 0 && out != NULL && strcmp(out, "hello over tls\n") == 0,
+	    "https: the https server answers on drover's second socket");
+	if (rv != 0 && out != NULL)
+		diag("curl: %s", out);
+	free(out);
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "net and https: drover exits 0");
+	is_int(0, log_count(&d, "SIGKILL"), "net and https: no worker needed "
+	    "SIGKILL");
+}
+
 int
 main(void)
 {
@@ -355,5 +445,6 @@ main(void)
 	test_app("express", express, "Hello World");
 	test_app("fastify", fastify, "{\"hello\":\"world\"}");
 	test_left_alone();
+	test_kinds();
 	return 0;
 }
