@@ -14,10 +14,10 @@
  * connection with "Connection: close", closes an idle connection cleanly
  * and ends without SIGKILL.  An app that takes its sockets and signals
  * itself (examples/node/server.js) is left alone.  A net and an https
- * server (t/apps/servers.js) take drover's two sockets in order.  node and the npm
- * packages must be there (build-aux/install-deps installs them, globally:
- * the tests find them through `npm root -g`): their absence fails the
- * test rather than skipping it.
+ * server (t/apps/servers.js) take drover's two sockets in order.  node,
+ * the npm packages and openssl must be there (build-aux/install-deps
+ * installs them, the packages globally: the tests find them through `npm
+ * root -g`): their absence fails the test rather than skipping it.
  */
 
 #include "config.h"
@@ -297,7 +297,8 @@ test_left_alone(void)
 	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
 				    "--ready", "notify", "--", "/usr/bin/env",
 				    "node",
-				    tl_srcpath("examples/node/server.js"), NULL };
+				    tl_srcpath("examples/node/server.js"),
+				    NULL };
 	struct tl_match		 m = { "slots.0.status", "serving 1 socket",
 				    0 };
 	int			 status, port;
@@ -368,20 +369,21 @@ test_kinds(void)
 	const char		*dir = tl_tmpdir();
 	const char		*key = tl_fmt("%s/key.pem", dir);
 	const char		*cert = tl_fmt("%s/cert.pem", dir);
-	const char		*gen[] = { "openssl", "req", "-x509", "-newkey",
-				    "rsa:2048", "-nodes", "-keyout", key, "-out",
-				    cert, "-days", "1", "-subj", "/CN=localhost",
-				    NULL };
-	const char		*argv[] = { "-w", "2", "-l", "net=127.0.0.1:0",
-				    "-l", "tls=127.0.0.2:0", "--ready", "notify",
-				    "--", "/usr/bin/env", "node",
+	const char		*gen[] = { "openssl", "req", "-x509",
+				    "-newkey", "rsa:2048", "-nodes", "-keyout",
+				    key, "-out", cert, "-days", "1", "-subj",
+				    "/CN=localhost", NULL };
+	const char		*argv[] = { "-w", "2", "-l",
+				    "net=127.0.0.1:0", "-l", "tls=127.0.0.2:0",
+				    "--ready", "notify", "--", "/usr/bin/env",
+				    "node",
 				    tl_srcpath("t/apps/servers.js"), NULL };
 	char			*out = NULL, buf[64];
 	int			 fd, rv;
 
 	if (tl_run(gen, 60000, NULL) != 0)
-		bail("openssl cannot make a certificate; build-aux/install-deps "
-		    "installs openssl");
+		bail("openssl cannot make a certificate; "
+		    "build-aux/install-deps installs openssl");
 	if (setenv("TLS_KEY", key, 1) == -1 ||
 	    setenv("TLS_CERT", cert, 1) == -1)
 		sysbail("setenv");
