@@ -17,8 +17,8 @@
 //    several, else the first one not taken yet, so that drover's listen
 //    addresses win over a port written in the application (a warning on
 //    stderr says so), as gunicorn's bind gives way to socket activation.
-//    The addresses of the inherited sockets are read from /proc/net,
-//    matched by socket inode.  Once every inherited socket is taken, a
+//    The addresses of the inherited sockets are read from /proc/net
+//    (only its listening sockets, which come first), matched by inode.  Once every inherited socket is taken, a
 //    listen on another port binds as usual, and one on a port whose
 //    inherited sockets are all taken fails with EADDRINUSE.  If PORT is
 //    not set, it is set to the port of the first inherited TCP socket.
@@ -145,60 +145,91 @@ function procAddr(hex) {
 	return groups.join(':');
 }
 
-// Socket inode -> address, for the listening TCP sockets and the unix
-// sockets of this network namespace.
-function procSockets() {
+// The lines of a /proc/net file, one at a time, read in chunks, until
+// fn returns false.  Errors end the reading quietly.
+function procLines(path, fn) {
+	const buf = Buffer.alloc(65536);
+	let fd, rest = '', n, first = true;
+
+	try {
+		fd = fs.openSync(path, 'r');
+	} catch (e) {
+		return;
+	}
+	try {
+		while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) {
+			const lines = (rest + buf.toString('latin1', 0, n))
+			    .split('\n');
+			rest = lines.pop();
+			for (const line of lines) {
+				if (first) {		// the header
+					first = false;
+					continue;
+				}
+				if (fn(line.trim().split(/\s+/)) === false)
+					return;
+			}
+		}
+	} catch (e) {
+		// What was read is what there is.
+	} finally {
+		fs.closeSync(fd);
+	}
+}
+
+// Socket inode -> address: the listening TCP sockets of this network
+// namespace and, if asked, its unix sockets.  The kernel lists listening
+// TCP sockets first, so the reading stops at the first that is not: a
+// host with a hundred thousand connections (or TIME_WAIT sockets) costs
+// nothing more.
+function procSockets(unix) {
 	const map = new Map();
 
-	for (const f of ['tcp', 'tcp6']) {
-		let text;
-		try {
-			text = fs.readFileSync(`/proc/net/${f}`, 'latin1');
-		} catch (e) {
-			continue;
-		}
-		for (const line of text.split('\n').slice(1)) {
-			const c = line.trim().split(/\s+/);
+	for (const f of ['tcp', 'tcp6'])
+		procLines(`/proc/net/${f}`, (c) => {
 			if (c.length < 10 || c[3] !== '0A')	/* LISTEN */
-				continue;
+				return false;
 			const [a, p] = c[1].split(':');
 			map.set(c[9], { type: 'tcp', host: procAddr(a),
 			    port: parseInt(p, 16) });
-		}
-	}
-	try {
-		const text = fs.readFileSync('/proc/net/unix', 'latin1');
-		for (const line of text.split('\n').slice(1)) {
-			const c = line.trim().split(/\s+/);
+			return true;
+		});
+	if (unix)
+		procLines('/proc/net/unix', (c) => {
 			if (c.length >= 8 && c[7][0] === '/')
 				map.set(c[6], { type: 'unix', path: c[7] });
-		}
-	} catch (e) {
-		// No unix sockets to match, then.
-	}
+			return true;
+		});
 	return map;
 }
 
-// The inherited descriptors, each with what /proc says of it.
+// The inherited descriptors, each with what /proc says of it.  Unix
+// sockets are looked up only if some descriptor is not a listening TCP
+// socket.
 function inherited(n) {
 	const names = (process.env.LISTEN_FDNAMES || '').split(':');
-	const procmap = procSockets();
+	const inodes = [];
 	const list = [];
+	let procmap;
 
 	for (let i = 0; i < n; i++) {
-		const fd = 3 + i;
-		let addr;
 		try {
 			const m = /^socket:\[([0-9]+)\]$/.exec(
-			    fs.readlinkSync(`/proc/self/fd/${fd}`));
-			addr = m ? procmap.get(m[1]) : undefined;
+			    fs.readlinkSync(`/proc/self/fd/${3 + i}`));
+			inodes.push(m ? m[1] : undefined);
 		} catch (e) {
-			addr = undefined;
+			inodes.push(undefined);
 		}
-		list.push(Object.assign({ fd, name: names[i] || `fd${fd}`,
-		    type: 'unknown', taken: false, listening: false,
-		    adopted: false }, addr));
 	}
+	procmap = procSockets(false);
+	if (inodes.some((ino) => ino !== undefined && !procmap.has(ino)))
+		procmap = procSockets(true);
+	for (let i = 0; i < n; i++)
+		list.push(Object.assign({ fd: 3 + i, name: names[i] ||
+		    `fd${3 + i}`, type: 'unknown', taken: false,
+		    listening: false, adopted: false },
+		    inodes[i] !== undefined ? procmap.get(inodes[i]) :
+		    undefined));
 	return list;
 }
 
