@@ -45,6 +45,7 @@
 #define NSLOTS		2
 
 static const char	*npm_root(void);
+static void		 pack(void);
 static const char	*express_app(const char *);
 static int		 pred_stopping(const struct tl_json *, void *);
 static int		 log_count(const struct tl_daemon *, const char *);
@@ -70,6 +71,28 @@ npm_root(void)
 	root = tl_fmt("%s", out);
 	free(out);
 	return root;
+}
+
+/*
+ * node/ is an npm package: npm pack (a dry run, which writes nothing in
+ * the source tree) takes drover.js and package.json.
+ */
+static void
+pack(void)
+{
+	const char	*argv[] = { "npm", "pack", "--dry-run", "--json",
+			    tl_srcpath("node"), NULL };
+	char		*out = NULL;
+	int		 rv;
+
+	rv = tl_run(argv, 60000, &out);
+	ok(rv == 0 && out != NULL && strstr(out, "\"path\": \"drover.js\"") !=
+	    NULL && strstr(out, "\"path\": \"package.json\"") != NULL &&
+	    strstr(out, "\"name\": \"drover\"") != NULL, "npm pack node/ "
+	    "makes the package drover of drover.js and package.json");
+	if (rv != 0 && out != NULL)
+		diag("%s", out);
+	free(out);
 }
 
 /*
@@ -441,6 +464,7 @@ main(void)
 	if (!have)
 		bail("express and fastify are needed in %s; "
 		    "build-aux/install-deps installs them", root);
+	pack();
 	if (setenv("NODE_OPTIONS", tl_fmt("--require=%s",
 	    tl_srcpath("node/drover.js")), 1) == -1)
 		sysbail("setenv");
