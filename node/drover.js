@@ -18,10 +18,11 @@
 //    addresses win over a port written in the application (a warning on
 //    stderr says so), as gunicorn's bind gives way to socket activation.
 //    The addresses of the inherited sockets are read from /proc/net
-//    (only its listening sockets, which come first), matched by inode.  Once every inherited socket is taken, a
-//    listen on another port binds as usual, and one on a port whose
-//    inherited sockets are all taken fails with EADDRINUSE.  If PORT is
-//    not set, it is set to the port of the first inherited TCP socket.
+//    (only its listening sockets, which come first), matched by inode.
+//    Once every inherited socket is taken, a listen on another port binds
+//    as usual, and one on a port whose inherited sockets are all taken
+//    fails with EADDRINUSE.  If PORT is not set, it is set to the port of
+//    the first inherited TCP socket.
 //  - Once every inherited socket is listening, READY=1 goes to drover on
 //    the stream channel DROVER_NOTIFY_FD (WATCHDOG=1 too, every half
 //    WATCHDOG_USEC, while the event loop runs).
