@@ -300,9 +300,11 @@ struct master {
 extern struct master	 master;
 
 /* xmalloc.c */
+void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
 
@@ -353,8 +355,13 @@ int	 listen_socket(struct listener *, int, int);
 void	 listen_put(struct listener *);
 void	 listen_close(struct listener *);
 void	 listen_close_all(void);
-void	 listen_inherit_init(void);
-void	 listen_inherit_done(void);
+struct listener *
+	 listen_adopt(char **, int);
+
+/* activate.c */
+void	 activate_init(void);
+void	 activate_done(void);
+int	 activate_take(struct listener *);
 int	 listen_unix_free(const struct listener *);
 
 /* group.c */
@@ -380,6 +387,7 @@ void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);
 void	 slot_term_old(struct slot *);
 void	 slot_retire(struct slot *);
+int	 slot_drain(struct slot *);
 void	 slot_unretire(struct slot *);
 void	 slot_stop_all(int);
 int	 slot_nworkers(void);
@@ -480,6 +488,7 @@ void	 upgrade_status(FILE *);
 
 /* handoff.c */
 int	 handoff_write(FILE *, int);
+int	 handoff_unesc(char *);
 int	 handoff_verify(int);
 struct config *
 	 handoff_take(int, int *, int *);

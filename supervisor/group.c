@@ -77,7 +77,14 @@ static void
 group_leave(struct listener *l, int k)
 {
 	int	 i = l->l_gidx[k], j;
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
 
+	/* Without migration, the kernel resets what waits there. */
+	if (getsockopt(l->l_fds[k], IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    ti.tcpi_unacked > 0 && !group_migrates())
+		log_warnx("listen %s: slot %d closes with %u connections "
+		    "queued, which are reset", l->l_addr, k, ti.tcpi_unacked);
 	close(l->l_fds[k]);
 	l->l_fds[k] = -1;
 	l->l_gidx[k] = -1;
@@ -99,11 +106,8 @@ group_grow(struct listener *l, int n)
 
 	if (!l->l_reuseport || l->l_nfds >= n)
 		return 0;
-	if ((v = reallocarray(l->l_fds, n, sizeof(*v))) == NULL ||
-	    (l->l_fds = v, (g = reallocarray(l->l_gidx, n, sizeof(*g))) ==
-	    NULL))
-		fatal(EXIT_OSERR, "%s", __func__);
-	l->l_gidx = g;
+	l->l_fds = v = xreallocarray(l->l_fds, n, sizeof(*v));
+	l->l_gidx = g = xreallocarray(l->l_gidx, n, sizeof(*g));
 	for (; l->l_nfds < n; l->l_nfds++) {
 		if (group_join(l, l->l_nfds) == 0)
 			continue;
@@ -146,8 +150,7 @@ group_resize(int n)
 	size_t	 i, k;
 	int	*old;
 
-	if ((old = calloc(master.m_nlis + 1, sizeof(*old))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	old = xcalloc(master.m_nlis + 1, sizeof(*old));
 	for (i = 0; i < master.m_nlis; i++) {
 		old[i] = master.m_lis[i]->l_nfds;
 		if (group_grow(master.m_lis[i], n) == 0)
@@ -322,8 +325,7 @@ group_steer(void)
 
 	if (group_nosteer)
 		return;
-	if ((insn = calloc(2 * master.m_nslots + 3, sizeof(*insn))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	insn = xcalloc(2 * master.m_nslots + 3, sizeof(*insn));
 	for (i = 0; i < master.m_nlis; i++) {
 		l = master.m_lis[i];
 		for (k = 0, fd = -1; k < l->l_nfds && fd == -1; k++)

@@ -53,14 +53,13 @@
 #define HANDOFF_MAXCONF		4096
 
 static void	 handoff_esc(FILE *, const char *);
-static int	 handoff_unesc(char *);
 static void	 handoff_conf_line(void *, const char *, const char *);
 static int	 handoff_split(char *, char **, int);
 static int	 handoff_sock(int);
 static void	 handoff_cloexec(int);
 static int	 handoff_mychild(pid_t);
-static struct listener *
-		 handoff_listener(char **, int);
+static void	 handoff_worker(struct worker *, pid_t, char **,
+		    struct config *);
 static struct config *
 		 handoff_read(FILE *, int, int *);
 
@@ -100,7 +99,7 @@ handoff_esc(FILE *fp, const char *s)
 }
 
 /* Undo handoff_esc in place; -1 if malformed. */
-static int
+int
 handoff_unesc(char *s)
 {
 	char	*d = s, hex[3];
@@ -244,236 +243,224 @@ handoff_mychild(pid_t pid)
 	return ppid == (long)getpid();
 }
 
-/*
- * A listener line (fields after "listener"): its sockets are taken as
- * they are; the address is what the kernel says they are bound to, so
- * nothing is resolved again.  NULL if the line is bad.
- */
-static struct listener *
-handoff_listener(char **f, int dry)
-{
-	struct listener		*l;
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	const char		*e;
-	char			*p, *q;
-	int			 nfds, k, fd0;
 
-	nfds = (int)strtonum(f[3], 1, DROVER_MAX_WORKERS, &e);
-	if (e != NULL || handoff_unesc(f[5]) == -1)
-		return NULL;
-	l = xcalloc(1, sizeof(*l));
-	l->l_fds = xcalloc(nfds, sizeof(int));
-	l->l_gidx = xcalloc(nfds, sizeof(int));
-	l->l_addr = xstrdup(f[5]);
-	l->l_reuseport = f[0][0] == '1';
-	l->l_inherited = f[1][0] == '1';
-	l->l_backlog = (int)strtonum(f[2], 1, 65535, &e);
+/* What reading the state keeps from one line to the next. */
+struct hread {
+	struct config	*h_conf;	/* the configuration handed over */
+	int		 h_dry;		/* check only, take nothing */
+	int		 h_nconf;
+	int		 h_nslot;
+	int		 h_seen;	/* of the lines that must be there */
+	char		*h_raw;		/* a slot line as it was */
+};
+
+static int	 handoff_r_gen(struct hread *, char **);
+static int	 handoff_r_fds(struct hread *, char **);
+static int	 handoff_r_upgrade(struct hread *, char **);
+static int	 handoff_r_reload(struct hread *, char **);
+static int	 handoff_r_conf(struct hread *, char **);
+static int	 handoff_r_listener(struct hread *, char **);
+static int	 handoff_r_slot(struct hread *, char **);
+
+/*
+ * The kinds of lines: the first word, how many fields the line has, and
+ * what reads the rest.  A reader returns 0, -1 for a line that does not
+ * read (the state is unreadable), or -2 after logging (the configuration
+ * handed over is refused).
+ */
+static const struct {
+	const char	*k_word;
+	int		 k_nf;
+	int		(*k_read)(struct hread *, char **);
+} handoff_kinds[] = {
+	{ "gen",	4,	handoff_r_gen },
+	{ "fds",	5,	handoff_r_fds },
+	{ "upgrade",	5,	handoff_r_upgrade },
+	{ "reload",	7,	handoff_r_reload },
+	{ "conf",	3,	handoff_r_conf },
+	{ "listener",	7,	handoff_r_listener },
+	{ "slot",	13,	handoff_r_slot }
+};
+
+static int
+handoff_r_gen(struct hread *h, char **f)
+{
+	unsigned long long	 gen, lastgen = 0;
+	const char		*e;
+
+	(void)h;
+	gen = strtonum(f[1], 1, INT64_MAX, &e);
+	if (e == NULL)
+		lastgen = strtonum(f[2], 1, INT64_MAX, &e);
+	if (e == NULL)
+		master.m_serial = strtonum(f[3], 0, INT64_MAX, &e);
+	if (e != NULL || lastgen < gen)
+		return -1;
+	master.m_gen = gen;
+	master.m_lastgen = lastgen;
+	h->h_seen |= 2;
+	return 0;
+}
+
+static int
+handoff_r_fds(struct hread *h, char **f)
+{
+	const char	*e;
+	int		 fdsv[UPGRADE_NFDS], i;
+
+	for (i = 0; i < UPGRADE_NFDS; i++) {
+		fdsv[i] = (int)strtonum(f[i + 1], -1, INT32_MAX, &e);
+		if (e != NULL)
+			return -1;
+	}
+	if (!h->h_dry)
+		memcpy(handoff_fdsv, fdsv, sizeof(fdsv));
+	h->h_seen |= 4;
+	return 0;
+}
+
+static int
+handoff_r_upgrade(struct hread *h, char **f)
+{
+	struct upgradeinfo	*u = &master.m_upgrade;
+	const char		*e;
+
+	(void)h;
+	u->u_requests = (unsigned int)strtonum(f[1], 0, UINT32_MAX, &e);
+	if (e == NULL)
+		u->u_done = (unsigned int)strtonum(f[2], 0, UINT32_MAX, &e);
 	if (e != NULL)
-		goto bad;
-	for (p = f[4], k = 0; k < nfds; k++, p = q + 1) {
-		l->l_fds[k] = (int)strtol(p, &q, 10);
-		if (q == p || *q != ':')
-			goto bad;
-		p = q + 1;
-		l->l_gidx[k] = (int)strtol(p, &q, 10);
-		if (q == p || (*q != ',' && *q != '\0') ||
-		    (*q == '\0' && k + 1 < nfds) || (*q == ',' && k + 1 ==
-		    nfds) || l->l_gidx[k] < -1 || l->l_gidx[k] >= nfds ||
-		    (l->l_fds[k] == -1) != (l->l_gidx[k] == -1) ||
-		    (!dry && l->l_fds[k] != -1 && !handoff_sock(l->l_fds[k])))
-			goto bad;
-		l->l_gsize += l->l_fds[k] != -1;
-		l->l_nfds = k + 1;
+		return -1;
+	u->u_started = strtod(f[3], NULL);
+	handoff_again = f[4][0] == '1';
+	return 0;
+}
+
+static int
+handoff_r_reload(struct hread *h, char **f)
+{
+	struct reloadinfo	*r = &master.m_reload;
+	const char		*e;
+
+	(void)h;
+	if (handoff_unesc(f[2]) == -1 || handoff_unesc(f[6]) == -1)
+		return -1;
+	r->r_gen = strtonum(f[1], 0, INT64_MAX, &e);
+	if (e == NULL)
+		r->r_count = (unsigned int)strtonum(f[5], 0, UINT32_MAX, &e);
+	if (e != NULL)
+		return -1;
+	strlcpy(r->r_result, f[2], sizeof(r->r_result));
+	r->r_started = strtod(f[3], NULL);
+	r->r_finished = strtod(f[4], NULL);
+	strlcpy(r->r_error, f[6], sizeof(r->r_error));
+	return 0;
+}
+
+static int
+handoff_r_conf(struct hread *h, char **f)
+{
+	const char	*e;
+
+	if (++h->h_nconf > HANDOFF_MAXCONF || handoff_unesc(f[1]) == -1 ||
+	    handoff_unesc(f[2]) == -1)
+		return -1;
+	if (config_set(h->h_conf, f[1], f[2], &e) == -1) {
+		log_warnx("upgrade: the configuration handed over: %s", e);
+		return -2;
 	}
-	for (k = 0, fd0 = -1; k < nfds && fd0 == -1; k++)
-		fd0 = l->l_fds[k];
-	if (fd0 == -1)
-		goto bad;
-	if (dry)
-		return l;
-	for (k = 0; k < nfds; k++)
-		if (l->l_fds[k] != -1)
-			(void)fcntl(l->l_fds[k], F_SETFD, FD_CLOEXEC);
-	l->l_sslen = sizeof(l->l_ss);
-	if (getsockname(fd0, (struct sockaddr *)&l->l_ss,
-	    &l->l_sslen) == -1)
-		goto bad;
-	sin = (struct sockaddr_in *)&l->l_ss;
-	sin6 = (struct sockaddr_in6 *)&l->l_ss;
-	switch (l->l_ss.ss_family) {
-	case AF_INET:
-		l->l_type = LISTEN_TCP;
-		l->l_port = ntohs(sin->sin_port);
-		inet_ntop(AF_INET, &sin->sin_addr, l->l_host,
-		    sizeof(l->l_host));
-		break;
-	case AF_INET6:
-		l->l_type = LISTEN_TCP;
-		l->l_port = ntohs(sin6->sin6_port);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, l->l_host,
-		    sizeof(l->l_host));
-		break;
-	case AF_UNIX:
-		l->l_type = LISTEN_UNIX;
-		if (strncmp(l->l_addr, "unix:", 5) != 0 ||
-		    (l->l_path = strdup(l->l_addr + 5)) == NULL)
-			goto bad;
-		break;
-	default:
-		goto bad;
+	return 0;
+}
+
+static int
+handoff_r_listener(struct hread *h, char **f)
+{
+	struct listener	*l;
+
+	if (master.m_nlis >= DROVER_MAX_LISTEN ||
+	    (l = listen_adopt(f + 1, h->h_dry)) == NULL)
+		return -1;
+	if (h->h_dry) {
+		l->l_nfds = 0;	/* not ours to close */
+		listen_close(l);
+		free(l);
+		return 0;
 	}
-	return l;
- bad:
-	l->l_nfds = 0;		/* not ours to close */
-	listen_close(l);
-	free(l);
-	return NULL;
+	master.m_lis = xreallocarray(master.m_lis, master.m_nlis + 1,
+	    sizeof(*master.m_lis));
+	master.m_lis[master.m_nlis++] = l;
+	return 0;
+}
+
+static int
+handoff_r_slot(struct hread *h, char **f)
+{
+	(void)f;
+	if (++h->h_nslot > DROVER_MAX_WORKERS)
+		return -1;
+	if (h->h_dry)
+		return 0;
+	handoff_lines = xreallocarray(handoff_lines, handoff_nlines + 1,
+	    sizeof(char *));
+	handoff_lines[handoff_nlines++] = h->h_raw;
+	h->h_raw = NULL;
+	return 0;
 }
 
 /*
  * Read the state from fp.  With dry set (drover -n checking it for a
  * master about to upgrade), only check it; else take over its listeners
- * and descriptors (fds[]).  Returns the configuration handed over, or
- * NULL after logging, with the line in *lineno.
+ * and descriptors.  Returns the configuration handed over, or NULL after
+ * logging, with the line in *lineno.
  */
 static struct config *
 handoff_read(FILE *fp, int dry, int *lineno)
 {
-	struct config	*c = config_new();
-	struct listener	*l, **v;
-	char		*line = NULL, *raw = NULL, *f[16];
+	struct hread	 h;
+	char		*line = NULL, *f[16];
 	const char	*e;
-	size_t		 sz = 0;
+	size_t		 sz = 0, k;
 	ssize_t		 len;
-	unsigned long long gen, lastgen;
-	int		 n, nconf = 0, nslot = 0, seen = 0, fdsv[UPGRADE_NFDS];
+	int		 n, r = -1;
 
-	*lineno = 0;
-	while ((len = getline(&line, &sz, fp)) != -1) {
-		++*lineno;
-		if (len > HANDOFF_LINE)
-			goto bad;
+	memset(&h, 0, sizeof(h));
+	h.h_conf = config_new();
+	h.h_dry = dry;
+	for (*lineno = 1; (len = getline(&line, &sz, fp)) != -1 &&
+	    len <= HANDOFF_LINE; ++*lineno) {
 		if (*lineno == 1) {
 			if (strcmp(line, HANDOFF_VERSION "\n") != 0)
-				goto bad;
+				break;
 			continue;
 		}
-		if (strncmp(line, "slot ", 5) == 0 && !dry &&
-		    (raw = strdup(line)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		n = handoff_split(line, f, 16);
-		if (n < 1)
-			goto bad;
-		if (strcmp(f[0], "end") == 0 && n == 1) {
-			seen |= 1;
+		if (strncmp(line, "slot ", 5) == 0 && !dry)
+			h.h_raw = xstrdup(line);
+		if ((n = handoff_split(line, f, 16)) == 1 &&
+		    strcmp(f[0], "end") == 0) {
+			h.h_seen |= 1;
 			break;
-		} else if (strcmp(f[0], "gen") == 0 && n == 4) {
-			gen = strtonum(f[1], 1, INT64_MAX, &e);
-			if (e == NULL)
-				lastgen = strtonum(f[2], 1, INT64_MAX, &e);
-			if (e == NULL)
-				master.m_serial = strtonum(f[3], 0, INT64_MAX,
-				    &e);
-			if (e != NULL || lastgen < gen)
-				goto bad;
-			master.m_gen = gen;
-			master.m_lastgen = lastgen;
-			seen |= 2;
-		} else if (strcmp(f[0], "fds") == 0 && n == 5) {
-			for (n = 0; n < UPGRADE_NFDS; n++) {
-				fdsv[n] = (int)strtonum(f[n + 1], -1,
-				    INT32_MAX, &e);
-				if (e != NULL)
-					goto bad;
-			}
-			if (!dry)
-				memcpy(handoff_fdsv, fdsv, sizeof(fdsv));
-			seen |= 4;
-		} else if (strcmp(f[0], "upgrade") == 0 && n == 5) {
-			master.m_upgrade.u_requests = (unsigned int)strtonum(
-			    f[1], 0, UINT32_MAX, &e);
-			if (e == NULL)
-				master.m_upgrade.u_done = (unsigned int)
-				    strtonum(f[2], 0, UINT32_MAX, &e);
-			if (e != NULL)
-				goto bad;
-			master.m_upgrade.u_started = strtod(f[3], NULL);
-			handoff_again = f[4][0] == '1';
-		} else if (strcmp(f[0], "reload") == 0 && n == 7) {
-			if (handoff_unesc(f[2]) == -1 ||
-			    handoff_unesc(f[6]) == -1)
-				goto bad;
-			master.m_reload.r_gen = strtonum(f[1], 0, INT64_MAX,
-			    &e);
-			if (e == NULL)
-				master.m_reload.r_count = (unsigned int)
-				    strtonum(f[5], 0, UINT32_MAX, &e);
-			if (e != NULL)
-				goto bad;
-			strlcpy(master.m_reload.r_result, f[2],
-			    sizeof(master.m_reload.r_result));
-			master.m_reload.r_started = strtod(f[3], NULL);
-			master.m_reload.r_finished = strtod(f[4], NULL);
-			strlcpy(master.m_reload.r_error, f[6],
-			    sizeof(master.m_reload.r_error));
-		} else if (strcmp(f[0], "conf") == 0 && n == 3) {
-			if (++nconf > HANDOFF_MAXCONF ||
-			    handoff_unesc(f[1]) == -1 ||
-			    handoff_unesc(f[2]) == -1)
-				goto bad;
-			if (config_set(c, f[1], f[2], &e) == -1) {
-				log_warnx("upgrade: the configuration handed "
-				    "over: %s", e);
-				goto fail;
-			}
-		} else if (strcmp(f[0], "listener") == 0 && n == 7) {
-			if (master.m_nlis >= DROVER_MAX_LISTEN ||
-			    (l = handoff_listener(f + 1, dry)) == NULL)
-				goto bad;
-			if (dry) {
-				l->l_nfds = 0;	/* not ours to close */
-				listen_close(l);
-				free(l);
-				continue;
-			}
-			v = reallocarray(master.m_lis, master.m_nlis + 1,
-			    sizeof(*v));
-			if (v == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
-			master.m_lis = v;
-			master.m_lis[master.m_nlis++] = l;
-		} else if (strcmp(f[0], "slot") == 0 && n == 13) {
-			if (++nslot > DROVER_MAX_WORKERS)
-				goto bad;
-			if (dry)
-				continue;
-			handoff_lines = reallocarray(handoff_lines,
-			    handoff_nlines + 1, sizeof(char *));
-			if (handoff_lines == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
-			handoff_lines[handoff_nlines++] = raw;
-			raw = NULL;
-		} else
-			goto bad;
-		free(raw);
-		raw = NULL;
+		}
+		for (k = 0; k < sizeof(handoff_kinds) /
+		    sizeof(handoff_kinds[0]); k++)
+			if (n > 0 && strcmp(f[0], handoff_kinds[k].k_word) == 0)
+				break;
+		r = k == sizeof(handoff_kinds) / sizeof(handoff_kinds[0]) ||
+		    n != handoff_kinds[k].k_nf ? -1 :
+		    handoff_kinds[k].k_read(&h, f);
+		free(h.h_raw);
+		h.h_raw = NULL;
+		if (r != 0)
+			break;
 	}
 	free(line);
-	line = NULL;
-	if (seen != 7 || nslot == 0 || ferror(fp))
-		goto bad;
-	if (config_finish(c, &e) == -1) {
+	if (r != -2 && (h.h_seen != 7 || h.h_nslot == 0 || ferror(fp)))
+		log_warnx("upgrade: the state is unreadable at line %d",
+		    *lineno);
+	else if (r != -2 && config_finish(h.h_conf, &e) == -1)
 		log_warnx("upgrade: the configuration handed over: %s", e);
-		goto fail;
-	}
-	return c;
- bad:
-	log_warnx("upgrade: the state is unreadable at line %d", *lineno);
- fail:
-	free(raw);
-	free(line);
-	config_free(c);
+	else if (r != -2)
+		return h.h_conf;
+	config_free(h.h_conf);
 	return NULL;
 }
 
@@ -562,6 +549,37 @@ handoff_keep_listeners(void)
 }
 
 /*
+ * The worker of a slot line (fields f), running as pid: take over its
+ * channels and watch it, as after a start.
+ */
+static void
+handoff_worker(struct worker *w, pid_t pid, char **f, struct config *c)
+{
+	w->w_gen = strtonum(f[6], 1, INT64_MAX, NULL);
+	w->w_conf = c;
+	c->c_refs++;
+	w->w_started = strtod(f[7], NULL);
+	w->w_ready = w->w_proven = f[8][0] == '1';
+	w->w_nfd = (int)strtonum(f[9], -1, INT32_MAX, NULL);
+	w->w_sfd = (int)strtonum(f[10], -1, INT32_MAX, NULL);
+	w->w_ofd = (int)strtonum(f[11], -1, INT32_MAX, NULL);
+	if (!handoff_sock(w->w_nfd))
+		w->w_nfd = -1;
+	if (!handoff_sock(w->w_sfd))
+		w->w_sfd = -1;
+	handoff_cloexec(w->w_nfd);
+	handoff_cloexec(w->w_sfd);
+	if (w->w_ofd != -1) {
+		/* It writes to a pipe: keep reading it. */
+		output_init(1);
+		handoff_cloexec(w->w_ofd);
+	}
+	if (*f[12] != '\0' && w->w_nfd != -1)
+		w->w_npath = xstrdup(f[12]);
+	worker_attach(w, pid, -1);
+}
+
+/*
  * In a new image: adopt the slots and their workers, which are our
  * children already, then read the configuration file once, to say
  * whether the next SIGHUP would take it.
@@ -603,30 +621,8 @@ handoff_slots(void)
 			    "of this master: not adopted", n, pid);
 			pid = 0;
 		}
-		if (pid > 0) {
-			w->w_gen = strtonum(f[6], 1, INT64_MAX, NULL);
-			w->w_conf = c;
-			c->c_refs++;
-			w->w_started = strtod(f[7], NULL);
-			w->w_ready = w->w_proven = f[8][0] == '1';
-			w->w_nfd = (int)strtonum(f[9], -1, INT32_MAX, NULL);
-			w->w_sfd = (int)strtonum(f[10], -1, INT32_MAX, NULL);
-			w->w_ofd = (int)strtonum(f[11], -1, INT32_MAX, NULL);
-			if (!handoff_sock(w->w_nfd))
-				w->w_nfd = -1;
-			if (!handoff_sock(w->w_sfd))
-				w->w_sfd = -1;
-			handoff_cloexec(w->w_nfd);
-			handoff_cloexec(w->w_sfd);
-			if (w->w_ofd != -1) {
-				/* It writes to a pipe: keep reading it. */
-				output_init(1);
-				handoff_cloexec(w->w_ofd);
-			}
-			if (*f[12] != '\0' && w->w_nfd != -1)
-				w->w_npath = xstrdup(f[12]);
-			worker_attach(w, (pid_t)pid, -1);
-		}
+		if (pid > 0)
+			handoff_worker(w, (pid_t)pid, f, c);
 		slot_adopt(s, (enum slot_state)st);
 		free(handoff_lines[n]);
 	}

@@ -82,8 +82,7 @@ health_init(const char *addr, int fd)
 
 	if (addr == NULL)
 		return 0;
-	if ((health_l = calloc(1, sizeof(*health_l))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	health_l = xcalloc(1, sizeof(*health_l));
 	if (listen_parse(addr, 0, health_l, &e) == -1) {
 		log_warnx("health %s: %s", addr, e);
 		return -1;

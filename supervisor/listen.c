@@ -37,27 +37,21 @@
 #include "drover-master.h"
 
 static int	 listen_busy(const struct listener *);
+static int	 listen_is_sock(int);
 static pid_t	 listen_holder(const struct listener *, char *, size_t);
 static void	 listen_inuse(const struct listener *);
 static int	 listen_inodes(const struct listener *, unsigned long *, int);
 static int	 listen_split(const char *, int, char **, const char **,
 		    const char **);
+static int	 listen_parse_unix(const char *, struct listener *,
+		    const char **);
+static int	 listen_hostport(const char *, char *, size_t, int *,
+		    const char **);
+static int	 listen_resolve(struct listener *, const char *, int,
+		    const char **);
 
 static char	 listen_errbuf[512];
 
-/* Sockets passed to the master by systemd (LISTEN_FDS), not yet used. */
-struct inherited {
-	int			 i_fd;
-	char			*i_name;
-	struct sockaddr_storage	 i_ss;
-	socklen_t		 i_sslen;
-};
-static struct inherited	*listen_inh;
-static int		 listen_ninh;
-
-static int	 listen_inherited(struct listener *);
-static int	 listen_same(const struct sockaddr_storage *,
-		    const struct sockaddr_storage *);
 
 /*
  * Split a listen entry into its name ("NAME=" before the address, or
@@ -81,94 +75,98 @@ listen_split(const char *spec, int index, char **name, const char **addr,
 			*errstr = "a name may hold letters, digits, _ . -";
 			return -1;
 		}
-		if ((*name = strndup(spec, i)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
+		*name = xstrndup(spec, i);
 		*addr = eq + 1;
-	} else if (asprintf(name, "listen%d", index) == -1)
-		fatal(EXIT_OSERR, "%s", __func__);
+	} else
+		(void)xasprintf(name, "listen%d", index);
+	return 0;
+}
+
+/* Fill l for "unix:/PATH".  Returns -1 with a message in *errstr. */
+static int
+listen_parse_unix(const char *addr, struct listener *l, const char **errstr)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)&l->l_ss;
+
+	l->l_type = LISTEN_UNIX;
+	if (addr[5] != '/') {
+		*errstr = "a unix socket path must be absolute";
+		return -1;
+	}
+	if (strlen(addr + 5) >= sizeof(sun->sun_path)) {
+		*errstr = "unix socket path too long";
+		return -1;
+	}
+	sun->sun_family = AF_UNIX;
+	strlcpy(sun->sun_path, addr + 5, sizeof(sun->sun_path));
+	l->l_sslen = sizeof(*sun);
+	l->l_path = xstrdup(addr + 5);
 	return 0;
 }
 
 /*
- * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
- * or "unix:/PATH") into l, which the caller zeroed.  Index is the
- * position in the listen list, for the default name.  Host names are
- * resolved here, once.  Returns -1 with a message in *errstr.
+ * Split "HOST:PORT", ":PORT" or "[V6]:PORT" into host (of size hostsz)
+ * and the port number.  Returns -1 with a message in *errstr.
  */
-int
-listen_parse(const char *spec, int index, struct listener *l,
+static int
+listen_hostport(const char *addr, char *host, size_t hostsz, int *port,
     const char **errstr)
 {
-	struct sockaddr_un	*sun;
-	struct sockaddr_in	*sin;
-	struct sockaddr_in6	*sin6;
-	struct addrinfo		 hints, *res;
-	const char		*addr, *portstr, *e;
-	char			 host[256];
-	size_t			 hlen;
-	int			 port, gai;
+	const char	*portstr, *e;
+	size_t		 hlen;
 
-	if (listen_split(spec, index, &l->l_name, &addr, errstr) == -1)
-		return -1;
-	if ((l->l_addr = strdup(addr)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	l->l_fds = NULL;
-	l->l_nfds = 0;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		l->l_type = LISTEN_UNIX;
-		sun = (struct sockaddr_un *)&l->l_ss;
-		if (addr[5] != '/') {
-			*errstr = "a unix socket path must be absolute";
-			goto fail;
-		}
-		if (strlen(addr + 5) >= sizeof(sun->sun_path)) {
-			*errstr = "unix socket path too long";
-			goto fail;
-		}
-		sun->sun_family = AF_UNIX;
-		strlcpy(sun->sun_path, addr + 5, sizeof(sun->sun_path));
-		l->l_sslen = sizeof(*sun);
-		if ((l->l_path = strdup(addr + 5)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		return 0;
-	}
-
-	l->l_type = LISTEN_TCP;
 	if (*addr == '[') {
 		if ((portstr = strstr(addr, "]:")) == NULL) {
 			*errstr = "expected [ADDRESS]:PORT";
-			goto fail;
+			return -1;
 		}
-		hlen = portstr - addr - 1;
-		if (hlen >= sizeof(host))
-			goto badhost;
-		memcpy(host, addr + 1, hlen);
-		host[hlen] = '\0';
+		if ((hlen = portstr - addr - 1) == 0) {
+			*errstr = "empty IPv6 address (all of them is [::])";
+			return -1;
+		}
 		portstr += 2;
+		addr++;
 	} else {
 		if ((portstr = strrchr(addr, ':')) == NULL) {
 			*errstr = "expected HOST:PORT, :PORT, [V6]:PORT or "
 			    "unix:/PATH";
-			goto fail;
+			return -1;
 		}
-		hlen = portstr - addr;
-		if (hlen >= sizeof(host) || memchr(addr, ':', hlen) != NULL)
-			goto badhost;
-		memcpy(host, addr, hlen);
-		host[hlen] = '\0';
-		portstr++;
+		hlen = portstr++ - addr;
+		if (memchr(addr, ':', hlen) != NULL)
+			hlen = hostsz;	/* an IPv6 address needs [] */
 	}
-	port = (int)strtonum(portstr, 0, 65535, &e);
+	if (hlen >= hostsz) {
+		*errstr = "bad host";
+		return -1;
+	}
+	memcpy(host, addr, hlen);
+	host[hlen] = '\0';
+	*port = (int)strtonum(portstr, 0, 65535, &e);
 	if (e != NULL) {
 		(void)snprintf(listen_errbuf, sizeof(listen_errbuf),
 		    "port %s is %s", portstr, e);
 		*errstr = listen_errbuf;
-		goto fail;
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Set l's address to host (numeric, or a name resolved here, once; ""
+ * for every IPv4 address) and port.  Returns -1 with a message in
+ * *errstr.
+ */
+static int
+listen_resolve(struct listener *l, const char *host, int port,
+    const char **errstr)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->l_ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->l_ss;
+	struct addrinfo		 hints, *res;
+	int			 gai;
+
 	memset(&l->l_ss, 0, sizeof(l->l_ss));
-	sin = (struct sockaddr_in *)&l->l_ss;
-	sin6 = (struct sockaddr_in6 *)&l->l_ss;
 	if (*host == '\0') {
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
@@ -187,7 +185,7 @@ listen_parse(const char *spec, int index, struct listener *l,
 			(void)snprintf(listen_errbuf, sizeof(listen_errbuf),
 			    "cannot resolve %s: %s", host, gai_strerror(gai));
 			*errstr = listen_errbuf;
-			goto fail;
+			return -1;
 		}
 		memcpy(&l->l_ss, res->ai_addr, res->ai_addrlen);
 		l->l_sslen = res->ai_addrlen;
@@ -204,11 +202,38 @@ listen_parse(const char *spec, int index, struct listener *l,
 	}
 	l->l_port = port;
 	return 0;
- badhost:
-	*errstr = "bad host";
- fail:
-	listen_close(l);
-	return -1;
+}
+
+/*
+ * Parse ADDR ("NAME=" optional, then "HOST:PORT", ":PORT", "[V6]:PORT"
+ * or "unix:/PATH") into l, which the caller zeroed.  Index is the
+ * position in the listen list, for the default name.  Host names are
+ * resolved here, once.  Returns -1 with a message in *errstr.
+ */
+int
+listen_parse(const char *spec, int index, struct listener *l,
+    const char **errstr)
+{
+	const char	*addr;
+	char		 host[256];
+	int		 port, r;
+
+	if (listen_split(spec, index, &l->l_name, &addr, errstr) == -1)
+		return -1;
+	l->l_addr = xstrdup(addr);
+	l->l_fds = NULL;
+	l->l_nfds = 0;
+	if (strncmp(addr, "unix:", 5) == 0)
+		r = listen_parse_unix(addr, l, errstr);
+	else {
+		l->l_type = LISTEN_TCP;
+		r = listen_hostport(addr, host, sizeof(host), &port, errstr);
+		if (r == 0)
+			r = listen_resolve(l, host, port, errstr);
+	}
+	if (r == -1)
+		listen_close(l);
+	return r;
 }
 
 /*
@@ -298,147 +323,9 @@ listen_unix_free(const struct listener *l)
 	return unlink(l->l_path);
 }
 
-/*
- * Take the sockets systemd passed to the master (socket activation):
- * LISTEN_FDS descriptors from 3, for us if LISTEN_PID is our pid, named
- * by LISTEN_FDNAMES.  They are used by the listen entries they match, by
- * name or by address (listen_get); the variables never reach workers.
- */
-void
-listen_inherit_init(void)
-{
-	const char	*fds, *pid, *names, *e;
-	char		*copy = NULL, *name, *last = NULL;
-	int		 n, i;
 
-	if ((fds = getenv("LISTEN_FDS")) == NULL ||
-	    (pid = getenv("LISTEN_PID")) == NULL ||
-	    strtonum(pid, 1, INT32_MAX, &e) != getpid())
-		return;
-	n = (int)strtonum(fds, 1, DROVER_MAX_LISTEN, &e);
-	if (e != NULL) {
-		log_warnx("LISTEN_FDS=%s is %s: ignored", fds, e);
-		return;
-	}
-	if ((listen_inh = calloc(n, sizeof(*listen_inh))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	if ((names = getenv("LISTEN_FDNAMES")) != NULL &&
-	    (copy = strdup(names)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	name = copy != NULL ? strtok_r(copy, ":", &last) : NULL;
-	for (i = 0; i < n; i++) {
-		listen_inh[i].i_fd = 3 + i;
-		(void)fcntl(3 + i, F_SETFD, FD_CLOEXEC);
-		listen_inh[i].i_sslen = sizeof(listen_inh[i].i_ss);
-		if (getsockname(3 + i, (struct sockaddr *)&listen_inh[i].i_ss,
-		    &listen_inh[i].i_sslen) == -1)
-			log_warn("LISTEN_FDS: descriptor %d", 3 + i);
-		if (name != NULL &&
-		    (listen_inh[i].i_name = strdup(name)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
-		if (name != NULL)
-			name = strtok_r(NULL, ":", &last);
-	}
-	listen_ninh = n;
-	free(copy);
-	log_info("socket activation: %d socket%s passed by the service "
-	    "manager", n, n > 1 ? "s" : "");
-}
 
-/* Close the passed sockets no listen entry used. */
-void
-listen_inherit_done(void)
-{
-	int	 i;
 
-	for (i = 0; i < listen_ninh; i++) {
-		if (listen_inh[i].i_fd == -1)
-			continue;
-		log_warnx("socket activation: descriptor %d%s%s matches no "
-		    "listen address: closed", listen_inh[i].i_fd,
-		    listen_inh[i].i_name != NULL ? " named " : "",
-		    listen_inh[i].i_name != NULL ? listen_inh[i].i_name : "");
-		close(listen_inh[i].i_fd);
-		listen_inh[i].i_fd = -1;
-	}
-}
-
-/* Whether two socket addresses are the same address and port or path. */
-static int
-listen_same(const struct sockaddr_storage *a,
-    const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
-	const struct sockaddr_un	*au = (const void *)a, *bu = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return 0;
-	switch (a->ss_family) {
-	case AF_INET:
-		return a4->sin_port == b4->sin_port &&
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	case AF_INET6:
-		return a6->sin6_port == b6->sin6_port &&
-		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof(a6->sin6_addr)) == 0;
-	case AF_UNIX:
-		return strcmp(au->sun_path, bu->sun_path) == 0;
-	default:
-		return 0;
-	}
-}
-
-/*
- * Give l a socket passed by the service manager, if one matches it by
- * name or address: it becomes the slot 0 socket (or the shared one).
- * With reuseport, the other slots' sockets join it in its group, which
- * needs ReusePort=yes on the systemd socket; without that, the listener
- * falls back to one shared socket.  Returns 1 if adopted.
- */
-static int
-listen_inherited(struct listener *l)
-{
-	struct inherited	*in;
-	socklen_t		 len;
-	int			 i, on = 0;
-
-	for (i = 0; i < listen_ninh; i++) {
-		in = &listen_inh[i];
-		if (in->i_fd != -1 && ((in->i_name != NULL &&
-		    strcmp(in->i_name, l->l_name) == 0) ||
-		    listen_same(&in->i_ss, &l->l_ss)))
-			break;
-	}
-	if (i == listen_ninh)
-		return 0;
-	in = &listen_inh[i];
-	if ((l->l_fds = calloc(1, sizeof(int))) == NULL ||
-	    (l->l_gidx = calloc(1, sizeof(int))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	l->l_fds[0] = in->i_fd;
-	l->l_nfds = l->l_gsize = 1;
-	l->l_inherited = 1;
-	in->i_fd = -1;
-	memcpy(&l->l_ss, &in->i_ss, sizeof(l->l_ss));
-	l->l_sslen = in->i_sslen;
-	if (l->l_ss.ss_family == AF_INET)
-		l->l_port = ntohs(((struct sockaddr_in *)&l->l_ss)->sin_port);
-	else if (l->l_ss.ss_family == AF_INET6)
-		l->l_port =
-		    ntohs(((struct sockaddr_in6 *)&l->l_ss)->sin6_port);
-	len = sizeof(on);
-	if (l->l_reuseport && (getsockopt(in->i_fd, SOL_SOCKET, SO_REUSEPORT,
-	    &on, &len) == -1 || !on)) {
-		log_warnx("listen %s: the socket passed by the service manager "
-		    "has no SO_REUSEPORT (ReusePort=yes): all workers share it",
-		    l->l_addr);
-		l->l_reuseport = 0;
-	}
-	log_info("listen %s: using the socket passed by the service manager",
-	    l->l_addr);
-	return 1;
-}
 
 /*
  * The sockets listening on l's address (TCP: any address of its family
@@ -611,18 +498,16 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	}
 	free(*name);
 	*name = NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	l = xcalloc(1, sizeof(*l));
 	if (listen_parse(spec, index, l, &e) == -1) {
 		log_warnx("listen %s: %s", spec, e);
 		free(l);
 		return NULL;
 	}
-	if ((*name = strdup(l->l_name)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	*name = xstrdup(l->l_name);
 	l->l_reuseport = reuseport;
 	l->l_backlog = c->c_backlog;
-	if (listen_inherited(l))
+	if (activate_take(l))
 		goto add;
 	if (listen_busy(l))
 		goto fail;
@@ -633,16 +518,13 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 			log_warn("listen %s", l->l_addr);
 		goto fail;
 	}
-	if ((l->l_fds = calloc(1, sizeof(int))) == NULL ||
-	    (l->l_gidx = calloc(1, sizeof(int))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	l->l_fds = xcalloc(1, sizeof(int));
+	l->l_gidx = xcalloc(1, sizeof(int));
 	if ((l->l_fds[0] = listen_socket(l, reuseport, l->l_backlog)) == -1)
 		goto fail;
 	l->l_nfds = l->l_gsize = 1;
  add:
-	v = reallocarray(master.m_lis, master.m_nlis + 1, sizeof(*v));
-	if (v == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	v = xreallocarray(master.m_lis, master.m_nlis + 1, sizeof(*v));
 	master.m_lis = v;
 	master.m_lis[master.m_nlis++] = l;
 	l->l_refs = 1;
@@ -709,4 +591,100 @@ listen_close_all(void)
 		free(master.m_lis[i]);
 	}
 	master.m_nlis = 0;
+}
+
+/* Whether fd is an open socket. */
+static int
+listen_is_sock(int fd)
+{
+	struct stat	 st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * A listener line (fields after "listener"): its sockets are taken as
+ * they are; the address is what the kernel says they are bound to, so
+ * nothing is resolved again.  NULL if the line is bad.
+ */
+struct listener *
+listen_adopt(char **f, int dry)
+{
+	struct listener		*l;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	const char		*e;
+	char			*p, *q;
+	int			 nfds, k, fd0;
+
+	nfds = (int)strtonum(f[3], 1, DROVER_MAX_WORKERS, &e);
+	if (e != NULL || handoff_unesc(f[5]) == -1)
+		return NULL;
+	l = xcalloc(1, sizeof(*l));
+	l->l_fds = xcalloc(nfds, sizeof(int));
+	l->l_gidx = xcalloc(nfds, sizeof(int));
+	l->l_addr = xstrdup(f[5]);
+	l->l_reuseport = f[0][0] == '1';
+	l->l_inherited = f[1][0] == '1';
+	l->l_backlog = (int)strtonum(f[2], 1, 65535, &e);
+	if (e != NULL)
+		goto bad;
+	for (p = f[4], k = 0; k < nfds; k++, p = q + 1) {
+		l->l_fds[k] = (int)strtol(p, &q, 10);
+		if (q == p || *q != ':')
+			goto bad;
+		p = q + 1;
+		l->l_gidx[k] = (int)strtol(p, &q, 10);
+		if (q == p || (*q != ',' && *q != '\0') ||
+		    (*q == '\0' && k + 1 < nfds) || (*q == ',' && k + 1 ==
+		    nfds) || l->l_gidx[k] < -1 || l->l_gidx[k] >= nfds ||
+		    (l->l_fds[k] == -1) != (l->l_gidx[k] == -1) ||
+		    (!dry && l->l_fds[k] != -1 && !listen_is_sock(l->l_fds[k])))
+			goto bad;
+		l->l_gsize += l->l_fds[k] != -1;
+		l->l_nfds = k + 1;
+	}
+	for (k = 0, fd0 = -1; k < nfds && fd0 == -1; k++)
+		fd0 = l->l_fds[k];
+	if (fd0 == -1)
+		goto bad;
+	if (dry)
+		return l;
+	for (k = 0; k < nfds; k++)
+		if (l->l_fds[k] != -1)
+			(void)fcntl(l->l_fds[k], F_SETFD, FD_CLOEXEC);
+	l->l_sslen = sizeof(l->l_ss);
+	if (getsockname(fd0, (struct sockaddr *)&l->l_ss,
+	    &l->l_sslen) == -1)
+		goto bad;
+	sin = (struct sockaddr_in *)&l->l_ss;
+	sin6 = (struct sockaddr_in6 *)&l->l_ss;
+	switch (l->l_ss.ss_family) {
+	case AF_INET:
+		l->l_type = LISTEN_TCP;
+		l->l_port = ntohs(sin->sin_port);
+		inet_ntop(AF_INET, &sin->sin_addr, l->l_host,
+		    sizeof(l->l_host));
+		break;
+	case AF_INET6:
+		l->l_type = LISTEN_TCP;
+		l->l_port = ntohs(sin6->sin6_port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, l->l_host,
+		    sizeof(l->l_host));
+		break;
+	case AF_UNIX:
+		l->l_type = LISTEN_UNIX;
+		if (strncmp(l->l_addr, "unix:", 5) != 0)
+			goto bad;
+		l->l_path = xstrdup(l->l_addr + 5);
+		break;
+	default:
+		goto bad;
+	}
+	return l;
+ bad:
+	l->l_nfds = 0;		/* not ours to close */
+	listen_close(l);
+	free(l);
+	return NULL;
 }

@@ -36,6 +36,8 @@ static void	 master_stop(int);
 static void	 master_exit(void);
 static void	 master_trim(void);
 static void	 master_stdio(void);
+static void	 master_options(int, char *[], const char ***, size_t *,
+		    char **, char ***, int *, int *);
 static void	 master_start(void);
 static void	 master_adopt(void);
 static void	 master_loop(const struct config *);
@@ -93,32 +95,29 @@ copy_environ(void)
 	return v;
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The command line: options are collected as key/value pairs in
+ * *cliopt (*ncli entries), applied after the file through config_set(),
+ * so that they mean exactly what the keys mean and override them; the
+ * file goes to *conffile, the command after -- to *cmd.  -n and -d set
+ * *check and *debug; -h and -V are done here.
+ */
+static void
+master_options(int argc, char *argv[], const char ***cliopt, size_t *ncli,
+    char **conffile, char ***cmd, int *check, int *debug)
 {
-	struct config	*c;
-	const char	*key, **cliopt = NULL;
-	char		**cmd = NULL, *conffile = NULL;
-	size_t		 ncli = 0;
-	int		 ch, check = 0, debug = 0, code;
+	const char	*key;
+	int		 ch;
 
-	master_stdio();
-	env = copy_environ();
-	upgrade_init(argc, argv, env);
-
-	/*
-	 * Options are collected as key/value pairs and applied after the
-	 * file through config_set(), so they mean exactly what the keys
-	 * mean and override them.
-	 */
-	if ((cliopt = calloc(2 * (size_t)argc + 2, sizeof(*cliopt))) == NULL)
+	if ((*cliopt = calloc(2 * (size_t)argc + 2, sizeof(**cliopt))) ==
+	    NULL)
 		err(EXIT_OSERR, "calloc");
 	while ((ch = getopt_long(argc, argv, "+c:w:l:s:p:ndVh", longopts,
 	    NULL)) != -1) {
 		key = NULL;
 		switch (ch) {
 		case 'c':
-			conffile = optarg;
+			*conffile = optarg;
 			break;
 		case 'w':
 			key = "workers";
@@ -139,10 +138,10 @@ main(int argc, char *argv[])
 			key = "stop_timeout";
 			break;
 		case 'n':
-			check = 1;
+			*check = 1;
 			break;
 		case 'd':
-			debug = 1;
+			*debug = 1;
 			break;
 		case 'V':
 			printf("drover %s\n", PACKAGE_VERSION);
@@ -153,15 +152,27 @@ main(int argc, char *argv[])
 			usage(stderr, EXIT_USAGE);
 		}
 		if (key != NULL) {
-			cliopt[ncli++] = key;
-			cliopt[ncli++] = optarg;
+			(*cliopt)[(*ncli)++] = key;
+			(*cliopt)[(*ncli)++] = optarg;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc > 0)
-		cmd = argv;
+	*cmd = optind < argc ? argv + optind : NULL;
+}
 
+int
+main(int argc, char *argv[])
+{
+	struct config	*c;
+	const char	**cliopt = NULL;
+	char		**cmd = NULL, *conffile = NULL;
+	size_t		 ncli = 0;
+	int		 check = 0, debug = 0, code;
+
+	master_stdio();
+	env = copy_environ();
+	upgrade_init(argc, argv, env);
+	master_options(argc, argv, &cliopt, &ncli, &conffile, &cmd, &check,
+	    &debug);
 	log_init(debug);
 	master.m_environ = env;
 	reload_init(conffile, cliopt, ncli, cmd);
@@ -235,8 +246,8 @@ master_start(void)
 			    (long)other);
 		fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
 	}
-	if (c->c_pidfile != NULL && (pidpath = strdup(c->c_pidfile)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	if (c->c_pidfile != NULL)
+		pidpath = xstrdup(c->c_pidfile);
 	if ((code = status_open(c->c_state_dir, &other)) != 0) {
 		master_exit();
 		if (code == 1)
@@ -248,12 +259,12 @@ master_start(void)
 
 	master.m_conf = c;
 	master.m_gen = master.m_lastgen = 1;
-	listen_inherit_init();
+	activate_init();
 	if (config_activate(c, master.m_gen) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
-	listen_inherit_done();
+	activate_done();
 	output_init(0);
 	c->c_refs++;
 
@@ -289,8 +300,8 @@ master_adopt(void)
 
 	c = upgrade_begin(fds);
 	pidfd = fds[UPGRADE_PIDFILE];
-	if (c->c_pidfile != NULL && (pidpath = strdup(c->c_pidfile)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	if (c->c_pidfile != NULL)
+		pidpath = xstrdup(c->c_pidfile);
 	master.m_conf = c;
 	if (config_activate(c, master.m_gen) == -1)
 		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the listeners");

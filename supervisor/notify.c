@@ -71,8 +71,7 @@ notify_init(int upgrade)
 	struct dirent	*de;
 	DIR		*d;
 
-	if (asprintf(&master.m_notifydir, "%s/notify", dir) == -1)
-		fatal(EXIT_OSERR, "%s", __func__);
+	(void)xasprintf(&master.m_notifydir, "%s/notify", dir);
 	if (mkdir(master.m_notifydir, 0711) == -1 && errno != EEXIST) {
 		log_warn("notify directory %s", master.m_notifydir);
 		return -1;
@@ -142,8 +141,7 @@ notify_open(struct worker *w, int *workerfd)
 		return 0;
 	}
 	w->w_nfd = fd;
-	if ((w->w_npath = strdup(sun.sun_path)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	w->w_npath = xstrdup(sun.sun_path);
 	return 0;
 }
 
@@ -389,9 +387,8 @@ notify_stream_read(struct worker *w)
 				notify_line(w, p, take - 1);
 				continue;
 			}
-			if (w->w_line == NULL &&
-			    (w->w_line = malloc(NOTIFY_MAX + 1)) == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
+			if (w->w_line == NULL)
+				w->w_line = xmalloc(NOTIFY_MAX + 1);
 			memcpy(w->w_line + w->w_linelen, p, take);
 			w->w_linelen += take;
 			if (nl != NULL) {

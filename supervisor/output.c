@@ -72,8 +72,7 @@ output_init(int force)
 	    O_CLOEXEC)) != -1)
 		out_fd = fd;		/* a pipe or terminal of our own */
 	/* A regular file is written as it is: it does not block. */
-	if ((out_q = malloc(OUTPUT_QUEUE)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	out_q = xmalloc(OUTPUT_QUEUE);
 	ev_io_init(&out_io, output_write_cb, out_fd, EV_WRITE);
 	log_setsink(output_log);
 	return 0;
@@ -208,9 +207,8 @@ output_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 		for (p = buf, len = (size_t)n; len > 0; p += take, len -= take) {
 			nl = memchr(p, '\n', len);
 			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
-			if (w->w_obuf == NULL &&
-			    (w->w_obuf = malloc(OUTPUT_LINE)) == NULL)
-				fatal(EXIT_OSERR, "%s", __func__);
+			if (w->w_obuf == NULL)
+				w->w_obuf = xmalloc(OUTPUT_LINE);
 			if (w->w_olen + take - (nl != NULL) > OUTPUT_LINE) {
 				/* Cut a long line where the buffer ends. */
 				take = OUTPUT_LINE - w->w_olen;

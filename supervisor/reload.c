@@ -292,11 +292,12 @@ reload_roll(int target)
 }
 
 /*
- * One slot of a reload.  Without start, only look: stop an old worker
- * whose replacement is confirmed, stop a worker of the abandoned
- * generation that does not serve, and count in *pending the slots under
- * way.  With start, give a slot still on another generation a worker of
- * the current one.  Returns 1 if the slot is under way.
+ * One slot of a reload.  Without start: stop an old worker whose
+ * replacement is confirmed, stop a worker of the abandoned generation
+ * that does not serve, give a slot with no worker at all one at once,
+ * and count in *pending the slots under way.  With start, give a slot
+ * still on another generation a worker of the current one.  Returns 1 if
+ * the slot is under way.
  */
 static int
 reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
@@ -306,7 +307,9 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 
 	if (s->s_state == SLOT_RETIRING)
 		return 0;
-	if (cur->w_gen == master.m_gen) {
+	/* Of the current generation, unless it has no worker at all. */
+	if (cur->w_gen == master.m_gen && (s->s_state != SLOT_EMPTY ||
+	    cur->w_pid != 0 || old->w_pid != 0)) {
 		if (start)
 			return 0;
 		if (old->w_pid != 0 && !old->w_termsent) {
@@ -328,6 +331,17 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 		if (master.m_reloading == RELOAD_BACK && cur->w_pid != 0 &&
 		    !cur->w_termsent && s->s_state != SLOT_READY)
 			slot_stop_current(s);
+		/*
+		 * A slot with no worker at all serves nothing already: it
+		 * gets one at once, whatever the batch.
+		 */
+		if (cur->w_pid == 0 && old->w_pid == 0 &&
+		    s->s_state == SLOT_EMPTY) {
+			(*pending)++;
+			s->s_failures = 0;
+			slot_spawn(s, s->s_last.x_pid != 0);
+			return 1;
+		}
 		return 0;
 	}
 	if ((cur->w_pid != 0 && s->s_state != SLOT_READY) || old->w_pid != 0)

@@ -201,9 +201,15 @@ slot_exited(struct worker *w, int status)
 	}
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_record(w, status, expected);
-	if (s->s_state == SLOT_RETIRING || expected) {
-		slot_change(s, s->s_state == SLOT_RETIRING ? SLOT_RETIRING :
-		    SLOT_EMPTY, SLOT_OP_CUR_GONE);
+	if (s->s_state == SLOT_RETIRING) {
+		slot_change(s, SLOT_RETIRING, SLOT_OP_CUR_GONE);
+		/* What is still queued needs a worker before it closes. */
+		if (!w->w_termsent && group_queued(s->s_id) > 0)
+			slot_grace(s, slot_delay(s));
+		return;
+	}
+	if (expected) {
+		slot_change(s, SLOT_EMPTY, SLOT_OP_CUR_GONE);
 		return;
 	}
 	if (!confirmed)
@@ -273,18 +279,32 @@ slot_notify_ready(struct worker *w)
 {
 	struct slot	*s = w->w_slot;
 
-	if (w->w_closing || w != SLOT_CUR(s) || s->s_state != SLOT_STARTING)
+	if (w->w_closing || w != SLOT_CUR(s))
+		return;
+	if (s->s_state == SLOT_RETIRING && w->w_conf->c_ready ==
+	    READY_NOTIFY && !w->w_ready) {
+		/* Worth knowing if the slot is wanted again (unretire). */
+		w->w_ready = 1;
+		w->w_readyat = ev_now(EV_DEFAULT);
+		return;
+	}
+	if (s->s_state != SLOT_STARTING)
 		return;
 	/* It speaks, so it has exec'd: take the report first. */
-	if (!worker_exec_read(w) || w->w_execfd != -1)
+	if (w->w_execfd != -1) {
+		if (!worker_exec_read(w))
+			return;
+		slot_exec_ok(w);
+	}
+	if (w->w_conf->c_ready == READY_EXEC) {
+		/* Only the end of a RELOADING=1; a reload grace runs on. */
+		if (s->s_state == SLOT_STARTING && !ev_is_active(&s->s_timer))
+			slot_change(s, SLOT_READY, SLOT_OP_NONE);
 		return;
-	master.m_execlogged = 0;
-	if (w->w_conf->c_ready == READY_EXEC && ev_is_active(&s->s_timer))
-		return;		/* the reload grace runs */
+	}
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_change(s, SLOT_READY, SLOT_OP_NONE);
-	if (w->w_conf->c_ready == READY_NOTIFY &&
-	    master.m_reloading == RELOAD_FORWARD && w->w_gen == master.m_gen &&
+	if (master.m_reloading == RELOAD_FORWARD && w->w_gen == master.m_gen &&
 	    !master.m_reload_proven && w->w_conf->c_reload_grace > 0)
 		slot_grace(s, w->w_conf->c_reload_grace);
 }
@@ -362,7 +382,12 @@ slot_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		 * queue is empty, or after the stop timeout, its worker may
 		 * stop.
 		 */
-		if (w->w_pid == 0 || w->w_termsent)
+		if (w->w_pid == 0) {
+			if (!slot_drain(s))
+				reload_due();	/* nothing left: free it */
+			break;
+		}
+		if (w->w_termsent)
 			break;
 		if (group_queued(s->s_id) > 0 && ev_now(EV_DEFAULT) -
 		    s->s_drain < master.m_conf->c_stop_timeout) {

@@ -56,17 +56,6 @@ static void	 slot_log_change(const struct slot *, enum slot_state,
 		    enum slot_op);
 static void	 slot_note(enum slot_state, enum slot_state);
 
-static const char *const slot_names[] = {
-	[SLOT_EMPTY] = "empty",
-	[SLOT_STARTING] = "starting",
-	[SLOT_READY] = "ready",
-	[SLOT_STOPPING] = "stopping",
-	[SLOT_BACKOFF] = "backoff",
-	[SLOT_FAILED] = "failed",
-	[SLOT_HALTED] = "halted",
-	[SLOT_RETIRING] = "retiring"
-};
-
 static const char *const slot_ops[] = {
 	[SLOT_OP_NONE] = "",
 	[SLOT_OP_STARTED] = "started",
@@ -77,46 +66,6 @@ static const char *const slot_ops[] = {
 	[SLOT_OP_CUR_GONE] = "worker gone",
 	[SLOT_OP_OLD_GONE] = "old worker gone"
 };
-
-#define T(s)	(1u << (s))
-/*
- * The transition table: slot_trans[from] has the bit of every state the
- * slot may go to from there.  Staying in a state is always allowed (a
- * worker swapped, asked to stop or gone).
- */
-static const unsigned int slot_trans[] = {
-	[SLOT_EMPTY] = T(SLOT_STARTING) | T(SLOT_BACKOFF) | T(SLOT_FAILED) |
-	    T(SLOT_READY) | T(SLOT_RETIRING),
-	[SLOT_STARTING] = T(SLOT_READY) | T(SLOT_STOPPING) | T(SLOT_BACKOFF) |
-	    T(SLOT_FAILED) | T(SLOT_HALTED) | T(SLOT_EMPTY) | T(SLOT_RETIRING),
-	[SLOT_READY] = T(SLOT_STARTING) | T(SLOT_STOPPING) | T(SLOT_BACKOFF) |
-	    T(SLOT_FAILED) | T(SLOT_HALTED) | T(SLOT_EMPTY) | T(SLOT_RETIRING),
-	[SLOT_STOPPING] = T(SLOT_EMPTY) | T(SLOT_STARTING) | T(SLOT_BACKOFF) |
-	    T(SLOT_FAILED) | T(SLOT_HALTED) | T(SLOT_READY) |
-	    T(SLOT_RETIRING),
-	[SLOT_BACKOFF] = T(SLOT_STARTING) | T(SLOT_FAILED) | T(SLOT_EMPTY) |
-	    T(SLOT_READY) | T(SLOT_RETIRING),
-	[SLOT_FAILED] = T(SLOT_STARTING) | T(SLOT_BACKOFF) | T(SLOT_EMPTY) |
-	    T(SLOT_READY) | T(SLOT_RETIRING),
-	[SLOT_HALTED] = T(SLOT_STARTING) | T(SLOT_BACKOFF) | T(SLOT_EMPTY) |
-	    T(SLOT_READY) | T(SLOT_RETIRING),
-	[SLOT_RETIRING] = T(SLOT_EMPTY) | T(SLOT_STARTING) | T(SLOT_READY) |
-	    T(SLOT_STOPPING)
-};
-#undef T
-
-const char *
-slot_state_name(enum slot_state st)
-{
-	return slot_names[st];
-}
-
-/* Whether the table allows a slot to go from one state to another. */
-int
-slot_legal(enum slot_state from, enum slot_state to)
-{
-	return from == to || (slot_trans[from] & (1u << to)) != 0;
-}
 
 /*
  * Add n empty slots at the end of the table, with their sockets in every
@@ -162,8 +111,8 @@ slot_free_retired(void)
 	while (n > 0) {
 		s = master.m_slots[n - 1];
 		if (s->s_state != SLOT_RETIRING || SLOT_CUR(s)->w_pid != 0 ||
-		    SLOT_OLD(s)->w_pid != 0)
-			break;
+		    SLOT_OLD(s)->w_pid != 0 || ev_is_active(&s->s_timer))
+			break;	/* still serving, or a drain worker to come */
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
 		log_info("slot %d: retired", s->s_id);
 		free(s->s_hist);
@@ -226,12 +175,12 @@ slot_log_change(const struct slot *s, enum slot_state from, enum slot_op op)
 		    old->w_termsent ? "stopping" : "serving");
 	if (cur->w_pid != 0)
 		log_debug("slot %d: %s -> %s%s%s: worker %ld (gen %llu)%s",
-		    s->s_id, slot_names[from], slot_names[s->s_state],
+		    s->s_id, slot_state_name(from), slot_state_name(s->s_state),
 		    op != SLOT_OP_NONE ? ", " : "", slot_ops[op],
 		    (long)cur->w_pid, (unsigned long long)cur->w_gen, o);
 	else
 		log_debug("slot %d: %s -> %s%s%s: no worker%s", s->s_id,
-		    slot_names[from], slot_names[s->s_state],
+		    slot_state_name(from), slot_state_name(s->s_state),
 		    op != SLOT_OP_NONE ? ", " : "", slot_ops[op], o);
 }
 
@@ -251,7 +200,7 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 
 	if (!slot_legal(from, to))
 		fatalx(EXIT_SOFTWARE, "slot %d: no transition from %s to %s "
-		    "(%s)", s->s_id, slot_names[from], slot_names[to],
+		    "(%s)", s->s_id, slot_state_name(from), slot_state_name(to),
 		    slot_ops[op]);
 	switch (op) {
 	case SLOT_OP_NEWCUR:
@@ -287,7 +236,7 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	    SLOT_OLD(s)->w_pid == 0 && group_slot_close(s->s_id) > 0) {
 		log_info("slot %d: its sockets are closed while it is %s; "
 		    "the connections queued there go to the other slots",
-		    s->s_id, slot_names[to]);
+		    s->s_id, slot_state_name(to));
 		group_steer();
 	}
 	status_changed();
@@ -313,8 +262,8 @@ slot_note(enum slot_state from, enum slot_state to)
 		    O_NOFOLLOW, 0644);
 	if (fd == -1 || from == to)
 		return;
-	n = snprintf(line, sizeof(line), "%s %s\n", slot_names[from],
-	    slot_names[to]);
+	n = snprintf(line, sizeof(line), "%s %s\n", slot_state_name(from),
+	    slot_state_name(to));
 	(void)write(fd, line, (size_t)n);
 }
 
@@ -393,8 +342,38 @@ slot_retire(struct slot *s)
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	s->s_drain = ev_now(EV_DEFAULT);
 	slot_change(s, SLOT_RETIRING, SLOT_OP_TERM_OLD);
-	if (SLOT_CUR(s)->w_pid != 0 && !SLOT_CUR(s)->w_termsent)
+	if (SLOT_CUR(s)->w_pid == 0)
+		slot_drain(s);
+	else if (!SLOT_CUR(s)->w_termsent)
 		slot_grace(s, SLOT_DRAIN_CHECK_TIME);
+}
+
+/*
+ * A retiring slot with no worker: connections queued on it would be
+ * reset when its sockets close, so a worker drains them first, of the
+ * generation known to serve (the old one while a reload goes forward).
+ * One that dies is followed by another after a restart delay, for as
+ * long as the stop timeout since the slot began to retire allows.
+ * Returns 1 if a worker was started or will be.
+ */
+int
+slot_drain(struct slot *s)
+{
+	struct config	*c = master.m_reloading == RELOAD_FORWARD ?
+			    master.m_prev : master.m_conf;
+
+	if (group_queued(s->s_id) == 0 || ev_now(EV_DEFAULT) - s->s_drain >=
+	    master.m_conf->c_stop_timeout)
+		return 0;
+	if (group_slot_open(s->s_id) == -1 ||
+	    worker_start(SLOT_CUR(s), c, c->c_gen) == -1) {
+		slot_grace(s, slot_delay(s));
+		return 1;
+	}
+	log_info("slot %d: a worker drains what is queued on it", s->s_id);
+	slot_change(s, SLOT_RETIRING, SLOT_OP_STARTED);
+	slot_grace(s, SLOT_DRAIN_CHECK_TIME);
+	return 1;
 }
 
 /*
@@ -406,16 +385,28 @@ void
 slot_unretire(struct slot *s)
 {
 	struct worker	*w = SLOT_CUR(s);
+	const struct config *c = w->w_conf;
 
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	log_info("slot %d: wanted again, no longer retiring", s->s_id);
-	if (w->w_pid == 0)
+	if (w->w_pid == 0) {
 		slot_change(s, SLOT_EMPTY, SLOT_OP_NONE);
-	else if (w->w_termsent)
+		return;
+	}
+	if (w->w_termsent) {
 		slot_change(s, SLOT_STOPPING, SLOT_OP_NONE);
-	else
-		slot_change(s, w->w_ready ? SLOT_READY : SLOT_STARTING,
-		    SLOT_OP_NONE);
+		return;
+	}
+	if (w->w_ready) {
+		slot_change(s, SLOT_READY, SLOT_OP_NONE);
+		return;
+	}
+	/* Not ready yet: wait for it as at its start. */
+	slot_change(s, SLOT_STARTING, SLOT_OP_NONE);
+	if (c->c_ready == READY_NOTIFY)
+		slot_grace(s, c->c_ready_timeout);
+	else if (w->w_execfd == -1 && w->w_execerr == 0)
+		slot_exec_ok(w);
 }
 
 /*
@@ -477,6 +468,8 @@ slot_adopt(struct slot *s, enum slot_state st)
 		slot_schedule(s, c->c_restart_delay);
 		return;
 	}
+	/* Made in the state it had: where it starts, not a transition. */
+	s->s_state = st;
 	slot_change(s, st, SLOT_OP_NONE);
 	if (st == SLOT_STARTING && c->c_ready == READY_NOTIFY)
 		slot_grace(s, c->c_ready_timeout);

@@ -46,6 +46,8 @@ __attribute__((__noreturn__)) static void
 		 spawn_fail(int, int, int);
 static int	 spawn_keep(const char *);
 static void	 spawn_rawdefault(int);
+static char	**spawn_envp(const struct slot *, const struct worker *, int,
+		    char [][SPAWN_VARLEN], char **, int *, char **);
 
 /*
  * Whether an inherited variable may pass to workers: drover's own
@@ -73,8 +75,7 @@ spawn_environ(const struct config *c, char **env)
 
 	for (i = 0; env[i] != NULL; i++)
 		;
-	if ((v = calloc(i + c->c_nenv + 1, sizeof(*v))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	v = xcalloc(i + c->c_nenv + 1, sizeof(*v));
 	for (i = 0; env[i] != NULL; i++) {
 		if (!spawn_keep(env[i]))
 			continue;
@@ -115,8 +116,7 @@ spawn_resolve(const char *cmd)
 		path = "";
 	for (p = path; strchr(cmd, '/') == NULL && *p != '\0'; p = end) {
 		end = strchrnul(p, ':');
-		if (asprintf(&full, "%.*s/%s", (int)(end - p), p, cmd) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
+		(void)xasprintf(&full, "%.*s/%s", (int)(end - p), p, cmd);
 		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(full, X_OK) == 0)
 			return full;
@@ -124,8 +124,7 @@ spawn_resolve(const char *cmd)
 		if (*end == ':')
 			end++;
 	}
-	if ((full = strdup(cmd)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	full = xstrdup(cmd);
 	return full;
 }
 
@@ -146,32 +145,21 @@ spawn_var(char vars[][SPAWN_VARLEN], int *nv, const char *fmt, ...)
 }
 
 /*
- * Fork worker w of slot s, with its notify channels, running its
- * configuration w->w_conf.  On success return its pid and the read end
- * of the exec-report pipe in *execfd; on failure log it, close what was
- * opened and return -1.
+ * The environment of worker w of slot s, with nfds listening sockets:
+ * its own variables (formatted in vars; the pid variables the child
+ * completes go to pidvars, *npid of them; LISTEN_FDNAMES, of any length,
+ * to *names) before its configuration's base environment.  The caller
+ * frees the array and *names.
  */
-pid_t
-spawn_worker(struct slot *s, struct worker *w, int *execfd)
+static char **
+spawn_envp(const struct slot *s, const struct worker *w, int nfds,
+    char vars[][SPAWN_VARLEN], char **pidvars, int *npid, char **names)
 {
 	const struct config	*c = w->w_conf;
 	char			**envp, **base = c->c_wenv;
-	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
-	char			*pidvars[2], *names = NULL;
-	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
-	int			 nv = 0, npid = 0, i, owfd;
 	size_t			 nbase;
-	pid_t			 pid, parent = getpid();
-	sigset_t		 all, old;
+	int			 nv = 0, i;
 
-	nfds = group_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
-	if (notify_open(w, &fds[nfds]) == -1)
-		return -1;
-	if (output_open(w, &owfd) == -1) {
-		close(fds[nfds]);
-		notify_close(w);
-		return -1;
-	}
 	spawn_var(vars, &nv, "DROVER_WORKER_ID=%d", s->s_id);
 	spawn_var(vars, &nv, "DROVER_GENERATION=%llu",
 	    (unsigned long long)w->w_gen);
@@ -183,25 +171,53 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 	if (c->c_watchdog > 0) {
 		spawn_var(vars, &nv, "WATCHDOG_USEC=%llu",
 		    (unsigned long long)(c->c_watchdog * 1e6));
-		pidvars[npid++] = spawn_var(vars, &nv, "WATCHDOG_PID=%.*s",
+		pidvars[(*npid)++] = spawn_var(vars, &nv, "WATCHDOG_PID=%.*s",
 		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	}
 	if (nfds > 0) {
 		spawn_var(vars, &nv, "LISTEN_FDS=%d", nfds);
-		pidvars[npid++] = spawn_var(vars, &nv, "LISTEN_PID=%.*s",
+		pidvars[(*npid)++] = spawn_var(vars, &nv, "LISTEN_PID=%.*s",
 		    SPAWN_PIDLEN, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-		if (asprintf(&names, "LISTEN_FDNAMES=%s", c->c_fdnames) == -1)
-			fatal(EXIT_OSERR, "%s", __func__);
+		(void)xasprintf(names, "LISTEN_FDNAMES=%s", c->c_fdnames);
 	}
 	for (nbase = 0; base[nbase] != NULL; nbase++)
 		;
-	if ((envp = calloc(nbase + nv + 2, sizeof(*envp))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	envp = xcalloc(nbase + nv + 2, sizeof(*envp));
 	for (i = 0; i < nv; i++)
 		envp[i] = vars[i];
-	if (names != NULL)
-		envp[nv++] = names;
+	if (*names != NULL)
+		envp[nv++] = *names;
 	memcpy(envp + nv, base, (nbase + 1) * sizeof(*envp));
+	return envp;
+}
+
+/*
+ * Fork worker w of slot s, with its notify channels, running its
+ * configuration w->w_conf.  On success return its pid and the read end
+ * of the exec-report pipe in *execfd; on failure log it, close what was
+ * opened and return -1.
+ */
+pid_t
+spawn_worker(struct slot *s, struct worker *w, int *execfd)
+{
+	const struct config	*c = w->w_conf;
+	char			**envp;
+	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
+	char			*pidvars[2], *names = NULL;
+	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
+	int			 npid = 0, owfd;
+	pid_t			 pid, parent = getpid();
+	sigset_t		 all, old;
+
+	nfds = group_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
+	if (notify_open(w, &fds[nfds]) == -1)
+		return -1;
+	if (output_open(w, &owfd) == -1) {
+		close(fds[nfds]);
+		notify_close(w);
+		return -1;
+	}
+	envp = spawn_envp(s, w, nfds, vars, pidvars, &npid, &names);
 
 	/*
 	 * Signals stay blocked across fork, so none reaches the child while

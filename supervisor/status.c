@@ -36,12 +36,18 @@ static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 /* How late status.json may show a counter. */
 #define STATUS_COUNTED	0.2
 static void	 status_empty(FILE *);
+static void	 status_fail(const char *);
+static void	 status_slot(FILE *, const struct slot *);
 static void	 status_time(FILE *, double);
 static void	 status_exit(FILE *, const struct exitinfo *);
 static int	 status_nready(void);
 
 static int		 status_dirfd = -1;
 static int		 status_lockfd = -1;	/* the locked `lock` */
+static int		 status_spare = -1;	/* for a write without fds */
+static int		 status_retry;		/* a write failed */
+static ev_tstamp	 status_faillog;	/* when that was said */
+static unsigned long	 status_quiet;		/* failures not said since */
 static int		 status_isready;
 static ev_prepare	 status_prepare;
 static ev_timer		 status_tick;
@@ -60,8 +66,7 @@ status_open(const char *dir, pid_t *holder)
 	int	 held;
 
 	if (mkdir(dir, 0755) == -1 && errno == ENOENT) {
-		if ((copy = strdup(dir)) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
+		copy = xstrdup(dir);
 		for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
 			*p = '\0';
 			if (mkdir(copy, 0755) == -1 && errno != EEXIST)
@@ -122,6 +127,7 @@ status_start(int upgrade)
 		status_isready = 1;
 	else
 		(void)unlinkat(status_dirfd, "ready", 0);
+	status_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (status_write("live", status_empty) == -1 ||
 	    status_write("status.json", status_json) == -1)
 		return -1;
@@ -184,29 +190,63 @@ status_write(const char *file, void (*write_cb)(FILE *))
 	(void)snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
 	fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC, 0644);
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+	    status_spare != -1) {
+		/* Out of descriptors: the spare one is for this. */
+		close(status_spare);
+		status_spare = -1;
+		fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0644);
+	}
 	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		log_warn("state file %s", tmp);
+		status_fail(tmp);
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
 	write_cb(fp);
 	if (fflush(fp) == EOF || ferror(fp)) {
-		log_warn("state file %s", tmp);
+		status_fail(tmp);
 		fclose(fp);
 		return -1;
 	}
 	if (fclose(fp) == EOF ||
 	    renameat(status_dirfd, tmp, status_dirfd, file) == -1) {
-		log_warn("state file %s", file);
+		status_fail(file);
 		return -1;
 	}
+	if (status_spare == -1)
+		status_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
 /*
+ * A state file could not be written: say so (once a minute at most) and
+ * try again at the next tick of `live`, until it works.
+ */
+static void
+status_fail(const char *file)
+{
+	ev_tstamp	 now = ev_now(EV_DEFAULT);
+
+	status_retry = 1;
+	if (status_faillog != 0 && now - status_faillog < 60) {
+		status_quiet++;
+		return;
+	}
+	if (status_quiet > 0)
+		log_warn("state file %s (%lu more failures); trying again "
+		    "every second", file, status_quiet);
+	else
+		log_warn("state file %s; trying again every second", file);
+	status_faillog = now;
+	status_quiet = 0;
+}
+
+/*
  * Bring status.json and `ready` up to date if anything changed.  Called
- * before the loop blocks, and once more at exit.
+ * before the loop blocks, and once more at exit.  A write that fails is
+ * tried again at the next tick, not at every iteration.
  */
 void
 status_flush(void)
@@ -222,14 +262,23 @@ status_flush(void)
 	 * whoever sees "ready": true in status.json finds the file too.
 	 */
 	if (!ready && status_isready) {
-		if (unlinkat(status_dirfd, "ready", 0) == -1 && errno != ENOENT)
-			log_warn("state file ready");
-		status_isready = 0;
+		if (unlinkat(status_dirfd, "ready", 0) == -1 && errno !=
+		    ENOENT)
+			status_fail("ready");
+		else
+			status_isready = 0;
 	}
 	if (ready && !status_isready &&
 	    status_write("ready", status_empty) == 0)
 		status_isready = 1;
-	(void)status_write("status.json", status_json);
+	if (status_write("status.json", status_json) == 0 &&
+	    status_isready == ready && status_retry) {
+		status_retry = 0;
+		if (status_faillog != 0)
+			log_info("state files written again");
+		status_faillog = 0;
+		status_quiet = 0;
+	}
 	/* The service manager hears it once the files say it. */
 	sdnotify_state(ready, status_nready(), slot_target());
 }
@@ -249,6 +298,8 @@ status_live(void)
 {
 	if (utimensat(status_dirfd, "live", NULL, 0) == -1)
 		(void)status_write("live", status_empty);
+	if (status_retry)
+		master.m_dirty = 1;
 }
 
 static void
@@ -337,6 +388,36 @@ status_exit(FILE *fp, const struct exitinfo *x)
 	fputc('}', fp);
 }
 
+/* One slot's object in status.json. */
+static void
+status_slot(FILE *fp, const struct slot *s)
+{
+	const struct worker	*w = SLOT_CUR(s), *old = SLOT_OLD(s);
+
+	fprintf(fp, "{\"id\": %d, \"pid\": %ld, \"generation\": %llu, "
+	    "\"state\": \"%s\", \"restarts\": %u, \"failures\": %u, "
+	    "\"backoff_ms\": %lld, \"status\": ", s->s_id, (long)w->w_pid,
+	    (unsigned long long)w->w_gen, slot_state_name(s->s_state),
+	    s->s_restarts, s->s_failures, s->s_state == SLOT_BACKOFF ?
+	    (long long)(s->s_delay * 1000 + 0.5) : 0);
+	if (s->s_status[0] != '\0')
+		status_str(fp, s->s_status);
+	else
+		fputs("null", fp);
+	fprintf(fp, ", \"notify\": {\"messages\": %lu, \"malformed\": %lu, "
+	    "\"rejected\": %lu}, \"old\": ", s->s_nmsg, s->s_nbad,
+	    s->s_nrejected);
+	if (old->w_pid != 0)
+		fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, \"state\": "
+		    "\"%s\"}", (long)old->w_pid, (unsigned long long)old->w_gen,
+		    old->w_termsent ? "stopping" : "serving");
+	else
+		fputs("null", fp);
+	fputs(", \"last_exit\": ", fp);
+	status_exit(fp, &s->s_last);
+	fputc('}', fp);
+}
+
 /*
  * The content of status.json, also served by the health endpoint; its
  * fields are documented in drover(8).
@@ -347,8 +428,6 @@ status_json(FILE *fp)
 	const struct config	*c = master.m_conf;
 	const struct reloadinfo	*r = &master.m_reload;
 	const struct listener	*l;
-	const struct slot	*s;
-	const struct worker	*w, *old;
 	size_t			 i;
 	int			 k;
 
@@ -404,34 +483,8 @@ status_json(FILE *fp)
 	}
 	fprintf(fp, "%s],\n  \"slots\": [", c->c_nlisten ? "\n  " : "");
 	for (k = 0; k < master.m_nslots; k++) {
-		s = master.m_slots[k];
-		w = SLOT_CUR(s);
-		old = SLOT_OLD(s);
-		fprintf(fp, "%s\n    {\"id\": %d, \"pid\": %ld, "
-		    "\"generation\": %llu, \"state\": \"%s\", "
-		    "\"restarts\": %u, \"failures\": %u, \"backoff_ms\": %lld,"
-		    " \"status\": ", k > 0 ? "," : "", s->s_id,
-		    (long)w->w_pid, (unsigned long long)w->w_gen,
-		    slot_state_name(s->s_state), s->s_restarts,
-		    s->s_failures, s->s_state == SLOT_BACKOFF ?
-		    (long long)(s->s_delay * 1000 + 0.5) : 0);
-		if (s->s_status[0] != '\0')
-			status_str(fp, s->s_status);
-		else
-			fputs("null", fp);
-		fprintf(fp, ", \"notify\": {\"messages\": %lu, "
-		    "\"malformed\": %lu, \"rejected\": %lu}, \"old\": ",
-		    s->s_nmsg, s->s_nbad, s->s_nrejected);
-		if (old->w_pid != 0)
-			fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, "
-			    "\"state\": \"%s\"}", (long)old->w_pid,
-			    (unsigned long long)old->w_gen, old->w_termsent ?
-			    "stopping" : "serving");
-		else
-			fputs("null", fp);
-		fputs(", \"last_exit\": ", fp);
-		status_exit(fp, &s->s_last);
-		fputc('}', fp);
+		fputs(k > 0 ? ",\n    " : "\n    ", fp);
+		status_slot(fp, master.m_slots[k]);
 	}
 	fprintf(fp, "%s]\n}\n", master.m_nslots ? "\n  " : "");
 }

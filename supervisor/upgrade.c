@@ -120,11 +120,9 @@ upgrade_init(int argc, char **argv, char **env)
 	size_t		 i, j, len = strlen(UPGRADE_ENV);
 	int		 i2;
 
-	if ((upgrade_argv = calloc(argc + 1, sizeof(char *))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	upgrade_argv = xcalloc(argc + 1, sizeof(char *));
 	for (i2 = 0; i2 < argc; i2++)
-		if ((upgrade_argv[i2] = strdup(argv[i2])) == NULL)
-			fatal(EXIT_OSERR, "%s", __func__);
+		upgrade_argv[i2] = xstrdup(argv[i2]);
 	if (strchr(argv[0], '/') != NULL)
 		upgrade_self = realpath(argv[0], NULL);
 	if (upgrade_self == NULL)
@@ -330,11 +328,9 @@ upgrade_env(int fd)
 
 	for (n = 0; master.m_environ[n] != NULL; n++)
 		;
-	if ((envp = calloc(n + 2, sizeof(*envp))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	envp = xcalloc(n + 2, sizeof(*envp));
 	memcpy(envp, master.m_environ, n * sizeof(*envp));
-	if (asprintf(&envp[n], "%s=%d", UPGRADE_ENV, fd) == -1)
-		fatal(EXIT_OSERR, "%s", __func__);
+	(void)xasprintf(&envp[n], "%s=%d", UPGRADE_ENV, fd);
 	envp[n + 1] = NULL;
 	return envp;
 }
@@ -375,8 +371,7 @@ upgrade_check(void)
 	}
 	for (argc = 0; upgrade_argv[argc] != NULL; argc++)
 		;
-	if ((argv = calloc(argc + 2, sizeof(*argv))) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	argv = xcalloc(argc + 2, sizeof(*argv));
 	argv[0] = upgrade_self;
 	argv[1] = "-n";
 	for (i = 1; i < argc; i++)

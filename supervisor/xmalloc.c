@@ -19,6 +19,16 @@
 #include "drover-master.h"
 
 void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if ((p = malloc(size)) == NULL)
+		fatal(EXIT_OSERR, "malloc");
+	return p;
+}
+
+void *
 xcalloc(size_t n, size_t size)
 {
 	void	*p;
@@ -43,6 +53,16 @@ xstrdup(const char *s)
 
 	if ((d = strdup(s)) == NULL)
 		fatal(EXIT_OSERR, "strdup");
+	return d;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char	*d;
+
+	if ((d = strndup(s, n)) == NULL)
+		fatal(EXIT_OSERR, "strndup");
 	return d;
 }
 

@@ -151,8 +151,7 @@ start(struct tl_daemon *d, const char *ssaopts, int lastfd,
 		old = old != NULL ? tl_fmt("%s", old) : NULL;
 		if (setenv("TL_DAEMON_WRAPPER", wrap, 1) == -1)
 			sysbail("setenv");
-		if (tl_daemon_start(d, v) == -1)
-			bail("cannot start %s", wrap);
+		tl_start(d, v, 0);
 		if (old != NULL)
 			(void)setenv("TL_DAEMON_WRAPPER", old, 1);
 		else

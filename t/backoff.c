@@ -49,17 +49,14 @@ main(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct seen		 sn;
-	const char		*conf, *argv[] = { "-c", NULL, "-w", "1",
-				    "--", "/bin/sh", "-c", "exit 3", NULL };
+	const char		*argv[] = { "-w", "1", "--", "/bin/sh", "-c",
+				    "exit 3", NULL };
 	long long		 want, f, n = 0;
 
 	plan_lazy();
-	conf = tl_fmt("%s/drover.conf", tl_tmpdir());
-	tl_write_file(conf, "restart_delay = 100ms\nrestart_delay_max = 800ms\n"
-	    "restart_budget = %d\nrestart_window = 1h\n", BUDGET);
-	argv[1] = conf;
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
+	tl_start_conf(&d, tl_fmt("restart_delay = 100ms\n"
+	    "restart_delay_max = 800ms\nrestart_budget = %d\n"
+	    "restart_window = 1h\n", BUDGET), argv, 0);
 
 	memset(&sn, 0xff, sizeof(sn));
 	j = tl_status_wait(&d, observe, &sn, 20000);

@@ -33,18 +33,10 @@
 #define RUN_MS	10000	/* a drover that should exit at once */
 #define MAXARGS	32
 
-/* Slot slot has at least min consecutive failures. */
-struct failures {
-	int		 slot;
-	long long	 min;
-};
-
 static const char	*drover_bin(void);
 static int		 run(const char *, ...);
 static int		 has(const char *);
 static int		 has_line(const char *);
-static int		 pred_failures(const struct tl_json *, void *);
-static const char	*conf_file(const char *, ...) TL_PRINTF(1, 2);
 static void		 test_usage(const char *);
 static void		 test_config(const char *);
 static void		 test_check(const char *);
@@ -121,34 +113,6 @@ has_line(const char *line)
 	return 0;
 }
 
-static int
-pred_failures(const struct tl_json *j, void *arg)
-{
-	const struct failures	*f = arg;
-
-	return tl_json_int(j, tl_fmt("slots.%d.failures", f->slot), -1) >=
-	    f->min;
-}
-
-/* A new configuration file in a fresh directory, holding the text. */
-static const char *
-conf_file(const char *fmt, ...)
-{
-	const char	*path;
-	va_list		 ap;
-	char		*text;
-
-	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) == -1)
-		sysbail("vasprintf");
-	va_end(ap);
-	path = tl_fmt("%s/drover.conf", tl_tmpdir());
-	if (tl_write_file(path, "%s", text) == -1)
-		sysbail("write %s", path);
-	free(text);
-	return path;
-}
-
 /* A wrong command line exits 64 and says what is wrong. */
 static void
 test_usage(const char *st)
@@ -166,6 +130,10 @@ test_usage(const char *st)
 	is_int(64, run("-s", st, "-l", "nonsense", "--", "/bin/true", NULL),
 	    "-l nonsense exits 64");
 	ok(has("nonsense"), "and the message names the address");
+	is_int(64, run("-s", st, "-l", "[]:8080", "--", "/bin/true", NULL),
+	    "-l []:8080 (an empty IPv6 host) exits 64");
+	ok(has("empty IPv6 address"), "and says the IPv6 address is empty, "
+	    "instead of listening on every IPv4 one");
 
 	is_int(78, run("-s", st, "-w", "1", NULL),
 	    "no command at all exits 78");
@@ -181,7 +149,7 @@ test_config(const char *st)
 	char		 longline[251];
 
 	/* Without -n: a real start refuses the file just the same. */
-	f = conf_file("workers = 2\nwokers = 3\n");
+	f = tl_conf_file("workers = 2\nwokers = 3\n");
 	is_int(78, run("-s", st, "-c", f, "--", "/bin/sleep", "1000", NULL),
 	    "an unknown key exits 78, also without -n");
 	ok(has(tl_fmt("%s:2: unknown key \"wokers\"", f)),
@@ -192,12 +160,12 @@ test_config(const char *st)
 	 * inih takes a colon for '=' (drover.conf(5) says so), so this is
 	 * the key "listen 127.0.0.1": an error all the same.
 	 */
-	f = conf_file("workers = 2\nlisten 127.0.0.1:80\n");
+	f = tl_conf_file("workers = 2\nlisten 127.0.0.1:80\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "a listen line without = exits 78");
 	ok(has(tl_fmt("%s:2: ", f)), "the message names FILE:2");
 
-	f = conf_file("workers = 2\nlisten\n");
+	f = tl_conf_file("workers = 2\nlisten\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "a line that is no key = value exits 78");
 	ok(has(tl_fmt("%s:2: syntax error", f)),
@@ -206,13 +174,13 @@ test_config(const char *st)
 	memset(longline, 'x', sizeof(longline) - 1);
 	memcpy(longline, "command = /bin/echo ", 20);
 	longline[sizeof(longline) - 1] = '\0';
-	f = conf_file("%s\nworkers = 2\n", longline);
+	f = tl_conf_file("%s\nworkers = 2\n", longline);
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "a line of 250 characters exits 78");
 	ok(has(tl_fmt("%s:1: line too long", f)),
 	    "the message names FILE:1 and says line too long");
 
-	f = conf_file("workers = 2\n[server]\nport = 3\n");
+	f = tl_conf_file("workers = 2\n[server]\nport = 3\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "a key in an unknown section exits 78");
 	ok(has("unknown section [server]"), "the message names the section");
@@ -223,17 +191,17 @@ test_config(const char *st)
 	ok(has(tl_fmt("%s:2: unknown section", f)),
 	    "the message names the line of the section header, FILE:2");
 	/* And a foreign section without any key is an error too. */
-	f = conf_file("workers = 2\n[server]\n");
+	f = tl_conf_file("workers = 2\n[server]\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "an empty unknown section exits 78 too");
 
-	f = conf_file("workers = 2\nstop_timeout = soon\n");
+	f = tl_conf_file("workers = 2\nstop_timeout = soon\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "a bad duration exits 78");
 	ok(has(tl_fmt("%s:2: stop_timeout = soon", f)),
 	    "the message names FILE:2, the key and the value");
 
-	f = conf_file("[drover]\n  workers = 2\n");
+	f = tl_conf_file("[drover]\n  workers = 2\n");
 	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
 	    "an indented line right after [drover] exits 78");
 	ok(has(tl_fmt("%s:2: indented line", f)),
@@ -251,7 +219,7 @@ test_check(const char *st)
 {
 	const char	*f;
 
-	f = conf_file("workers = 2\ncommand = /bin/echo a\n    b\n");
+	f = tl_conf_file("workers = 2\ncommand = /bin/echo a\n    b\n");
 	is_int(0, run("-n", "-s", st, "-c", f, NULL),
 	    "-n with a valid file exits 0");
 	ok(has_line("command = /bin/echo a b"),
@@ -267,7 +235,7 @@ test_check(const char *st)
 	is_string(tl_fmt("drover %s\n", PACKAGE_VERSION), out,
 	    "-V prints the name and version");
 
-	f = conf_file("workers = 5\nlisten = 127.0.0.1:81\n"
+	f = tl_conf_file("workers = 5\nlisten = 127.0.0.1:81\n"
 	    "listen = 127.0.0.1:83\ncommand = /bin/echo file\n");
 	is_int(0, run("-n", "-s", st, "-c", f, NULL), "-n shows the file");
 	ok(has_line("workers = 5") && has_line("listen = 127.0.0.1:81") &&
@@ -308,10 +276,7 @@ test_pidfile(void)
 	pidfile = tl_fmt("%s/drover.pid", tl_tmpdir());
 	argv[5] = pidfile;
 	argv[7] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("workers never became ready");
+	j = tl_start(&d, argv, 1);
 	p0 = tl_json_int(j, "slots.0.pid", 0);
 	p1 = tl_json_int(j, "slots.1.pid", 0);
 	port = tl_port(j, 0);
@@ -399,23 +364,18 @@ test_nocommand(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct failures		 f;
 	const char		*st, *argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--", "/nonexistent/cmd", NULL };
 	char			*log;
 	long long		 t0, elapsed, b2, b4, restarts;
 
 	t0 = tl_now_ms();
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	f.slot = 0;
-	f.min = 2;
-	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	tl_start(&d, argv, 0);
+	j = TL_WAIT(&d, 10000, TL_MIN("slots.0.failures", 2));
 	ok(j != NULL, "slot 0 fails twice");
 	b2 = tl_json_int(j, "slots.0.backoff_ms", -1);
 	tl_json_free(j);
-	f.min = 4;
-	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	j = TL_WAIT(&d, 10000, TL_MIN("slots.0.failures", 4));
 	elapsed = tl_now_ms() - t0;
 	ok(j != NULL, "slot 0 fails four times");
 	b4 = tl_json_int(j, "slots.0.backoff_ms", -1);
@@ -450,21 +410,17 @@ test_noexec(const char *dir)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct failures		 f;
 	const char		*cmd, *argv[] = { "-w", "1", "--", NULL, NULL };
 
 	cmd = tl_fmt("%s/notexec", dir);
 	if (tl_write_file(cmd, "#!/bin/sh\nexit 0\n") == -1)
 		sysbail("write %s", cmd);
 	argv[3] = cmd;
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
+	tl_start(&d, argv, 0);
 	is_int(0, tl_wait_log(&d, tl_fmt("cannot exec %s: Permission denied",
 	    cmd), 10000), "a mode 0644 command: the log says Permission "
 	    "denied");
-	f.slot = 0;
-	f.min = 2;
-	j = tl_status_wait(&d, pred_failures, &f, 10000);
+	j = TL_WAIT(&d, 10000, TL_MIN("slots.0.failures", 2));
 	ok(j != NULL, "the slot keeps retrying");
 	is_int(126, tl_json_int(j, "slots.0.last_exit.code", -1),
 	    "last_exit.code is 126");

@@ -122,7 +122,9 @@ pred_settled(const struct tl_json *j, void *arg)
 /*
  * Start drover with argv and wait until every worker has said READY=1.
  * Returns that status, or NULL after a failed test naming what (the
- * daemon is killed; the test library shows its log at exit).
+ * daemon is killed; the test library shows its log at exit).  Not
+ * tl_start()'s wait, which bails out: an example that cannot start (its
+ * interpreter broken, say) is one failed test, and the others still run.
  */
 static struct tl_json *
 start(struct tl_daemon *d, const char *const argv[], const char *what)
@@ -131,8 +133,7 @@ start(struct tl_daemon *d, const char *const argv[], const char *what)
 	const char	*why = NULL;
 	size_t		 i;
 
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
+	tl_start(d, argv, 0);
 	j = tl_status_wait(d, pred_settled, NULL, START_MS);
 	if (j != NULL && !tl_pred_all_ready(j, NULL)) {
 		for (i = 0; i < tl_json_len(j, "slots") && why == NULL; i++)

@@ -33,7 +33,6 @@
 
 #define WAIT_MS		10000
 
-static void		 start(struct tl_daemon *, const char *const []);
 static char		*listing(const char *, int);
 static void		 test_same_address(void);
 static void		 test_orphans_listen(void);
@@ -43,19 +42,6 @@ static void		 test_reload_address(void);
 static void		 test_default_state(void);
 
 static const char	*hello;
-
-/* Start drover with argv and wait for every slot to be ready. */
-static void
-start(struct tl_daemon *d, const char *const argv[])
-{
-	struct tl_json	*j;
-
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("workers never became ready");
-	tl_json_free(j);
-}
 
 /*
  * What a state directory holds that its master does not rewrite by
@@ -112,16 +98,14 @@ test_same_address(void)
 	int			 port, status;
 	char			 body[64];
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	port = tl_port(j, 0);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
 
 	argv2[3] = tl_fmt("127.0.0.1:%d", port);
-	if (tl_daemon_start(&d2, argv2) == -1)
-		bail("cannot start a second drover");
+	tl_start(&d2, argv2, 0);
 	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "same address: the second "
 	    "drover exits 71");
 	log = tl_slurp(d2.log);
@@ -168,8 +152,7 @@ test_orphans_listen(void)
 	long long		 w0, w1;
 	int			 port;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	port = tl_port(j, 0);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
@@ -182,8 +165,7 @@ test_orphans_listen(void)
 	    "workers, ignoring SIGTERM, outlive their master");
 
 	argv2[3] = tl_fmt("127.0.0.1:%d", port);
-	if (tl_daemon_start(&d2, argv2) == -1)
-		bail("cannot start a second drover");
+	tl_start(&d2, argv2, 0);
 	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "orphans: a new drover on "
 	    "their address exits 71");
 	log = tl_slurp(d2.log);
@@ -196,8 +178,7 @@ test_orphans_listen(void)
 	ok(tl_wait_pid_gone((pid_t)w0, WAIT_MS) == 0 &&
 	    tl_wait_pid_gone((pid_t)w1, WAIT_MS) == 0, "orphans: killed by "
 	    "the test");
-	if (tl_daemon_start(&d2, argv2) == -1)
-		bail("cannot start drover");
+	tl_start(&d2, argv2, 0);
 	j = tl_status_wait(&d2, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL && tl_port(j, 0) == port, "orphans: once they are gone, "
 	    "drover starts on the address");
@@ -228,7 +209,7 @@ test_same_state(void)
 	int			 status;
 	char			 body[64];
 
-	start(&d, argv);
+	tl_json_free(tl_start(&d, argv, 1));
 	before = listing(d.state, 0);
 	nbefore = listing(tl_fmt("%s/notify", d.state), 1);
 	ok(before != NULL && strstr(before, "\nlock ") != NULL &&
@@ -236,10 +217,9 @@ test_same_state(void)
 	    "same state: the state directory holds its lock file, with the "
 	    "master's pid");
 
-	/* tl_daemon_start passes its own -s first; the later one wins. */
+	/* The library passes its own -s first; the later one wins. */
 	argv2[1] = d.state;
-	if (tl_daemon_start(&d2, argv2) == -1)
-		bail("cannot start a second drover");
+	tl_start(&d2, argv2, 0);
 	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same state: the second "
 	    "master exits 75");
 	log = tl_slurp(d2.log);
@@ -259,8 +239,7 @@ test_same_state(void)
 	free(nafter);
 
 	argv3[1] = d.state;
-	if (tl_daemon_start(&d2, argv3) == -1)
-		bail("cannot start a second drover");
+	tl_start(&d2, argv3, 0);
 	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same pid file and state: "
 	    "exit 75");
 	log = tl_slurp(d2.log);
@@ -299,7 +278,6 @@ test_killed_master_state(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	struct tl_match		 m;
 	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
 				    hello, NULL };
 	const char		*argv2[] = { "-s", NULL, "-w", "1", "-l",
@@ -307,8 +285,7 @@ test_killed_master_state(void)
 	char			*n;
 	long long		 w0;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGKILL);
@@ -318,14 +295,10 @@ test_killed_master_state(void)
 	ok(access(tl_fmt("%s/lock", d.state), F_OK) == 0, "killed master: "
 	    "its lock file is left");
 	argv2[1] = d.state;
-	if (tl_daemon_start(&d2, argv2) == -1)
-		bail("cannot start drover");
+	tl_start(&d2, argv2, 0);
 	d2.state = d.state;	/* where it writes, its -s being the last */
 	/* The dead master's status.json is still there: wait for ours. */
-	m.path = "pid";
-	m.str = NULL;
-	m.num = d2.pid;
-	tl_json_free(tl_status_wait(&d2, tl_pred_match, &m, WAIT_MS));
+	tl_json_free(TL_WAIT(&d2, WAIT_MS, TL_EQ("pid", d2.pid)));
 	j = tl_status_wait(&d2, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL && tl_json_int(j, "pid", 0) == d2.pid, "killed master: "
 	    "a new master takes its state directory");
@@ -347,30 +320,20 @@ test_reload_address(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	struct tl_match		 m;
-	const char		*cf = tl_fmt("%s/reload.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", cf, NULL };
 	const char		*argv2[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
 				    hello, NULL };
 	const char		*err;
 	int			 other;
 
-	start(&d2, argv2);
-	j = tl_status(&d2);
+	j = tl_start(&d2, argv2, 1);
 	other = tl_port(j, 0);
 	tl_json_free(j);
-	if (tl_write_file(cf, "workers = 1\nlisten = 127.0.0.1:0\n"
-	    "command = %s\n", hello) == -1)
-		sysbail("write %s", cf);
-	start(&d, argv);
-	if (tl_write_file(cf, "workers = 1\nlisten = 127.0.0.1:0\n"
-	    "listen = 127.0.0.1:%d\ncommand = %s\n", other, hello) == -1)
-		sysbail("write %s", cf);
+	tl_json_free(tl_start_conf(&d, tl_fmt("workers = 1\n"
+	    "listen = 127.0.0.1:0\ncommand = %s\n", hello), NULL, 1));
+	tl_conf_rewrite(&d, "workers = 1\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:%d\ncommand = %s\n", other, hello);
 	tl_daemon_kill(&d, SIGHUP);
-	m.path = "reload.result";
-	m.str = "failed";
-	m.num = 0;
-	j = tl_status_wait(&d, tl_pred_match, &m, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("reload.result", "failed"));
 	err = tl_json_str(j, "reload.error");
 	ok(j != NULL && err != NULL && strstr(err, tl_fmt("127.0.0.1:%d",
 	    other)) != NULL && strstr(err, tl_fmt("(pid %ld, drover)",

@@ -39,8 +39,6 @@ static int		 have_ipv6(void);
 static int		 connect6(int);
 static int		 get_fd(int, const char *);
 static unsigned long	 inode_of(pid_t, int);
-static void		 start_ready(struct tl_daemon *, const char *const [],
-			    struct tl_json **);
 static void		 worker_main(void) __attribute__((noreturn));
 static const char	*worker_fds(struct tl_daemon *, long long);
 static void		 test_sockets(int);
@@ -126,18 +124,6 @@ inode_of(pid_t pid, int fd)
 	return 0;
 }
 
-/* Start drover and wait until every slot is ready; bail if not. */
-static void
-start_ready(struct tl_daemon *d, const char *const argv[],
-    struct tl_json **jp)
-{
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((*jp = tl_status_wait(d, tl_pred_all_ready, NULL, 10000)) ==
-	    NULL)
-		bail("workers never became ready");
-}
-
 /*
  * The worker mode of this program: before it opens anything, write "fds
  * of worker PID: 0 1 2 ..." (its descriptors as inherited) to its standard
@@ -214,7 +200,7 @@ test_sockets(int v6)
 		argv[8] = "--worker";
 		argv[9] = NULL;
 	}
-	start_ready(&d, argv, &j);
+	j = tl_start(&d, argv, 1);
 	want = v6 ? "0 1 2 3 4 5 6" : "0 1 2 3 4 5";
 	for (k = 0; k < 2; k++) {
 		pid[k] = tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
@@ -276,7 +262,7 @@ test_serve(int v6)
 		argv[7] = argv[9];
 		argv[8] = NULL;
 	}
-	start_ready(&d, argv, &j);
+	j = tl_start(&d, argv, 1);
 	is_string("unix", tl_json_str(j, "listeners.1.type"),
 	    "status.json: listener 1 is of type unix");
 	is_string(path, tl_json_str(j, "listeners.1.path"),
@@ -320,7 +306,7 @@ test_names(void)
 	pid_t			 pid;
 
 	argv[5] = tl_fmt("admin=unix:%s/admin.sock", tl_tmpdir());
-	start_ready(&d, argv, &j);
+	j = tl_start(&d, argv, 1);
 	pid = (pid_t)tl_json_int(j, "slots.0.pid", 0);
 	is_string("web:admin", tl_env_of(pid, "LISTEN_FDNAMES"),
 	    "LISTEN_FDNAMES carries the names");
@@ -340,17 +326,13 @@ test_shared(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *argv[] = { "-c", NULL, "-w", "2",
-				    "-l", "127.0.0.1:0", "--", NULL, NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", NULL, NULL };
 	unsigned long		 i0, i1;
 	int			 status;
 
-	conf = tl_fmt("%s/drover.conf", tl_tmpdir());
-	if (tl_write_file(conf, "reuseport = no\n") == -1)
-		sysbail("write %s", conf);
-	argv[1] = conf;
-	argv[7] = tl_path("examples/hello-c/hello-c");
-	start_ready(&d, argv, &j);
+	argv[5] = tl_path("examples/hello-c/hello-c");
+	j = tl_start_conf(&d, "reuseport = no\n", argv, 1);
 	i0 = inode_of((pid_t)tl_json_int(j, "slots.0.pid", 0), 3);
 	i1 = inode_of((pid_t)tl_json_int(j, "slots.1.pid", 0), 3);
 	ok(i0 != 0 && i0 == i1,
@@ -377,17 +359,12 @@ test_environ(void)
 	    "TEST_MARK", "DROVER_TEST_MARK" };
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *argv[] = { "-c", NULL, "-w", "1",
-				    "-l", "127.0.0.1:0", "--", "/bin/sleep",
-				    "1000", NULL };
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--", "/bin/sleep", "1000", NULL };
 	const char		*ns;
 	size_t			 i;
 	pid_t			 pid;
 
-	conf = tl_fmt("%s/drover.conf", tl_tmpdir());
-	if (tl_write_file(conf, "env = FOO=bar\n") == -1)
-		sysbail("write %s", conf);
-	argv[1] = conf;
 	if (setenv("LISTEN_FDS", "7", 1) == -1 ||
 	    setenv("LISTEN_PID", "1", 1) == -1 ||
 	    setenv("LISTEN_FDNAMES", "a:b:c:d:e:f:g", 1) == -1 ||
@@ -397,7 +374,7 @@ test_environ(void)
 	    setenv("TEST_MARK", "1", 1) == -1 ||
 	    setenv("DROVER_TEST_MARK", "1", 1) == -1)
 		sysbail("setenv");
-	start_ready(&d, argv, &j);
+	j = tl_start_conf(&d, "env = FOO=bar\n", argv, 1);
 	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
 		if (unsetenv(mine[i]) == -1)
 			sysbail("unsetenv");
@@ -502,7 +479,7 @@ test_signals(void)
 		sysbail("setenv");
 	old32 = raw_signal(32, SIG_IGN);
 	old33 = raw_signal(33, SIG_IGN);
-	start_ready(&d, argv, &j);
+	j = tl_start(&d, argv, 1);
 	if (old32 != SIG_ERR)
 		raw_signal(32, old32);
 	if (old33 != SIG_ERR)
@@ -585,7 +562,7 @@ test_closed_stdio(void)
 	    old != NULL ? old : "") == -1 || chmod(wrap, 0755) == -1)
 		sysbail("%s", wrap);
 	setenv("TL_DAEMON_WRAPPER", wrap, 1);
-	start_ready(&d, argv, &j);
+	j = tl_start(&d, argv, 1);
 	if (old != NULL)
 		setenv("TL_DAEMON_WRAPPER", old, 1);
 	else

@@ -44,8 +44,7 @@ main(void)
 	/* Slot 0 declares its configuration broken; slot 1 serves. */
 	argv[7] = tl_fmt("if [ \"$DROVER_WORKER_ID\" = 0 ]; then exit 78; fi; "
 	    "exec '%s'", tl_path("examples/hello-c/hello-c"));
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
+	tl_start(&d, argv, 0);
 	m.path = "slots.0.state";
 	m.str = "halted";
 	j = tl_status_wait(&d, tl_pred_match, &m, 10000);

@@ -48,8 +48,6 @@ static int		 get(int, const char *, char *, size_t);
 static long		 wait_closed(int, int, size_t *);
 static unsigned long	 listen_inode(int);
 static int		 has_inode(pid_t, unsigned long);
-static int		 pred_slot0_starting(const struct tl_json *, void *);
-static int		 pred_halted(const struct tl_json *, void *);
 static long long	 cpu_ticks(pid_t);
 static void		 test_emfile(void);
 
@@ -175,35 +173,13 @@ has_inode(pid_t pid, unsigned long ino)
 	return 0;
 }
 
-/* Slot 1 ready, slot 0 starting, the health port known. */
-static int
-pred_slot0_starting(const struct tl_json *j, void *arg)
-{
-	const char	*s0 = tl_json_str(j, "slots.0.state");
-	const char	*s1 = tl_json_str(j, "slots.1.state");
-
-	(void)arg;
-	return s0 != NULL && s1 != NULL && strcmp(s0, "starting") == 0 &&
-	    strcmp(s1, "ready") == 0 && tl_json_int(j, "health.port", 0) > 0;
-}
-
-/* Slot 1 halted. */
-static int
-pred_halted(const struct tl_json *j, void *arg)
-{
-	const char	*s1 = tl_json_str(j, "slots.1.state");
-
-	(void)arg;
-	return s1 != NULL && strcmp(s1, "halted") == 0;
-}
-
 int
 main(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j, *sj;
 	struct tl_slot_pid	 sp;
-	const char		*dir, *conf, *fifo, *script, *stopfile;
+	const char		*dir, *fifo, *script, *stopfile;
 	const char		*half = "GET /healthz/liveness HTTP/1.1\r\n"
 				    "Host: x\r\n";
 	char			 body[65536], big[3001];
@@ -219,10 +195,6 @@ main(void)
 	dir = tl_tmpdir();
 	fifo = tl_fifo_new(dir, "gate");
 	stopfile = tl_fmt("%s/stop", dir);
-	conf = tl_fmt("%s/drover.conf", dir);
-	if (tl_write_file(conf, "health = 127.0.0.1:0\nready = notify\n"
-	    "restart_delay = 10ms\nstop_timeout = 5s\n") == -1)
-		sysbail("%s", conf);
 	/*
 	 * Slot 0's first worker waits for the test before READY=1; slot 1's
 	 * workers exit 78 (halting the slot) once the stop file exists.
@@ -233,15 +205,16 @@ main(void)
 	    "echo READY=1 >&$DROVER_NOTIFY_FD; exec sleep 600",
 	    dir, fifo, dir, stopfile);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "2", "-l",
-		    "127.0.0.1:0", "--", "/bin/sh", "-c", script, NULL };
+		const char *const argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+		    "--", "/bin/sh", "-c", script, NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		tl_start_conf(&d, "health = 127.0.0.1:0\nready = notify\n"
+		    "restart_delay = 10ms\nstop_timeout = 5s\n", argv, 0);
 	}
 
 	/* Not ready yet: slot 0 waits on the FIFO. */
-	j = tl_status_wait(&d, pred_slot0_starting, NULL, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "starting"),
+	    TL_STR("slots.1.state", "ready"), TL_MIN("health.port", 1));
 	if (j == NULL)
 		bail("slot 1 never became ready with slot 0 starting");
 	hport = (int)tl_json_int(j, "health.port", -1);
@@ -403,7 +376,7 @@ main(void)
 		sysbail("%s", stopfile);
 	if (kill((pid_t)w1, SIGKILL) == -1)
 		sysbail("kill %lld", w1);
-	j = tl_status_wait(&d, pred_halted, NULL, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.1.state", "halted"));
 	ok(j != NULL && tl_json_bool(j, "ready") == 0, "slot 1 is halted and "
 	    "the cluster not ready");
 	tl_json_free(j);
@@ -456,22 +429,15 @@ test_emfile(void)
 	struct tl_json		*j;
 	struct rlimit		 low, old;
 	struct pollfd		 pfd;
-	const char		*conf = tl_fmt("%s/emfile.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", conf, "-w", "1", "-l",
-				    "127.0.0.1:0", "--", "/bin/sleep", "1000",
-				    NULL };
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--", "/bin/sleep", "1000", NULL };
 	const char		*req = "GET /healthz/liveness HTTP/1.0\r\n\r\n";
 	long long		 t0, t1, hz = sysconf(_SC_CLK_TCK);
 	char			 buf[256], *log;
 	ssize_t			 n;
 	int			 hport, fds[256], nfds, fd, i;
 
-	if (tl_write_file(conf, "health = 127.0.0.1:0\n") == -1)
-		sysbail("%s", conf);
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("the worker never became ready");
+	j = tl_start_conf(&d, "health = 127.0.0.1:0\n", argv, 1);
 	hport = (int)tl_json_int(j, "health.port", -1);
 	tl_json_free(j);
 	if ((nfds = tl_fd_list(d.pid, fds, 256)) <= 0)

@@ -53,42 +53,10 @@
 #define FLOOD_BYTES	100000000LL
 #define FLOOD_LINE	13LL
 
-/*
- * One condition on status.json: the value at path is the string str
- * (C_STR), the number or boolean num (C_EQ), at least num (C_MIN) or
- * present and not num (C_NE).  An array of them ends with C_END.
- */
-enum cond_op {
-	C_END,
-	C_STR,
-	C_EQ,
-	C_MIN,
-	C_NE
-};
-
-struct cond {
-	enum cond_op	 op;
-	const char	*path;
-	const char	*str;
-	long long	 num;
-};
-
-#define STR(p, s)	{ C_STR, (p), (s), 0 }
-#define EQ(p, n)	{ C_EQ, (p), NULL, (n) }
-#define MIN(p, n)	{ C_MIN, (p), NULL, (n) }
-#define NE(p, n)	{ C_NE, (p), NULL, (n) }
-#define END		{ C_END, NULL, NULL, 0 }
-
-/* Wait until every condition holds; the status, or NULL after ms. */
-#define WAIT(d, ms, ...)						\
-	tl_status_wait((d), pred_all, (struct cond[]){ __VA_ARGS__, END }, (ms))
-
-static int		 pred_all(const struct tl_json *, void *);
 static long long	 ppid_of(pid_t);
 static const char	*find_python(void);
 static ssize_t		 send_dgram(const char *, const char *);
 static int		 no_file(const char *);
-static void		 start(struct tl_daemon *, const char *const []);
 static void		 stop(struct tl_daemon *, const char *);
 static void		 abandon(struct tl_daemon *, const char *);
 static void		 test_gating_stream(void);
@@ -177,37 +145,6 @@ static const char helper_py[] =
 "    s.send(b'READY=1')\n"
 "time.sleep(600)\n";
 
-/* Every condition of the C_END-terminated array arg holds in j. */
-static int
-pred_all(const struct tl_json *j, void *arg)
-{
-	const struct cond	*c;
-	const struct tl_json	*v;
-	long long		 n;
-
-	for (c = arg; c->op != C_END; c++) {
-		if ((v = tl_json_get(j, c->path)) == NULL)
-			return 0;
-		if (c->op == C_STR) {
-			if (v->j_type != TL_JSON_STRING ||
-			    strcmp(v->j_str, c->str) != 0)
-				return 0;
-			continue;
-		}
-		if (v->j_type == TL_JSON_NUMBER && v->j_isint)
-			n = v->j_int;
-		else if (v->j_type == TL_JSON_BOOL)
-			n = v->j_bool;
-		else
-			return 0;
-		if ((c->op == C_EQ && n != c->num) ||
-		    (c->op == C_MIN && n < c->num) ||
-		    (c->op == C_NE && n == c->num))
-			return 0;
-	}
-	return 1;
-}
-
 /* The parent of process pid, from /proc, or -1. */
 static long long
 ppid_of(pid_t pid)
@@ -281,13 +218,6 @@ no_file(const char *path)
 	return access(path, F_OK) == -1 && errno == ENOENT;
 }
 
-static void
-start(struct tl_daemon *d, const char *const argv[])
-{
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-}
-
 /* Stop the daemon; every worker must be gone with it. */
 static void
 stop(struct tl_daemon *d, const char *what)
@@ -331,9 +261,9 @@ test_gating_stream(void)
 		const char *const argv[] = { "-w", "1", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "waiting"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"));
 	ok(j != NULL, "stream: STATUS=waiting from the worker shows in "
 	    "slots.0.status");
 	if (j == NULL) {
@@ -354,13 +284,14 @@ test_gating_stream(void)
 	is_string("3", tl_env_of((pid_t)pid, "DROVER_NOTIFY_FD"),
 	    "stream: without listeners the notify stream is fd 3");
 	tl_json_free(j);
-	j = WAIT(&d, QUIET_MS, STR("slots.0.state", "ready"));
+	j = TL_WAIT(&d, QUIET_MS, TL_STR("slots.0.state", "ready"));
 	ok(j == NULL, "stream: the slot is still not ready %d ms later",
 	    QUIET_MS);
 	tl_json_free(j);
 
 	tl_fifo_release(fifo);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "ready"), EQ("ready", 1));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_EQ("ready", 1));
 	ok(j != NULL, "stream: READY=1 on DROVER_NOTIFY_FD makes the slot "
 	    "and the cluster ready");
 	is_int(pid, tl_json_int(j, "slots.0.pid", 0),
@@ -402,10 +333,10 @@ test_gating_socket(void)
 		const char *const argv[] = { "-w", "2", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
-	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "ready"),
-	    STR("slots.1.status", "waiting"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.1.status", "waiting"));
 	ok(j != NULL, "socket: slot 0 is ready, slot 1's STATUS=waiting "
 	    "arrived by datagram");
 	if (j == NULL) {
@@ -433,7 +364,7 @@ test_gating_socket(void)
 	ok(stat(tl_fmt("%s/notify", d.state), &sb) == 0 &&
 	    (sb.st_mode & 07777) == 0711, "socket: the notify directory has "
 	    "mode 0711");
-	j = WAIT(&d, QUIET_MS, STR("slots.1.state", "ready"));
+	j = TL_WAIT(&d, QUIET_MS, TL_STR("slots.1.state", "ready"));
 	ok(j == NULL, "socket: slot 1 is still not ready %d ms later",
 	    QUIET_MS);
 	tl_json_free(j);
@@ -465,17 +396,13 @@ test_ready_timeout(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf = tl_fmt("%s/timeout.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1", "--",
-				    "/bin/sh", "-c", "exec sleep 600", NULL };
+	const char *const	 argv[] = { "-w", "1", "--", "/bin/sh", "-c",
+				    "exec sleep 600", NULL };
 	long long		 pid;
 
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "starting"),
-	    MIN("slots.0.pid", 1));
+	tl_start_conf(&d, "ready = notify\nready_timeout = 300ms\n", argv, 0);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "starting"),
+	    TL_MIN("slots.0.pid", 1));
 	ok(j != NULL, "timeout: the worker is starting");
 	if (j == NULL) {
 		abandon(&d, "timeout");
@@ -484,7 +411,7 @@ test_ready_timeout(void)
 	pid = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 
-	j = WAIT(&d, WAIT_MS, STR("slots.0.last_exit.reason",
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.last_exit.reason",
 	    "ready-timeout"));
 	ok(j != NULL, "timeout: last_exit.reason is \"ready-timeout\"");
 	is_int(9, tl_json_int(j, "slots.0.last_exit.signal", -1),
@@ -499,8 +426,8 @@ test_ready_timeout(void)
 	    "after 0.3s: killing it", pid), WAIT_MS),
 	    "timeout: the log says the worker was not ready after 0.3s");
 
-	j = WAIT(&d, WAIT_MS, MIN("slots.0.restarts", 1),
-	    NE("slots.0.pid", 0), NE("slots.0.pid", pid));
+	j = TL_WAIT(&d, WAIT_MS, TL_MIN("slots.0.restarts", 1),
+	    TL_NE("slots.0.pid", 0), TL_NE("slots.0.pid", pid));
 	ok(j != NULL, "timeout: a new worker was started (pid %lld, "
 	    "restarts %lld)", tl_json_int(j, "slots.0.pid", 0),
 	    tl_json_int(j, "slots.0.restarts", -1));
@@ -517,30 +444,27 @@ test_untrusted(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *fifo, *pathfile, *script, *sock;
+	const char		*fifo, *pathfile, *script, *sock;
 	long long		 pid0, pid1;
 
 	if (py == NULL) {
 		skip("untrusted senders: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/untrusted.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	fifo = tl_fifo_new(tdir, "gate-wrong");
 	pathfile = tl_fmt("%s/slot0-socket", tdir);
 	script = tl_fmt("case $DROVER_WORKER_ID in 0) echo STATUS=waiting >&"
 	    NFD "; exec sleep 600;; *) exec '%s' '%s' wrong '%s' '%s';; esac",
 	    py, helper, fifo, pathfile);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "2", "--",
+		const char *const argv[] = { "-w", "2", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "waiting"),
-	    STR("slots.1.status", "waiting"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"),
+	    TL_STR("slots.1.status", "waiting"));
 	ok(j != NULL, "untrusted: both workers are up");
 	if (j == NULL) {
 		abandon(&d, "untrusted");
@@ -556,7 +480,7 @@ test_untrusted(void)
 	/* (a) The test is no descendant of the worker. */
 	is_int(7, send_dgram(sock, "READY=1"), "untrusted: the test sent "
 	    "READY=1 to slot 0's socket");
-	j = WAIT(&d, WAIT_MS, EQ("slots.0.notify.rejected", 1));
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.notify.rejected", 1));
 	ok(j != NULL, "untrusted: slot 0 counts one rejected message");
 	is_string("starting", tl_json_str(j, "slots.0.state"),
 	    "untrusted: slot 0 is still starting");
@@ -574,7 +498,7 @@ test_untrusted(void)
 	if (tl_write_file(pathfile, "%s\n", sock != NULL ? sock : "") == -1)
 		sysbail("%s", pathfile);
 	tl_fifo_release(fifo);
-	j = WAIT(&d, WAIT_MS, EQ("slots.0.notify.rejected", 2));
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.notify.rejected", 2));
 	ok(j != NULL, "wrong channel: READY=1 from slot 1's worker (%lld) on "
 	    "slot 0's socket is rejected", pid1);
 	is_string("starting", tl_json_str(j, "slots.0.state"),
@@ -584,7 +508,7 @@ test_untrusted(void)
 	is_int(0, tl_json_int(j, "slots.1.notify.rejected", -1),
 	    "wrong channel: slot 1 rejected nothing");
 	tl_json_free(j);
-	j = WAIT(&d, QUIET_MS, STR("slots.0.state", "ready"));
+	j = TL_WAIT(&d, QUIET_MS, TL_STR("slots.0.state", "ready"));
 	ok(j == NULL, "wrong channel: slot 0 is still not ready %d ms later",
 	    QUIET_MS);
 	tl_json_free(j);
@@ -600,23 +524,20 @@ test_descendant(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *script, *st;
+	const char		*script, *st;
 	long long		 pid, child = 0;
 
 	if (py == NULL) {
 		skip("descendant sender: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/child.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	script = tl_fmt("'%s' '%s' child; exec sleep 600", py, helper);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "1", "--",
+		const char *const argv[] = { "-w", "1", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "descendant: READY=1 from the worker's child makes the "
@@ -665,10 +586,10 @@ test_status_stopping(void)
 		const char *const argv[] = { "-w", "1", "--", "/bin/sh", "-c",
 		    script, NULL };
 
-		start(&d, argv);
+		tl_start(&d, argv, 0);
 	}
-	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "ready"),
-	    STR("slots.0.status", "serving 42 requests"), EQ("ready", 1));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.0.status", "serving 42 requests"), TL_EQ("ready", 1));
 	ok(j != NULL, "status: STATUS= text shows in slots.0.status");
 	if (j == NULL) {
 		abandon(&d, "stopping");
@@ -678,7 +599,7 @@ test_status_stopping(void)
 	tl_json_free(j);
 
 	tl_fifo_release(f1);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.state", "stopping"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "stopping"));
 	ok(j != NULL, "stopping: STOPPING=1 makes the slot \"stopping\"");
 	is_int(pid, tl_json_int(j, "slots.0.pid", 0),
 	    "stopping: the worker is still there");
@@ -723,8 +644,7 @@ test_watchdog(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	const char		*conf = tl_fmt("%s/watchdog.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1",
+	const char *const	 argv[] = { "-w", "1",
 				    "-l", "127.0.0.1:0", "--", "/bin/sh", "-c",
 				    "i=0; while [ $i -lt 4 ]; do "
 				    "echo WATCHDOG=1 >&" NFD "; sleep 0.1; "
@@ -734,10 +654,8 @@ test_watchdog(void)
 	long long		 pid, pid2;
 	int			 fdn[8], n;
 
-	if (tl_write_file(conf, "watchdog = 300ms\nstop_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
+	tl_start_conf(&d, "watchdog = 300ms\nstop_timeout = 300ms\n", argv,
+	    0);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "watchdog: the worker is ready");
 	if (j == NULL) {
@@ -757,7 +675,8 @@ test_watchdog(void)
 	ok(n >= 1 && fdn[0] == 3, "watchdog: the worker holds its listening "
 	    "socket on fd 3");
 
-	j = WAIT(&d, WAIT_MS, STR("slots.0.last_exit.reason", "watchdog"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.last_exit.reason",
+	    "watchdog"));
 	ok(j != NULL, "watchdog: last_exit.reason is \"watchdog\"");
 	is_int(pid, tl_json_int(j, "slots.0.last_exit.pid", -1),
 	    "watchdog: the exit is the first worker's");
@@ -791,16 +710,13 @@ test_watchdog_kill(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf = tl_fmt("%s/watchdog2.conf", tdir);
-	const char *const	 argv[] = { "-c", conf, "-w", "1", "--",
+	const char *const	 argv[] = { "-w", "1", "--",
 				    "/bin/sh", "-c",
 				    "trap '' ABRT; exec sleep 600", NULL };
 	long long		 pid;
 
-	if (tl_write_file(conf, "watchdog = 300ms\nstop_timeout = 300ms\n") ==
-	    -1)
-		sysbail("%s", conf);
-	start(&d, argv);
+	tl_start_conf(&d, "watchdog = 300ms\nstop_timeout = 300ms\n", argv,
+	    0);
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "stubborn: the worker is ready");
 	if (j == NULL) {
@@ -809,7 +725,8 @@ test_watchdog_kill(void)
 	}
 	pid = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.last_exit.reason", "watchdog"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.last_exit.reason",
+	    "watchdog"));
 	ok(j != NULL, "stubborn: last_exit.reason is \"watchdog\"");
 	is_int(pid, tl_json_int(j, "slots.0.last_exit.pid", -1),
 	    "stubborn: the exit is the first worker's");
@@ -835,7 +752,7 @@ test_malformed(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *f1, *f2, *script;
+	const char		*f1, *f2, *script;
 	char			*log;
 	int			 n;
 
@@ -843,22 +760,19 @@ test_malformed(void)
 		skip("malformed messages: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/malformed.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	f1 = tl_fifo_new(tdir, "bad-1");
 	f2 = tl_fifo_new(tdir, "bad-2");
 	script = tl_fmt("exec '%s' '%s' bad '%s' '%s' %d", py, helper, f1, f2,
 	    NBURST);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "1", "--",
+		const char *const argv[] = { "-w", "1", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
 	/* garbage, lower=1, =x, a 5000-byte line, then NBURST garbage. */
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "stream-done"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "stream-done"));
 	ok(j != NULL, "malformed: the worker's stream was read up to its "
 	    "last line");
 	if (j == NULL) {
@@ -883,7 +797,7 @@ test_malformed(void)
 	free(log);
 
 	tl_fifo_release(f1);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "dgram-done"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "dgram-done"));
 	ok(j != NULL, "oversized: the datagrams after it were read");
 	is_int(5 + NBURST, tl_json_int(j, "slots.0.notify.malformed", -1),
 	    "oversized: the 5000-byte datagram was counted as malformed");
@@ -918,7 +832,7 @@ test_flood(void)
 	long		 slack;
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf, *f0, *f1, *f2, *script;
+	const char		*f0, *f1, *f2, *script;
 	long long		 t0, lines;
 	long			 rss0, rss1;
 
@@ -926,10 +840,6 @@ test_flood(void)
 		skip("flood: no python3");
 		return;
 	}
-	conf = tl_fmt("%s/flood.conf", tdir);
-	if (tl_write_file(conf, "ready = notify\nready_timeout = 60s\n") ==
-	    -1)
-		sysbail("%s", conf);
 	f0 = tl_fifo_new(tdir, "flood-0");
 	f1 = tl_fifo_new(tdir, "flood-1");
 	f2 = tl_fifo_new(tdir, "flood-2");
@@ -946,13 +856,15 @@ test_flood(void)
 	    "echo READY=1 >&" NFD "; exec sleep 600;; esac",
 	    f0, FLOOD_BYTES, py, helper, f1, f2);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "3", "--",
+		const char *const argv[] = { "-w", "3", "--",
 		    "/bin/sh", "-c", script, NULL };
 
-		start(&d, argv);
+		tl_start_conf(&d, "ready = notify\nready_timeout = 60s\n",
+		    argv, 0);
 	}
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "waiting"),
-	    STR("slots.1.status", "waiting"), STR("slots.2.status", "waiting"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "waiting"),
+	    TL_STR("slots.1.status", "waiting"),
+	    TL_STR("slots.2.status", "waiting"));
 	ok(j != NULL, "flood: the three workers are up and waiting");
 	if (j == NULL) {
 		abandon(&d, "flood");
@@ -964,13 +876,13 @@ test_flood(void)
 
 	tl_fifo_release(f0);
 	tl_fifo_release(f1);
-	j = WAIT(&d, WAIT_MS, STR("slots.0.status", "flood"),
-	    STR("slots.1.status", "dflood"));
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "flood"),
+	    TL_STR("slots.1.status", "dflood"));
 	ok(j != NULL, "flood: both floods are under way");
 	tl_json_free(j);
 	t0 = tl_now_ms();
 	tl_fifo_release(f2);
-	j = WAIT(&d, 5000, STR("slots.2.state", "ready"));
+	j = TL_WAIT(&d, 5000, TL_STR("slots.2.state", "ready"));
 	ok(j != NULL, "flood: slot 2's READY=1 is acted on during the flood "
 	    "(%lld ms)", tl_now_ms() - t0);
 	if (j != NULL)

@@ -34,7 +34,6 @@
 #define WAIT_MS		10000
 #define MAXKIDS		64
 
-static void		 start(struct tl_daemon *, const char *const []);
 static int		 read_pids(const char *, pid_t *, int);
 static int		 bindable(int);
 static void		 test_master_killed(const char *);
@@ -42,19 +41,6 @@ static void		 test_descendants(void);
 static void		 test_stop_timeout(void);
 
 static const char	*hello;
-
-/* Start drover with argv and wait for every slot to be ready. */
-static void
-start(struct tl_daemon *d, const char *const argv[])
-{
-	struct tl_json	*j;
-
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("workers never became ready");
-	tl_json_free(j);
-}
 
 /* The numbers (pids, slot ids) written to file, at most max. */
 static int
@@ -108,19 +94,15 @@ test_master_killed(const char *user)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*cf = tl_fmt("%s/killed.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", cf, NULL };
 	const char		*what = user != NULL ? tl_fmt("user = %s",
 				    user) : "no user";
 	const char		*uid;
 	long long		 w0, w1;
 
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n%s%s%s"
-	    "command = %s\n", user != NULL ? "user = " : "",
-	    user != NULL ? user : "", user != NULL ? "\n" : "", hello) == -1)
-		sysbail("write %s", cf);
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "%s%s%scommand = %s\n", user != NULL ? "user = " : "",
+	    user != NULL ? user : "", user != NULL ? "\n" : "", hello),
+	    NULL, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
@@ -162,8 +144,7 @@ test_descendants(void)
 	long long		 w0;
 	int			 port, n, i, gone;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	port = tl_port(j, 0);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
@@ -226,8 +207,7 @@ test_stop_timeout(void)
 	struct tl_json		*j;
 	int			 n, i, gone, port;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	port = tl_port(j, 0);
 	tl_json_free(j);
 	n = read_pids(kids, pids, MAXKIDS);

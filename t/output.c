@@ -95,7 +95,7 @@ main(void)
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
 	struct scan		 sc;
-	const char		*dir, *conf, *f0, *f1, *script, *prefix, *st;
+	const char		*dir, *f0, *f1, *script, *prefix, *st;
 	long long		 w0, w1, w2, t0;
 	long			 rss0, rss1;
 	char			 tail[2048];
@@ -103,10 +103,6 @@ main(void)
 
 	plan_lazy();
 	dir = tl_tmpdir();
-	conf = tl_fmt("%s/drover.conf", dir);
-	if (tl_write_file(conf, "output = prefix\nrestart_delay = 10ms\n") ==
-	    -1)
-		sysbail("%s", conf);
 	f0 = tl_fifo_new(dir, "gate-0");
 	f1 = tl_fifo_new(dir, "gate-1");
 	/*
@@ -124,15 +120,12 @@ main(void)
 	    "*) exec sleep 600;; esac", LONG_LINE, f0, f1, FLOOD_TEXT,
 	    FLOOD_BYTES);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "3", "--",
-		    "/bin/sh", "-c", script, NULL };
+		const char *const argv[] = { "-w", "3", "--", "/bin/sh", "-c",
+		    script, NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		j = tl_start_conf(&d, "output = prefix\nrestart_delay = 10ms\n",
+		    argv, 1);
 	}
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	if (j == NULL)
-		bail("the workers never became ready");
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	w2 = tl_json_int(j, "slots.2.pid", 0);
@@ -237,15 +230,11 @@ test_pipe_sink(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	const char		*dir = tl_tmpdir(), *conf, *fifo, *gate, *wrap;
+	const char		*dir = tl_tmpdir(), *fifo, *gate, *wrap;
 	const char		*old, *script;
 	long long		 w1;
 	int			 rfd;
 
-	conf = tl_fmt("%s/drover.conf", dir);
-	if (tl_write_file(conf, "output = prefix\nrestart_delay = 10ms\n") ==
-	    -1)
-		sysbail("%s", conf);
 	fifo = tl_fifo_new(dir, "stderr");
 	gate = tl_fifo_new(dir, "gate");
 	if ((rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
@@ -268,19 +257,16 @@ test_pipe_sink(void)
 	if (setenv("TL_DAEMON_WRAPPER", wrap, 1) == -1)
 		sysbail("setenv");
 	{
-		const char *const argv[] = { "-c", conf, "-w", "2", "--",
-		    "/bin/sh", "-c", script, NULL };
+		const char *const argv[] = { "-w", "2", "--", "/bin/sh", "-c",
+		    script, NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		j = tl_start_conf(&d, "output = prefix\nrestart_delay = 10ms\n",
+		    argv, 1);
 	}
 	if (old != NULL)
 		(void)setenv("TL_DAEMON_WRAPPER", old, 1);
 	else
 		(void)unsetenv("TL_DAEMON_WRAPPER");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	if (j == NULL)
-		bail("pipe: the workers never became ready");
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
 

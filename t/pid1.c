@@ -164,7 +164,7 @@ test_pidns(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct procinfo		 pi;
-	const char		*dir = tl_tmpdir(), *file, *old, *wrap, *conf;
+	const char		*dir = tl_tmpdir(), *file, *old, *wrap;
 	const char *const	 probe[] = { "unshare", "--pid", "--fork",
 				    "--mount-proc", "true", NULL };
 	char			*out = NULL;
@@ -194,8 +194,7 @@ test_pidns(void)
 		const char *const argv[] = { "-w", "1", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script(file), NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover under unshare");
+		tl_start(&d, argv, 0);
 	}
 	if (old != NULL)
 		(void)setenv("TL_DAEMON_WRAPPER", old, 1);
@@ -256,17 +255,12 @@ test_pidns(void)
 		    "orphan left in the namespace ended with it");
 
 	/* Another exit status comes through as well. */
-	conf = tl_fmt("%s/bad.conf", dir);
-	if (tl_write_file(conf, "wokers = 1\n") == -1)
-		sysbail("%s", conf);
 	if (setenv("TL_DAEMON_WRAPPER", wrap, 1) == -1)
 		sysbail("setenv");
 	{
-		const char *const argv[] = { "-c", conf, "--", "/bin/true",
-		    NULL };
+		const char *const argv[] = { "--", "/bin/true", NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover under unshare");
+		tl_start_conf(&d, "wokers = 1\n", argv, 0);
 	}
 	if (old != NULL)
 		(void)setenv("TL_DAEMON_WRAPPER", old, 1);
@@ -286,21 +280,18 @@ test_subreaper(int on)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct procinfo		 pi;
-	const char		*dir = tl_tmpdir(), *file, *conf, *what;
+	const char		*dir = tl_tmpdir(), *file, *what;
 	long long		 wpid, opid;
 	pid_t			 orphan;
 
 	what = on ? "subreaper" : "no subreaper";
 	file = tl_fmt("%s/orphan", dir);
-	conf = tl_fmt("%s/drover.conf", dir);
-	if (tl_write_file(conf, "subreaper = %s\n", on ? "yes" : "no") == -1)
-		sysbail("%s", conf);
 	{
-		const char *const argv[] = { "-c", conf, "-w", "1", "--ready",
-		    "notify", "--", "/bin/sh", "-c", script(file), NULL };
+		const char *const argv[] = { "-w", "1", "--ready", "notify",
+		    "--", "/bin/sh", "-c", script(file), NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		tl_start_conf(&d, tl_fmt("subreaper = %s\n",
+		    on ? "yes" : "no"), argv, 0);
 	}
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "%s: the worker is ready", what);

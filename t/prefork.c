@@ -37,11 +37,7 @@ main(void)
 
 	plan_lazy();
 	argv[5] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000);
-	if (j == NULL)
-		bail("workers never became ready");
+	j = tl_start(&d, argv, 1);
 	is_int(NSLOTS, tl_json_int(j, "workers", -1), "status.json: 3 slots");
 	is_int(NSLOTS, tl_json_int(j, "workers_ready", -1),
 	    "status.json: 3 ready");

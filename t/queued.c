@@ -73,22 +73,16 @@ main(void)
 	struct tl_match		 m;
 	struct tl_slot_pid	 sp;
 	struct tally		 t;
-	const char		*conf, *argv[] = { "-c", NULL, "-w", "2",
-				    "-l", "127.0.0.1:0", "--", NULL, NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", NULL, NULL };
 	long long		 p0, p1;
 	int			 fd[NCONN], port;
 
 	plan_lazy();
 	/* Every exit is a quick failure, and the restart waits 1 to 2 s. */
-	conf = tl_fmt("%s/drover.conf", tl_tmpdir());
-	tl_write_file(conf, "restart_reset = 1h\nrestart_delay = 2s\n"
-	    "restart_delay_max = 2s\n");
-	argv[1] = conf;
-	argv[7] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("workers never became ready");
+	argv[5] = tl_path("examples/hello-c/hello-c");
+	j = tl_start_conf(&d, "restart_reset = 1h\nrestart_delay = 2s\n"
+	    "restart_delay_max = 2s\n", argv, 1);
 	p0 = tl_json_int(j, "slots.0.pid", 0);
 	p1 = tl_json_int(j, "slots.1.pid", 0);
 	port = tl_port(j, 0);

@@ -34,7 +34,6 @@
 static int		 wait_touched(const char *, int);
 static int		 mtime_after(const struct timespec *,
 			    const struct timespec *);
-static int		 pred_halted_ready(const struct tl_json *, void *);
 static void		 test_live(void);
 static void		 test_min_ready(void);
 static void		 test_ready_first(void);
@@ -88,24 +87,11 @@ mtime_after(const struct timespec *a, const struct timespec *b)
 	    a->tv_nsec > b->tv_nsec);
 }
 
-/* Slot 0 ready, slot 1 halted. */
-static int
-pred_halted_ready(const struct tl_json *j, void *arg)
-{
-	const char	*s0 = tl_json_str(j, "slots.0.state");
-	const char	*s1 = tl_json_str(j, "slots.1.state");
-
-	(void)arg;
-	return s0 != NULL && s1 != NULL && strcmp(s0, "ready") == 0 &&
-	    strcmp(s1, "halted") == 0;
-}
-
 /* The mtime of `live` advances, twice, a second or so apart. */
 static void
 test_live(void)
 {
 	struct tl_daemon	 d;
-	struct tl_json		*j;
 	struct stat		 st0, st1, st2;
 	const char		*live;
 	const char *const	 argv[] = { "-w", "1", "--", "/bin/sleep",
@@ -113,12 +99,7 @@ test_live(void)
 	long long		 t0, gap;
 	int			 r;
 
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS)) ==
-	    NULL)
-		bail("the worker never became ready");
-	tl_json_free(j);
+	tl_json_free(tl_start(&d, argv, 1));
 	live = tl_fmt("%s/live", d.state);
 	ok(stat(live, &st0) == 0, "live exists while the master runs");
 	t0 = tl_now_ms();
@@ -149,17 +130,14 @@ test_min_ready(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*conf = tl_fmt("%s/min.conf", tl_tmpdir());
-	const char *const	 argv[] = { "-c", conf, "-w", "2", "--",
+	const char *const	 argv[] = { "-w", "2", "--",
 				    "/bin/sh", "-c",
 				    "[ $DROVER_WORKER_ID = 1 ] && exit 78; "
 				    "exec sleep 600", NULL };
 
-	if (tl_write_file(conf, "min_ready = 1\n") == -1)
-		sysbail("%s", conf);
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, pred_halted_ready, NULL, WAIT_MS);
+	tl_start_conf(&d, "min_ready = 1\n", argv, 0);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.1.state", "halted"));
 	ok(j != NULL, "min_ready: slot 0 is ready and slot 1 halted");
 	is_int(1, tl_json_bool(j, "ready"), "min_ready: status.json says "
 	    "ready with 1 of 2 slots serving");
@@ -200,8 +178,7 @@ test_ready_first(void)
 		const char *const argv[] = { "-w", "2", "--ready", "notify",
 		    "--", "/bin/sh", "-c", script, NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		tl_start(&d, argv, 0);
 	}
 	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
 	ok(j != NULL, "TERM: both workers are ready");

@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,10 +71,6 @@ struct outcome {
 static const char	*spath(char *, size_t, int, const char *);
 static long long	 slot_int(const struct tl_json *, int, const char *);
 static const char	*slot_str(const struct tl_json *, int, const char *);
-static void		 conf(const char *, const char *, ...)
-			    __attribute__((format(printf, 2, 3)));
-static struct tl_json	*start(struct tl_daemon *, const char *,
-			    const char *);
 static void		 stop(struct tl_daemon *, const char *);
 static void		 hup(struct tl_daemon *);
 static int		 pred_settled(const struct tl_json *, void *);
@@ -138,41 +133,6 @@ slot_str(const struct tl_json *j, int k, const char *key)
 
 	s = tl_json_str(j, spath(buf, sizeof(buf), k, key));
 	return s != NULL ? s : "";
-}
-
-/* Write a configuration file (atomically), or bail out. */
-static void
-conf(const char *path, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*text;
-	int	 r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (r == -1)
-		sysbail("vasprintf");
-	if (tl_write_file(path, "%s", text) == -1)
-		sysbail("write %s", path);
-	free(text);
-}
-
-/*
- * Start drover on the configuration file cf, with one more option if
- * opt is not NULL, and return the status once every slot is ready.
- */
-static struct tl_json *
-start(struct tl_daemon *d, const char *cf, const char *opt)
-{
-	struct tl_json	*j;
-	const char	*argv[] = { "-c", cf, opt, NULL };
-
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("the workers never became ready");
-	return j;
 }
 
 /* A clean stop at the end of a part of the test. */
@@ -413,15 +373,14 @@ test_good(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*cf = tl_fmt("%s/good.conf", tdir);
 	long long		 oldp[2], newp[2];
 	unsigned long		 oldino[2], newino[2];
 	int			 k, i, port, status, gen2 = 0;
 	char			 body[64];
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nstop_timeout = 5s\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, "-d");
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "stop_timeout = 5s\ncommand = %s\n", hello),
+	    (const char *const []){ "-d", NULL }, 1);
 	port = tl_port(j, 0);
 	is_int(1, tl_json_int(j, "generation", -1), "good: generation 1 at "
 	    "start");
@@ -486,14 +445,12 @@ test_gated(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*cf = tl_fmt("%s/gated.conf", tdir);
 	const char		*gate = tl_fifo_new(tdir, "gate2");
 	long long		 p0, p1;
 	int			 one = 1, wfd, gone, written, notready = 0;
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\ncommand = %s\n", hello), NULL, 1);
 	p0 = slot_int(j, 0, "pid");
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
@@ -501,8 +458,9 @@ test_gated(void)
 	    "gated: the ready file exists before the reload");
 
 	wfd = ready_watch(d.state);
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "command = /bin/sh -c 'read x < %s && exec %s'\n", gate, hello);
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\ncommand = /bin/sh -c 'read x < %s && exec %s'\n",
+	    gate, hello);
 	hup(&d);
 	j = tl_status_wait(&d, pred_gated, &one, WAIT_MS);
 	ok(j != NULL, "gated: slot 0 has a new worker starting and its old "
@@ -567,15 +525,14 @@ test_clients(void)
 	struct tl_json		*j;
 	struct tl_client	 c[2];
 	struct tl_tally		 t[2];
-	const char		*cf = tl_fmt("%s/clients.conf", tdir);
 	long long		 seen[2 * (NRELOADS + 1)];
 	pid_t			 kids[8];
 	int			 nseen = 0, n, k, i, port, gone, done = 0;
 	int			 notready = 0;
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "stop_timeout = 5s\ncommand = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nstop_timeout = 5s\ncommand = %s\n", hello),
+	    NULL, 1);
 	port = tl_port(j, 0);
 	for (k = 0; k < 2; k++)
 		seen[nseen++] = slot_int(j, k, "pid");
@@ -633,22 +590,20 @@ test_bad_and_rollback(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct outcome		 o;
-	const char		*cf = tl_fmt("%s/rollback.conf", tdir);
 	const char		*s;
 	long long		 p0, p1;
 	int			 port, status, before;
 	char			 body[64];
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\ncommand = %s\n", hello), NULL, 1);
 	port = tl_port(j, 0);
 	p0 = slot_int(j, 0, "pid");
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
 
 	/* An unknown key on line 3. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nwokers = 3\n"
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\nwokers = 3\n"
 	    "command = %s\n", hello);
 	hup(&d);
 	o.gen = 2;
@@ -656,7 +611,7 @@ test_bad_and_rollback(void)
 	j = tl_status_wait(&d, pred_outcome, &o, WAIT_MS);
 	ok(j != NULL, "bad config: reload.result is invalid-config");
 	s = tl_json_str(j, "reload.error");
-	ok(s != NULL && strstr(s, tl_fmt("%s:3:", cf)) != NULL &&
+	ok(s != NULL && strstr(s, tl_fmt("%s:3:", d.conf)) != NULL &&
 	    strstr(s, "wokers") != NULL, "bad config: reload.error names "
 	    "file:line and the key (%s)", s != NULL ? s : "null");
 	is_int(1, tl_json_int(j, "generation", -1), "bad config: the "
@@ -665,14 +620,15 @@ test_bad_and_rollback(void)
 	    "bad config: the workers are the same");
 	is_int(1, tl_json_bool(j, "ready"), "bad config: still ready");
 	tl_json_free(j);
-	is_int(0, tl_wait_log(&d, tl_fmt("%s:3: unknown key", cf), 1000),
+	is_int(0, tl_wait_log(&d, tl_fmt("%s:3: unknown key", d.conf), 1000),
 	    "bad config: the log names file:line");
 	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
 	    status == 200, "bad config: the port still answers");
 
 	/* A command that fails at once; exits before it says READY=1. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "restart_delay = 50ms\ncommand = /bin/sh -c 'exit 1'\n");
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nrestart_delay = 50ms\n"
+	    "command = /bin/sh -c 'exit 1'\n");
 	hup(&d);
 	o.gen = 2;
 	o.result = "rolled-back";
@@ -699,8 +655,8 @@ test_bad_and_rollback(void)
 	    status == 200, "crash: the port still answers");
 
 	/* A worker that never says READY=1. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "ready_timeout = 300ms\nrestart_delay = 50ms\n"
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nready_timeout = 300ms\nrestart_delay = 50ms\n"
 	    "command = /bin/sh -c 'exec sleep 30'\n");
 	hup(&d);
 	o.gen = 3;
@@ -719,8 +675,9 @@ test_bad_and_rollback(void)
 	tl_json_free(j);
 
 	/* Exit 78: the configuration is broken, roll back at once. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "reload_retries = 5\ncommand = /bin/sh -c 'exit 78'\n");
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nreload_retries = 5\n"
+	    "command = /bin/sh -c 'exit 78'\n");
 	before = log_count(&d, "(gen 4) exited 78");
 	hup(&d);
 	o.gen = 4;
@@ -736,8 +693,8 @@ test_bad_and_rollback(void)
 	    "one worker of generation 4 was tried, not reload_retries + 1");
 
 	/* And a good reload after all that: generation 5. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "command = %s\n", hello);
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\ncommand = %s\n", hello);
 	hup(&d);
 	j = wait_settled(&d, 5, "ok", 2, NULL);
 	ok(j != NULL, "after the rollbacks, a good reload makes generation 5");
@@ -761,20 +718,18 @@ test_crash_exec(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct outcome		 o;
-	const char		*cf = tl_fmt("%s/exec.conf", tdir);
 	long long		 p0, p1;
 	int			 port, status;
 	char			 body[64];
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nrestart_delay = 50ms\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "restart_delay = 50ms\ncommand = %s\n", hello), NULL, 1);
 	port = tl_port(j, 0);
 	p0 = slot_int(j, 0, "pid");
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nrestart_delay = 50ms\n"
-	    "command = /bin/sh -c 'exit 1'\n");
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "restart_delay = 50ms\ncommand = /bin/sh -c 'exit 1'\n");
 	hup(&d);
 	o.gen = 2;
 	o.result = "rolled-back";
@@ -805,30 +760,25 @@ test_rollback_empty_slot(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct outcome		 o;
-	const char		*cf = tl_fmt("%s/empty.conf", tdir);
 	long long		 p1;
 	pid_t			 kids[8];
 	int			 before, n, rolled;
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "command = /bin/sh -c '[ $DROVER_WORKER_ID = 0 ] && exit 78; "
-	    "exec %s'\n", hello);
-	if (tl_daemon_start(&d, (const char *const []){ "-c", cf, NULL }) ==
-	    -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "slots.0.state", "halted", 0 }, WAIT_MS);
+	tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\ncommand = /bin/sh -c "
+	    "'[ $DROVER_WORKER_ID = 0 ] && exit 78; exec %s'\n", hello),
+	    NULL, 0);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "halted"));
 	ok(j != NULL, "empty slot: slot 0 is halted by exit 78");
 	tl_json_free(j);
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "slots.1.state", "ready", 0 }, WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.1.state", "ready"));
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
 	ok(p1 > 0, "empty slot: slot 1 serves");
 	before = log_count(&d, "(gen 1) exited 78");
 	/* Slot 0 fails at once; slot 1's new worker waits, never ready. */
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "reload_retries = 0\ncommand = /bin/sh -c "
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nreload_retries = 0\ncommand = /bin/sh -c "
 	    "'[ $DROVER_WORKER_ID = 0 ] && exit 1; exec sleep 30'\n");
 	hup(&d);
 	o.gen = 2;
@@ -841,13 +791,12 @@ test_rollback_empty_slot(void)
 	    "serves on");
 	tl_json_free(j);
 	/* Only worth waiting for once the rollback is over. */
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "slots.0.state", "halted", 0 }, rolled ? WAIT_MS : 0);
+	j = TL_WAIT(&d, rolled ? WAIT_MS : 0, TL_STR("slots.0.state",
+	    "halted"));
 	ok(j != NULL, "empty slot: slot 0 is halted again, on generation 1");
 	tl_json_free(j);
 	/* Anything more would show within a moment. */
-	j = tl_status_wait(&d, tl_pred_match, &(struct tl_match){
-	    "slots.0.state", "starting", 0 }, QUIET_MS);
+	j = TL_WAIT(&d, QUIET_MS, TL_STR("slots.0.state", "starting"));
 	tl_json_free(j);
 	is_int(1, log_count(&d, "(gen 1) exited 78") - before, "empty slot: "
 	    "slot 0 got exactly one worker of generation 1 back");
@@ -907,14 +856,12 @@ test_storm(void)
 	struct tl_json		*j;
 	struct settle		 w;
 	struct paced		 p;
-	const char		*cf = tl_fmt("%s/storm.conf", tdir);
 	long long		 gen, req, gen1, req1;
 	int			 i, port, status, notready = 0;
 	char			 body[64];
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nstop_timeout = 5s\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "stop_timeout = 5s\ncommand = %s\n", hello), NULL, 1);
 	port = tl_port(j, 0);
 	tl_json_free(j);
 	for (i = 0; i < NSTORM; i++)
@@ -989,13 +936,11 @@ test_scaling(void)
 	struct tl_json		*j;
 	struct tl_client	 c;
 	struct tl_tally		 t;
-	const char		*cf = tl_fmt("%s/scale.conf", tdir);
 	long long		 p0, p1, p2;
 	int			 three = 3, two = 2, i;
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nstop_timeout = 5s\n"
-	    "command = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "stop_timeout = 5s\ncommand = %s\n", hello), NULL, 1);
 	p0 = slot_int(j, 0, "pid");
 	p1 = slot_int(j, 1, "pid");
 	is_int(2, tl_json_int(j, "listeners.0.sockets", -1), "scale: 2 "
@@ -1047,8 +992,8 @@ test_scaling(void)
 	is_int(NSCALE, i, "TTIN and TTOU: %d more rounds of 3 slots and back "
 	    "to 2", NSCALE);
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 3\nstop_timeout = 5s\n"
-	    "command = %s\n", hello);
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 3\n"
+	    "stop_timeout = 5s\ncommand = %s\n", hello);
 	hup(&d);
 	j = wait_settled(&d, 2, "ok", 3, NULL);
 	ok(j != NULL, "workers = 3: generation 2 runs on 3 slots");
@@ -1057,8 +1002,8 @@ test_scaling(void)
 	p2 = slot_int(j, 2, "pid");
 	tl_json_free(j);
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nstop_timeout = 5s\n"
-	    "command = %s\n", hello);
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "stop_timeout = 5s\ncommand = %s\n", hello);
 	hup(&d);
 	j = wait_settled(&d, 3, "ok", 2, NULL);
 	ok(j != NULL, "workers = 2: generation 3 runs on 2 slots");
@@ -1088,20 +1033,18 @@ test_reload_all(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	const char		*cf = tl_fmt("%s/all.conf", tdir);
 	const char		*gate = tl_fifo_new(tdir, "gate8");
 	long long		 p0, p1;
 	int			 two = 2, notready = 0;
 
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "reload = all\ncommand = %s\n", hello);
-	j = start(&d, cf, NULL);
+	j = tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nreload = all\ncommand = %s\n", hello), NULL, 1);
 	p0 = slot_int(j, 0, "pid");
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
-	conf(cf, "listen = 127.0.0.1:0\nworkers = 2\nready = notify\n"
-	    "reload = all\ncommand = /bin/sh -c 'read x < %s && exec %s'\n",
-	    gate, hello);
+	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
+	    "ready = notify\nreload = all\n"
+	    "command = /bin/sh -c 'read x < %s && exec %s'\n", gate, hello);
 	hup(&d);
 	j = tl_status_wait(&d, pred_gated, &two, WAIT_MS);
 	ok(j != NULL, "all: both slots have a new worker starting while "

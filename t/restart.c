@@ -103,10 +103,7 @@ main(void)
 
 	plan_lazy();
 	argv[5] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("workers never became ready");
+	j = tl_start(&d, argv, 1);
 	p1 = tl_json_int(j, "slots.1.pid", 0);
 	tl_json_free(j);
 	crash(&d, 0, SIGKILL, p1);

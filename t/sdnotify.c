@@ -143,7 +143,7 @@ main(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_match		 m;
-	const char		*dir, *path, *conf, *v;
+	const char		*dir, *path, *v;
 	unsigned long long	 before, after, usec;
 	long long		 w[2], t0;
 	int			 i, r, k, wd;
@@ -151,7 +151,6 @@ main(void)
 	plan_lazy();
 	dir = tl_tmpdir();
 	path = tl_fmt("%s/notify.sock", dir);
-	conf = tl_fmt("%s/drover.conf", dir);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -160,19 +159,15 @@ main(void)
 	if ((sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(sfd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		sysbail("%s", path);
-	if (tl_write_file(conf, "workers = 2\n") == -1)
-		sysbail("%s", conf);
 
 	if (setenv("NOTIFY_SOCKET", path, 1) == -1 ||
 	    setenv("WATCHDOG_USEC", tl_fmt("%d", WATCHDOG_USEC), 1) == -1)
 		sysbail("setenv");
 	(void)unsetenv("WATCHDOG_PID");
 	{
-		const char *const argv[] = { "-c", conf, "--", "/bin/sleep",
-		    "600", NULL };
+		const char *const argv[] = { "--", "/bin/sleep", "600", NULL };
 
-		if (tl_daemon_start(&d, argv) == -1)
-			bail("cannot start drover");
+		tl_start_conf(&d, "workers = 2\n", argv, 0);
 	}
 	(void)unsetenv("NOTIFY_SOCKET");
 	(void)unsetenv("WATCHDOG_USEC");
@@ -238,8 +233,7 @@ main(void)
 	tl_json_free(j);
 
 	/* A configuration that does not parse. */
-	if (tl_write_file(conf, "wokers = 2\n") == -1)
-		sysbail("%s", conf);
+	tl_conf_rewrite(&d, "wokers = 2\n");
 	k = nmsgs;
 	tl_daemon_kill(&d, SIGHUP);
 	i = wait_msg("RELOADING=1", k, WAIT_MS);

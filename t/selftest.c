@@ -5,7 +5,8 @@
  * The test library tests itself: the TAP producer (run as a subprocess in
  * one of the modes below, since a failing run must really fail), the JSON
  * parser, tl_run(), the process, file and inotify waits, the HTTP client
- * against a forked server, the /proc helpers, and tl_daemon_*() with a
+ * against a forked server, the /proc helpers, the conditions of
+ * TL_WAIT(), and tl_daemon_*(), tl_start() and tl_start_conf() with a
  * shell script standing in for drover.  Needs no drover binary.
  */
 
@@ -33,7 +34,7 @@
 #include "tap.h"
 #include "testlib.h"
 
-#define NTESTS	163
+#define NTESTS	193
 
 /* A process that blocks until the write end of its pipe is closed. */
 struct blocker {
@@ -47,6 +48,7 @@ static void	 blocker_release(struct blocker *);
 static int	 run_inner(const char *, char **);
 static void	 test_tap(void);
 static void	 test_json(void);
+static void	 test_conds(void);
 static void	 test_paths_files(void);
 static void	 test_run(void);
 static void	 test_procs(void);
@@ -58,6 +60,7 @@ static void	 test_http(void);
 static void	 test_fds(void);
 static const char *fake_drover(void);
 static void	 test_daemon(void);
+static void	 test_start(void);
 
 static char		 self[4096];	/* this program, for inner modes */
 static const char	*fake_state;
@@ -122,6 +125,13 @@ inner(const char *mode)
 		diag("daemon %d worker %lld", (int)d.pid,
 		    tl_json_int(j, "slots.0.pid", 0));
 		tl_json_free(j);
+	} else if (strcmp(mode, "unready") == 0) {
+		struct tl_daemon	 d;
+		const char		*argv[] = { NULL };
+
+		plan(1);
+		tl_json_free(tl_start(&d, argv, 1));
+		ok(1, "not reached");
 	} else if (strcmp(mode, "stray") == 0) {
 		struct tl_daemon	 d;
 		struct tl_json		*j;
@@ -353,6 +363,43 @@ test_json(void)
 
 	j = tl_json_parse("{\"a\":1,\"a\":2}");
 	is_int(1, tl_json_int(j, "a", 0), "duplicate key: the first wins");
+	tl_json_free(j);
+}
+
+/* The conditions TL_WAIT() checks, on one document. */
+static void
+test_conds(void)
+{
+	struct tl_json	*j;
+
+	j = tl_json_parse("{\"state\":\"running\",\"ready\":true,"
+	    "\"generation\":3,\"half\":1.5,\"slots\":[{\"pid\":42}]}");
+	if (!ok(j != NULL, "conds: the document parses"))
+		bail("cannot go on without a parsed document");
+	ok(tl_pred_conds(j, (struct tl_cond[]){ TL_END }), "conds: none "
+	    "holds at once");
+	ok(tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "running"),
+	    TL_EQ("generation", 3), TL_EQ("ready", 1), TL_MIN("slots.0.pid",
+	    42), TL_NE("generation", 2), TL_END }), "conds: all of STR, EQ "
+	    "(a number, a boolean), MIN and NE hold");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "running"),
+	    TL_EQ("generation", 4), TL_END }), "conds: one that fails is "
+	    "enough");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_STR("state", "run"),
+	    TL_END }), "conds: STR compares the whole string");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_MIN("slots.0.pid", 43),
+	    TL_END }), "conds: MIN fails below");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_NE("generation", 3),
+	    TL_END }), "conds: NE fails on equal");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_NE("nosuch", 3),
+	    TL_END }) && !tl_pred_conds(j, (struct tl_cond[]){
+	    TL_STR("nosuch", "x"), TL_END }), "conds: an absent path fails, "
+	    "NE too");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_EQ("state", 0), TL_END })
+	    && !tl_pred_conds(j, (struct tl_cond[]){ TL_STR("generation", "3"),
+	    TL_END }), "conds: a string is no number, nor a number a string");
+	ok(!tl_pred_conds(j, (struct tl_cond[]){ TL_EQ("half", 1), TL_END }),
+	    "conds: a fraction is no integer");
 	tl_json_free(j);
 }
 
@@ -758,6 +805,7 @@ fake_drover(void)
 	    "#!/bin/sh\n"
 	    "state=$2; shift 2\n"
 	    "echo \"fake drover args: $*\"\n"
+	    "[ -z \"$FAKE_EXIT\" ] || exit 3\n"
 	    "tail -f /dev/null &\n"
 	    "w=$!\n"
 	    "trap '[ -n \"$FAKE_STRAY\" ] || kill $w; exit 0' TERM\n"
@@ -830,6 +878,83 @@ test_daemon(void)
 	unsetenv("TL_DROVER");
 }
 
+/*
+ * tl_conf_file(), tl_start() and tl_start_conf(), with the fake drover:
+ * the file and the arguments it gets, the status once ready, and a
+ * daemon that exits before it is ready.
+ */
+static void
+test_start(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*f1, *f2, *argv[] = { "-w", "1", NULL };
+	const char		*extra[] = { "-w", "2", "--", "x y", NULL };
+	char			*text, *out;
+
+	f1 = tl_conf_file("workers = %d\n", 3);
+	f2 = tl_conf_file("workers = 4\n");
+	text = tl_slurp(f1);
+	is_string("workers = 3\n", text, "tl_conf_file writes the text");
+	free(text);
+	ok(strcmp(f1, f2) != 0 && strlen(f1) > 12 &&
+	    strcmp(f1 + strlen(f1) - 12, "/drover.conf") == 0,
+	    "each file is drover.conf in a directory of its own");
+
+	setenv("TL_DROVER", fake_drover(), 1);
+	ok(tl_start(&d, argv, 0) == NULL && d.pid > 0 && d.conf == NULL,
+	    "tl_start without waiting: started, no status, no file");
+	is_int(0, tl_wait_log(&d, "fake drover args: -w 1\n", 10000),
+	    "tl_start: argv reached the daemon after -s STATE");
+	is_int(0, tl_daemon_stop(&d, 10000), "tl_start: stopped");
+
+	j = tl_start(&d, argv, 1);
+	ok(j != NULL && tl_pred_all_ready(j, NULL) &&
+	    tl_json_int(j, "pid", 0) == d.pid, "tl_start waiting: the status "
+	    "with every slot ready");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, 10000), "tl_start waiting: stopped");
+
+	j = tl_start_conf(&d, "workers = 5\n", extra, 1);
+	ok(j != NULL && tl_pred_all_ready(j, NULL), "tl_start_conf: the "
+	    "status with every slot ready");
+	tl_json_free(j);
+	ok(d.conf != NULL && strncmp(d.conf, d.dir, strlen(d.dir)) != 0,
+	    "tl_start_conf: the file is in a directory of its own (%s)",
+	    d.conf != NULL ? d.conf : "none");
+	text = d.conf != NULL ? tl_slurp(d.conf) : NULL;
+	is_string("workers = 5\n", text, "tl_start_conf: the file holds the "
+	    "text");
+	free(text);
+	is_int(0, tl_wait_log(&d, tl_fmt("fake drover args: -c %s -w 2 -- "
+	    "x y\n", d.conf), 10000), "tl_start_conf: -c FILE, then extra");
+	tl_conf_rewrite(&d, "workers = %d\n", 6);
+	text = tl_slurp(d.conf);
+	is_string("workers = 6\n", text, "tl_conf_rewrite replaces the text");
+	free(text);
+	is_int(0, tl_daemon_stop(&d, 10000), "tl_start_conf: stopped");
+
+	ok(tl_start_conf(&d, "", NULL, 0) == NULL && d.conf != NULL,
+	    "tl_start_conf without extra nor waiting");
+	is_int(0, tl_wait_log(&d, tl_fmt("fake drover args: -c %s\n", d.conf),
+	    10000), "tl_start_conf: -c FILE alone");
+	is_int(0, tl_daemon_stop(&d, 10000), "and stopped");
+
+	setenv("FAKE_EXIT", "1", 1);
+	is_int(255, run_inner("unready", &out), "tl_start waiting on a "
+	    "daemon that exits at once bails out");
+	unsetenv("FAKE_EXIT");
+	ok(out != NULL && strstr(out, "Bail out! drover ") != NULL &&
+	    strstr(out, " exited 3 before every slot was ready") != NULL,
+	    "saying it exited, and how");
+	ok(out != NULL && strstr(out, "# log of drover ") != NULL &&
+	    strstr(out, "# fake drover args:") != NULL, "showing its log");
+	ok(out != NULL && strstr(out, "not reached") == NULL, "and nothing "
+	    "after");
+	free(out);
+	unsetenv("TL_DROVER");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -844,6 +969,7 @@ main(int argc, char *argv[])
 	self[n] = '\0';
 	test_tap();
 	test_json();
+	test_conds();
 	test_paths_files();
 	test_run();
 	test_procs();
@@ -851,5 +977,6 @@ main(int argc, char *argv[])
 	test_http();
 	test_fds();
 	test_daemon();
+	test_start();
 	return 0;
 }

@@ -31,17 +31,12 @@ static int	 inflight(int, const char *, long long *);
 static struct tl_json *
 start(struct tl_daemon *d, const char *pidfile)
 {
-	struct tl_json	*j;
 	const char	*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "-p", NULL,
 			    "--stop-timeout", "20s", "--", NULL, NULL };
 
 	argv[5] = pidfile;
 	argv[9] = tl_path("examples/hello-c/hello-c");
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("workers never became ready");
-	return j;
+	return tl_start(d, argv, 1);
 }
 
 /*
@@ -154,10 +149,7 @@ main(void)
 	close(fd);
 
 	/* A worker that ignores SIGTERM is killed after the stop timeout. */
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, 10000)) == NULL)
-		bail("worker never became ready");
+	j = tl_start(&d, argv, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 	tl_daemon_kill(&d, SIGTERM);

@@ -12,6 +12,17 @@
  * when the test exits, also when it bails out.  Strings returned as
  * "const char *" belong to the library and live until exit; "char *" and
  * "struct tl_json *" results belong to the caller.
+ *
+ * The library is one file per concern, and this is its one header, in
+ * sections in the same order: tl-path.c (paths, temporary directories,
+ * what the library owns), tl-daemon.c (starting and stopping the daemon),
+ * json.c, tl-status.c (status.json and waiting on it), tl-proc.c
+ * (processes and /proc), tl-file.c (files, FIFOs, the log), tl-net.c
+ * (loopback and HTTP), tl-run.c (running a command) and tl-client.c (the
+ * continuous client).  A test includes this header and tap.h, nothing
+ * else; what the files share privately is in tl-private.h.  One header
+ * rather than one per concern: a test reads the whole interface in one
+ * place, and needs no list of includes that changes with what it uses.
  */
 
 #ifndef DROVER_TESTLIB_H
@@ -24,11 +35,11 @@
 #define TL_PRINTF(f, a)	__attribute__((format(printf, f, a)))
 
 /*
- * Paths.  The build and source trees come from $abs_top_builddir and
- * $abs_top_srcdir (exported by make check), else from the location of the
- * test binary, which lives in BUILDDIR/t.  tl_path() and tl_srcpath() join
- * a relative path to them; tl_fmt() formats any string.  All three return
- * library-owned strings.
+ * Paths (tl-path.c).  The build and source trees come from
+ * $abs_top_builddir and $abs_top_srcdir (exported by make check), else
+ * from the location of the test binary, which lives in BUILDDIR/t.
+ * tl_path() and tl_srcpath() join a relative path to them; tl_fmt()
+ * formats any string.  All three return library-owned strings.
  */
 const char	*tl_builddir(void);
 const char	*tl_srcdir(void);
@@ -43,15 +54,17 @@ const char	*tl_fmt(const char *, ...) TL_PRINTF(1, 2);
 const char	*tl_tmpdir(void);
 
 /*
- * A running daemon.  tl_daemon_start() fills every field: dir is a new
- * temporary directory and the daemon's working directory, state is
- * dir/state (passed as "-s state", created by the daemon itself), log is
- * dir/drover.log and receives the daemon's stdout and stderr; stdin is
- * /dev/null.  pidfd is -1 where pidfd_open(2) is missing (under valgrind).
- * After tl_daemon_wait() has reaped it, exited is 1, status holds what
- * tl_daemon_wait() returned and pidfd is -1.  The strings belong to the
- * library.  The binary is $TL_DROVER if set, else BUILDDIR/supervisor/
- * drover; the words of $TL_DAEMON_WRAPPER (valgrind, say) go before it.
+ * A running daemon (tl-daemon.c).  tl_daemon_start() fills every field:
+ * dir is a new temporary directory and the daemon's working directory,
+ * state is dir/state (passed as "-s state", created by the daemon
+ * itself), log is dir/drover.log and receives the daemon's stdout and
+ * stderr; stdin is /dev/null.  conf is the configuration file
+ * tl_start_conf() wrote, else NULL.  pidfd is -1 where pidfd_open(2) is
+ * missing (under valgrind).  After tl_daemon_wait() has reaped it, exited
+ * is 1, status holds what tl_daemon_wait() returned and pidfd is -1.  The
+ * strings belong to the library.  The binary is $TL_DROVER if set, else
+ * BUILDDIR/supervisor/drover; the words of $TL_DAEMON_WRAPPER (valgrind,
+ * say) go before it.
  */
 struct tl_daemon {
 	pid_t		 pid;
@@ -59,6 +72,7 @@ struct tl_daemon {
 	char		*dir;
 	char		*state;
 	char		*log;
+	const char	*conf;
 	int		 status;
 	int		 exited;
 };
@@ -77,10 +91,39 @@ int		 tl_daemon_wait(struct tl_daemon *, int);
 int		 tl_daemon_stop(struct tl_daemon *, int);
 
 /*
- * JSON, as the daemon writes it.  Numbers keep their double value and, if
- * written as an integer that fits, the exact long long (j_isint).  Strings
- * are NUL-terminated UTF-8; j_len counts bytes (a \u0000 escape yields an
- * embedded NUL).  Objects keep their members in order.
+ * Starting a master the way most tests do.  tl_start() starts drover
+ * with argv, like tl_daemon_start(); tl_start_conf() first writes conftext
+ * to a new configuration file (tl_conf_file(), kept in d->conf), then
+ * starts drover with "-c FILE" followed by extra (NULL-terminated, or
+ * NULL for none).  Both bail out if drover cannot be started.  With
+ * wait_ready, both then wait up to TL_READY_MS for a status.json in which
+ * every slot is ready (tl_pred_all_ready()) and return it, for the caller
+ * to free; if none comes, they show the end of the daemon's log and bail
+ * out, saying whether it exited or timed out.  Without, they return NULL
+ * at once.
+ */
+#define TL_READY_MS	15000
+struct tl_json	*tl_start(struct tl_daemon *, const char *const [], int);
+struct tl_json	*tl_start_conf(struct tl_daemon *, const char *,
+		    const char *const [], int);
+
+/*
+ * Configuration files.  tl_conf_file() writes the formatted text to
+ * drover.conf in a fresh temporary directory and returns its path.
+ * tl_conf_rewrite() replaces the text of the file tl_start_conf() wrote
+ * for d, atomically, for a reload or an upgrade to read.  Both bail out
+ * if they cannot write.
+ */
+const char	*tl_conf_file(const char *, ...) TL_PRINTF(1, 2);
+void		 tl_conf_rewrite(const struct tl_daemon *, const char *, ...)
+		    TL_PRINTF(2, 3);
+
+/*
+ * JSON (json.c), as the daemon writes it.  Numbers keep their double
+ * value and, if written as an integer that fits, the exact long long
+ * (j_isint).  Strings are NUL-terminated UTF-8; j_len counts bytes (a
+ * \u0000 escape yields an embedded NUL).  Objects keep their members in
+ * order.
  */
 enum tl_json_type {
 	TL_JSON_NULL,
@@ -128,10 +171,11 @@ int		 tl_json_bool(const struct tl_json *, const char *);
 size_t		 tl_json_len(const struct tl_json *, const char *);
 
 /*
- * status.json.  tl_status() reads it once (NULL if absent or unparsable).
- * tl_status_wait() waits on inotify until a version satisfies pred and
- * returns it; NULL on timeout or when the daemon exits first, after a
- * diag() of the last version seen.  The state directory need not exist yet.
+ * status.json (tl-status.c).  tl_status() reads it once (NULL if absent
+ * or unparsable).  tl_status_wait() waits on inotify until a version
+ * satisfies pred and returns it; NULL on timeout or when the daemon exits
+ * first, after a diag() of the last version seen.  The state directory
+ * need not exist yet.
  */
 struct tl_json	*tl_status(const struct tl_daemon *);
 struct tl_json	*tl_status_wait(struct tl_daemon *,
@@ -162,9 +206,46 @@ int		 tl_pred_match(const struct tl_json *, void *);
 int		 tl_port(const struct tl_json *, int);
 
 /*
- * Processes.  tl_wait_pid_gone() waits for any process (not only a child)
- * to exit: 0 when gone, -1 on timeout.  tl_children() lists the pids whose
- * parent is ppid (from /proc), sorted; it returns how many it stored or -1.
+ * Conditions on status.json, for a wait that says in place what it waits
+ * for: TL_WAIT(d, ms, TL_STR("slots.0.state", "ready"), TL_EQ("ready", 1))
+ * waits until every condition holds and returns that status, or NULL
+ * after ms or once the daemon has exited (as tl_status_wait()).  The
+ * value at path must be: TL_STR, the string s; TL_EQ, the integer (or the
+ * boolean, as 0 or 1) n; TL_MIN, one at least n; TL_NE, one other than n.
+ * A path that is absent fails every condition.  tl_pred_conds() is the
+ * predicate, on an array of struct tl_cond that ends with TL_END.
+ */
+enum tl_cond_op {
+	TL_C_END,
+	TL_C_STR,
+	TL_C_EQ,
+	TL_C_MIN,
+	TL_C_NE
+};
+
+struct tl_cond {
+	enum tl_cond_op	 c_op;
+	const char	*c_path;
+	const char	*c_str;
+	long long	 c_num;
+};
+
+#define TL_STR(p, s)	{ TL_C_STR, (p), (s), 0 }
+#define TL_EQ(p, n)	{ TL_C_EQ, (p), NULL, (n) }
+#define TL_MIN(p, n)	{ TL_C_MIN, (p), NULL, (n) }
+#define TL_NE(p, n)	{ TL_C_NE, (p), NULL, (n) }
+#define TL_END		{ TL_C_END, NULL, NULL, 0 }
+#define TL_WAIT(d, ms, ...)						\
+	tl_status_wait((d), tl_pred_conds,				\
+	    (struct tl_cond[]){ __VA_ARGS__, TL_END }, (ms))
+
+int		 tl_pred_conds(const struct tl_json *, void *);
+
+/*
+ * Processes (tl-proc.c).  tl_wait_pid_gone() waits for any process (not
+ * only a child) to exit: 0 when gone, -1 on timeout.  tl_children() lists
+ * the pids whose parent is ppid (from /proc), sorted; it returns how many
+ * it stored or -1.
  */
 int		 tl_wait_pid_gone(pid_t, int);
 int		 tl_children(pid_t, pid_t *, int);
@@ -183,12 +264,21 @@ int		 tl_env_count(pid_t, const char *);
 const char	*tl_proc_status(pid_t, const char *);
 long		 tl_proc_status_kb(pid_t, const char *);
 
+/*
+ * Descriptors of a process, from /proc/PID/fd, sorted by number.
+ * tl_fd_inodes() lists the sockets (inode and fd number), tl_fd_list()
+ * every fd.  Both return how many they stored (at most max) or -1.
+ */
+int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
+int		 tl_fd_list(pid_t, int *, int);
+
 /* Milliseconds on the monotonic clock, for measuring how long things take. */
 long long	 tl_now_ms(void);
 
 /*
- * Files.  tl_wait_log() waits until the daemon's log contains needle (0)
- * or the deadline passes or the daemon exits without writing it (-1).
+ * Files (tl-file.c).  tl_wait_log() waits until the daemon's log contains
+ * needle (0) or the deadline passes or the daemon exits without writing
+ * it (-1).
  * tl_slurp() returns a whole file, NUL-terminated, or NULL with errno.
  * tl_count() counts non-overlapping occurrences.  tl_write_file() creates
  * or replaces a file with formatted text; 0 or -1.
@@ -211,8 +301,8 @@ const char	*tl_fifo_new(const char *, const char *);
 void		 tl_fifo_release(const char *);
 
 /*
- * Loopback networking.  tl_connect() and tl_connect_unix() return a
- * blocking socket or -1.  tl_http_request() sends a GET.
+ * Loopback networking (tl-net.c).  tl_connect() and tl_connect_unix()
+ * return a blocking socket or -1.  tl_http_request() sends a GET.
  * tl_http_response() reads exactly one response (so pipelined responses
  * stay in the socket for the next call): 0 on success, -2 on a clean EOF
  * before the first byte, -1 with errno otherwise (ETIMEDOUT, ECONNRESET,
@@ -228,18 +318,10 @@ int		 tl_http_response(int, int, int *, char *, size_t, int *);
 int		 tl_http_get(int, const char *, int *, char *, size_t);
 
 /*
- * Descriptors of a process, from /proc/PID/fd, sorted by number.
- * tl_fd_inodes() lists the sockets (inode and fd number), tl_fd_list()
- * every fd.  Both return how many they stored (at most max) or -1.
- */
-int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
-int		 tl_fd_list(pid_t, int *, int);
-
-/*
- * Run a command (argv[0] is looked up in $PATH) with stdin from /dev/null
- * and stdout and stderr captured together into *output (malloc'd, may be
- * NULL to discard).  Returns the exit code, 128 + signal, or -1 on timeout
- * after killing it.
+ * Running a command (tl-run.c).  tl_run() runs argv (argv[0] is looked
+ * up in $PATH) with stdin from /dev/null and stdout and stderr captured
+ * together into *output (malloc'd, may be NULL to discard).  Returns the
+ * exit code, 128 + signal, or -1 on timeout after killing it.
  */
 int		 tl_run(const char *const [], int, char **);
 

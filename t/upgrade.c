@@ -45,12 +45,10 @@ struct upgraded {
 static int		 same_set(const unsigned long *, int,
 			    const unsigned long *, int);
 static int		 pred_upgraded(const struct tl_json *, void *);
-static int		 pred_result(const struct tl_json *, void *);
 static int		 pred_checked_after(const struct tl_json *, void *);
 static double		 tl_wall(void);
 static struct tl_json	*wait_upgraded(struct tl_daemon *, long long,
 			    long long, long long, int);
-static void		 start(struct tl_daemon *, const char *const []);
 static void		 client_done(struct tl_client *, const char *);
 static void		 pause_ms(int);
 static void		 test_basic(int);
@@ -113,15 +111,6 @@ wait_upgraded(struct tl_daemon *d, long long done, long long requests,
 	return tl_status_wait(d, pred_upgraded, &u, WAIT_MS);
 }
 
-/* upgrade.result is the string arg. */
-static int
-pred_result(const struct tl_json *j, void *arg)
-{
-	const char	*s = tl_json_str(j, "upgrade.result");
-
-	return s != NULL && strcmp(s, arg) == 0;
-}
-
 /* The wall clock, in seconds, as status.json writes it. */
 static double
 tl_wall(void)
@@ -145,19 +134,6 @@ pred_checked_after(const struct tl_json *j, void *arg)
 	return s != NULL && strcmp(s, "ok") == 0 &&
 	    tl_json_num(j, "upgrade.started", 0) >= *t - 0.001 &&
 	    tl_pred_all_ready(j, NULL);
-}
-
-/* Start drover with argv and wait for every slot to be ready. */
-static void
-start(struct tl_daemon *d, const char *const argv[])
-{
-	struct tl_json	*j;
-
-	if (tl_daemon_start(d, argv) == -1)
-		bail("cannot start drover");
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, WAIT_MS)) == NULL)
-		bail("workers never became ready");
-	tl_json_free(j);
 }
 
 /* Stop a continuous client and check it saw no failure. */
@@ -210,8 +186,7 @@ test_basic(int pidfile)
 	long long		 w0, w1;
 	char			 body[64], *text;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	port = tl_port(j, 0);
@@ -251,8 +226,7 @@ test_basic(int pidfile)
 		ok(text != NULL && atol(text) == (long)d.pid, "%s: the pid "
 		    "file still names the master", what);
 		free(text);
-		if (tl_daemon_start(&d2, argv2) == -1)
-			bail("cannot start a second drover");
+		tl_start(&d2, argv2, 0);
 		is_int(75, tl_daemon_wait(&d2, WAIT_MS), "%s: a second master "
 		    "on the pid file still exits 75", what);
 		is_int(0, tl_wait_log(&d2, tl_fmt("held by another master "
@@ -295,29 +269,23 @@ test_broken_file(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*cf = tl_fmt("%s/broken.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", cf, NULL };
 	const char		*s;
 	long long		 w0;
 
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
-	    "command = %s\n", hello) == -1)
-		sysbail("write %s", cf);
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "command = %s\n", hello), NULL, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
-	    "no_such_key = 1\ncommand = %s\n", hello) == -1)
-		sysbail("write %s", cf);
+	tl_conf_rewrite(&d, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "no_such_key = 1\ncommand = %s\n", hello);
 
 	tl_daemon_kill(&d, SIGUSR2);
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	ok(j != NULL, "broken file: the upgrade is refused");
 	s = tl_json_str(j, "upgrade.error");
 	ok(s != NULL && strstr(s, "exited 78") != NULL &&
-	    strstr(s, tl_fmt("%s:3: unknown key", cf)) != NULL,
+	    strstr(s, tl_fmt("%s:3: unknown key", d.conf)) != NULL,
 	    "broken file: status.json says why (%s)", s != NULL ? s : "null");
 	is_int(0, tl_wait_log(&d, "upgrade refused:", 1000), "broken file: "
 	    "so does the log");
@@ -327,9 +295,8 @@ test_broken_file(void)
 	tl_json_free(j);
 	ok(kill(d.pid, 0) == 0 && !d.exited, "broken file: the master runs");
 
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
-	    "command = %s\n", hello) == -1)
-		sysbail("write %s", cf);
+	tl_conf_rewrite(&d, "workers = 2\nlisten = 127.0.0.1:0\ncommand = %s\n",
+	    hello);
 	tl_daemon_kill(&d, SIGUSR2);
 	j = wait_upgraded(&d, 1, 2, 1, 2);
 	ok(j != NULL, "fixed file: the next USR2 upgrades");
@@ -339,9 +306,8 @@ test_broken_file(void)
 	 * A good file that changes reuseport: the upgrade keeps what the
 	 * workers run (one socket per slot); the next reload would apply it.
 	 */
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
-	    "reuseport = no\ncommand = %s\n", hello) == -1)
-		sysbail("write %s", cf);
+	tl_conf_rewrite(&d, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "reuseport = no\ncommand = %s\n", hello);
 	tl_daemon_kill(&d, SIGUSR2);
 	j = wait_upgraded(&d, 2, 3, 1, 2);
 	ok(j != NULL && tl_json_bool(j, "listeners.0.reuseport") == 1 &&
@@ -363,17 +329,12 @@ test_health_unix(void)
 	struct tl_client	 c;
 	struct stat		 st0, st1;
 	const char		*sock = tl_fmt("%s/health.sock", tl_tmpdir());
-	const char		*cf = tl_fmt("%s/health.conf", tl_tmpdir());
-	const char		*argv[] = { "-c", cf, NULL };
 	char			 buf[512];
 	ssize_t			 n;
 	int			 fd, k;
 
-	if (tl_write_file(cf, "workers = 2\nlisten = 127.0.0.1:0\n"
-	    "health = unix:%s\ncommand = %s\n", sock, hello) == -1)
-		sysbail("write %s", cf);
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "health = unix:%s\ncommand = %s\n", sock, hello), NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), 1);
 	tl_json_free(j);
 	if (stat(sock, &st0) == -1)
@@ -419,8 +380,7 @@ test_bad_binary(void)
 	int			 status;
 	char			 body[64];
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 	if (rename(drover_copy, saved) == -1)
@@ -430,7 +390,7 @@ test_bad_binary(void)
 	    "file\" >&2\nexit 127\n") == -1 || chmod(drover_copy, 0755) == -1)
 		sysbail("write %s", drover_copy);
 	tl_daemon_kill(&d, SIGUSR2);
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	s = tl_json_str(j, "upgrade.error");
 	ok(s != NULL && strstr(s, "exited 127") != NULL &&
 	    strstr(s, "libev.so.4") != NULL, "a binary that cannot start: "
@@ -442,7 +402,7 @@ test_bad_binary(void)
 	tl_daemon_kill(&d, SIGUSR2);
 	is_int(0, tl_wait_log(&d, "cannot re-execute", WAIT_MS),
 	    "no binary at all: the log says why");
-	j = tl_status_wait(&d, pred_result, "refused", WAIT_MS);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
 	ok(j != NULL && tl_json_int(j, "upgrade.requests", 0) == 2,
 	    "no binary at all: refused");
 	tl_json_free(j);
@@ -478,8 +438,7 @@ test_twenty(void)
 	long long		 gen = 1, pid;
 	int			 i, nslots = 2, good = 0, port;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	port = tl_port(j, 0);
 	tl_json_free(j);
 	tl_client_start(&c[0], port, 0);
@@ -548,8 +507,7 @@ test_race(int sig, int ms)
 	double			 sent;
 	int			 port;
 
-	start(&d, argv);
-	j = tl_status(&d);
+	j = tl_start(&d, argv, 1);
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	w1 = tl_json_int(j, "slots.1.pid", 0);
 	port = tl_port(j, 0);
