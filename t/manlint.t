@@ -1,14 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # The manual pages pass mandoc -Tlint -Wwarning, and every option the
-# master accepts and every key it knows is documented.
+# master accepts, every key it knows and every variable node/drover.js
+# reads is documented.
 srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 MANDOC=${MANDOC:-mandoc}
 if ! command -v "$MANDOC" >/dev/null 2>&1; then
 	echo "Bail out! mandoc is needed (Debian: mandoc)"
 	exit 1
 fi
-pages="drover.8 drover.conf.5 libdrover.3"
+pages="drover.8 drover.conf.5 libdrover.3 drover-migrate.7"
 # The keys come from their one table, config_keys[] in supervisor/config.c,
 # where each is a line: a tab, KEY_<KIND>( and the quoted name.
 keys=$(sed -n 's/^	KEY_[A-Z]*("\([a-z_]*\)",.*/\1/p' \
@@ -19,9 +20,13 @@ if [ -z "$keys" ]; then
 fi
 opts="--config --workers --listen --state-dir --pidfile --ready
 --stop-timeout --check --debug --version --help"
+nodevars=$(sed -n "s/.*process\.env\.\([A-Z_]*\).*/\1/p; s/.*envInt('\([A-Z_]*\)').*/\1/p" \
+    "$srcdir/node/drover.js" | sort -u)
 n=0
 for p in $pages; do n=$((n + 1)); done
 for k in $keys $opts; do n=$((n + 1)); done
+n=$((n + 1))
+for v in $nodevars; do n=$((n + 1)); done
 echo "1..$n"
 i=0
 fail=0
@@ -52,6 +57,22 @@ for o in $opts; do
 		echo "ok $i - drover(8) documents $o"
 	else
 		echo "not ok $i - drover(8) documents $o"
+		fail=1
+	fi
+done
+i=$((i + 1))
+if [ -n "$nodevars" ]; then
+	echo "ok $i - node/drover.js reads variables: $(echo $nodevars)"
+else
+	echo "not ok $i - node/drover.js reads variables"
+	fail=1
+fi
+for v in $nodevars; do
+	i=$((i + 1))
+	if grep -q "^\.It Ev .*\b$v\b" "$srcdir/man/drover-migrate.7"; then
+		echo "ok $i - drover-migrate(7) documents $v"
+	else
+		echo "not ok $i - drover-migrate(7) documents $v"
 		fail=1
 	fi
 done

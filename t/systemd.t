@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# The systemd units in etc/ pass systemd-analyze verify (with ExecStart
-# pointing at the drover just built, so that verify finds an executable),
-# and etc/drover.conf is a configuration drover accepts.  On systemd older
+# The systemd units in etc/ (the template as an instance) pass
+# systemd-analyze verify (with ExecStart pointing at the drover just
+# built, so that verify finds an executable), and etc/drover.conf is a configuration drover accepts.  On systemd older
 # than 253, which knows neither Type=notify-reload nor ReloadSignal=,
 # verify's two complaints about exactly those are expected for
 # etc/drover-reload.service; anything else is an error.
@@ -10,7 +10,7 @@ srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${abs_top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
 drover=$builddir/supervisor/drover
 
-echo "1..6"
+echo "1..7"
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "Bail out! systemd-analyze is needed (Debian: systemd)"
 	exit 1
@@ -23,7 +23,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/drover-systemd.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 version=$(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
 echo "# systemd-analyze of systemd ${version:-unknown}"
-for u in drover.service drover-reload.service drover.socket; do
+for u in drover.service drover-reload.service drover.socket drover@.service; do
 	sed "s|/usr/local/sbin/drover|$drover|g" "$srcdir/etc/$u" >"$tmp/$u" ||
 		exit 1
 done
@@ -58,6 +58,9 @@ else
 	verify drover-reload.service ""
 fi
 verify drover.socket ""
+# The template, as an instance.
+ln -s drover@.service "$tmp/drover@shop.service" || exit 1
+verify drover@shop.service ""
 
 i=$((i + 1))
 if grep -q '^FileDescriptorName=http$' "$srcdir/etc/drover.socket" &&

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * gunicorn and uvicorn from Debian, unchanged, under drover, each serving
+ * a small application of ours (t/apps): gunicorn finds the inherited
+ * socket itself (it reads LISTEN_FDS when LISTEN_PID is its own pid, and
+ * ignores --bind then) and says READY=1 on NOTIFY_SOCKET, so it runs with
+ * --ready notify; uvicorn is told --fd 3 and says nothing, so it runs
+ * with --ready exec (a connection that arrives before it accepts waits in
+ * the slot's socket).  For each: every worker serves; ten reloads under
+ * two continuous clients (one connection per request, and keep-alive)
+ * cost no request (uvicorn: see main()); a stop lets a request in flight
+ * (held by the test until the server has taken SIGTERM) finish with its
+ * answer, and ends without SIGKILL.  The Debian packages gunicorn and
+ * python3-uvicorn must be installed (build-aux/install-deps does): their absence fails
+ * the test.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "tap.h"
+#include "testlib.h"
+
+#define WAIT_MS		60000	/* interpreters start slowly on a busy host */
+#define NRELOADS	10
+#define MIN_REQUESTS	100
+#define NPROBES		200
+#define NSLOTS		2
+
+struct server {
+	const char	*name;
+	const char	*ready;		/* --ready */
+	const char	*signalled;	/* its log line on SIGTERM */
+	int		 closehdr;	/* its last answer says so */
+	int		 retry;		/* LD_RETRY for the keep-alive client */
+	int		 dropped;	/* connections it may drop, at most */
+	const char	*argv[12];	/* the command after -- */
+};
+
+static int	 log_count(const struct tl_daemon *, const char *);
+static int	 wait_readable(int, int);
+static void	 test_server(const struct server *);
+
+static int
+log_count(const struct tl_daemon *d, const char *needle)
+{
+	char	*s = tl_slurp(d->log);
+	int	 n = s != NULL ? tl_count(s, needle) : -1;
+
+	free(s);
+	return n;
+}
+
+/* Wait until fd is readable: 0, or -1 at the deadline. */
+static int
+wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	int		 r;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while ((r = poll(&pfd, 1, timeout_ms)) == -1 && errno == EINTR)
+		continue;
+	return r == 1 ? 0 : -1;
+}
+
+static void
+test_server(const struct server *sv)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct ld_client	 c[2];
+	struct ld_tally		 t;
+	const char		*argv[24], *what = sv->name, *mark, *gate;
+	pid_t			 pids[NSLOTS];
+	long long		 t0;
+	int			 seen[NSLOTS] = { 0, 0 }, i, k, n, port, fd;
+	int			 status, closehdr, rv, mfd;
+	char			 body[256], x;
+
+	n = 0;
+	argv[n++] = "-w";
+	argv[n++] = "2";
+	argv[n++] = "-l";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--ready";
+	argv[n++] = sv->ready;
+	argv[n++] = "--stop-timeout";
+	argv[n++] = "20s";
+	argv[n++] = "--";
+	for (i = 0; sv->argv[i] != NULL; i++)
+		argv[n++] = sv->argv[i];
+	argv[n] = NULL;
+	if (tl_daemon_start(&d, argv) == -1)
+		bail("cannot start drover");
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	if (!ok(j != NULL, "%s: both workers are ready (--ready %s)", what,
+	    sv->ready)) {
+		(void)tl_daemon_kill(&d, SIGKILL);
+		(void)tl_daemon_wait(&d, 5000);
+		return;
+	}
+	port = tl_port(j, 0);
+	ld_pids(j, pids, NSLOTS);
+	tl_json_free(j);
+
+	/* Which worker answered: the app says its pid and its parent's. */
+	for (i = 0, n = 0; i < NPROBES && n < NSLOTS; i++) {
+		long long	 pid = -1, ppid = -1;
+
+		if (tl_http_get(port, "/pid", &status, body, sizeof(body)) ==
+		    -1 || status != 200 ||
+		    sscanf(body, "%lld %lld", &pid, &ppid) != 2)
+			break;
+		for (k = 0; k < NSLOTS; k++)
+			if ((pids[k] == pid || pids[k] == ppid) && !seen[k]) {
+				seen[k] = 1;
+				n++;
+			}
+	}
+	ok(n == NSLOTS, "%s: both workers answer (%d requests)", what, i);
+
+	ld_client_start(&c[0], port, "/", "hello\n", 0);
+	ld_client_start(&c[1], port, "/", "hello\n", LD_KEEPALIVE |
+	    sv->retry);
+	for (n = 0; n < NRELOADS; n++) {
+		if (tl_daemon_kill(&d, SIGHUP) == -1)
+			sysbail("SIGHUP");
+		if ((j = ld_wait_generation(&d, n + 2, NSLOTS, WAIT_MS)) ==
+		    NULL)
+			break;
+		tl_json_free(j);
+	}
+	is_int(NRELOADS, n, "%s: %d reloads, each to the next generation",
+	    what, NRELOADS);
+	for (k = 0; k < 2; k++) {
+		if (ld_client_stop(&c[k], &t) == -1) {
+			ok(0, "%s: the %s reported", what, c[k].c_what);
+			continue;
+		}
+		diag("%s: %s: %ld requests on %ld connections, %ld failed "
+		    "(%ld dropped), %ld sent again", what, c[k].c_what,
+		    t.t_requests, t.t_connects, t.t_failures, t.t_dropped,
+		    t.t_retries);
+		if (k == 0 && sv->dropped > 0) {
+			/* See uvicorn's entry in main(). */
+			ok(t.t_failures == t.t_dropped && t.t_dropped <=
+			    sv->dropped, "%s: the %s lost only connections "
+			    "closed or reset by a stopping server, at most %d "
+			    "(one per server stopped): %ld", what,
+			    c[k].c_what, sv->dropped, t.t_dropped);
+		} else
+			is_int(0, t.t_failures, "%s: the %s saw no failure",
+			    what, c[k].c_what);
+		ok(t.t_requests >= MIN_REQUESTS, "%s: the %s made %ld "
+		    "requests (at least %d)", what, c[k].c_what, t.t_requests,
+		    MIN_REQUESTS);
+	}
+
+	/* A request in flight when drover stops. */
+	j = tl_status(&d);
+	ld_pids(j, pids, NSLOTS);
+	tl_json_free(j);
+	mark = tl_fifo_new(tl_tmpdir(), tl_fmt("%s-mark", what));
+	gate = tl_fifo_new(tl_tmpdir(), tl_fmt("%s-gate", what));
+	if ((mfd = open(mark, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		sysbail("open %s", mark);
+	if ((fd = tl_connect(port)) == -1 ||
+	    tl_http_request(fd, tl_fmt("/gate?mark=%s&gate=%s", mark, gate),
+	    1) == -1)
+		sysbail("request");
+	ok(wait_readable(mfd, WAIT_MS) == 0 && read(mfd, &x, 1) == 1,
+	    "%s: a request is being handled", what);
+	close(mfd);
+	t0 = tl_now_ms();
+	if (tl_daemon_kill(&d, SIGTERM) == -1)
+		sysbail("SIGTERM");
+	is_int(0, tl_wait_log(&d, sv->signalled, WAIT_MS), "%s: it has taken "
+	    "SIGTERM (\"%s\" in the log)", what, sv->signalled);
+	tl_fifo_release(gate);
+	rv = tl_http_response(fd, WAIT_MS, &status, body, sizeof(body),
+	    &closehdr);
+	ok(rv == 0 && status == 200 && strcmp(body, "released\n") == 0,
+	    "%s: the request in flight is answered", what);
+	if (sv->closehdr)
+		ok(rv == 0 && closehdr, "%s: with Connection: close", what);
+	is_int(-2, tl_http_response(fd, 5000, NULL, NULL, 0, NULL),
+	    "%s: then its connection is closed cleanly", what);
+	close(fd);
+	is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 0", what);
+	ok(tl_now_ms() - t0 < 20000, "%s: the stop took %lld ms, less than "
+	    "the stop timeout (20 s)", what, tl_now_ms() - t0);
+	for (k = 0; k < NSLOTS; k++)
+		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
+		    "gone", what, k);
+	is_int(0, log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
+	    what);
+}
+
+int
+main(void)
+{
+	/*
+	 * gunicorn (sync workers) loses nothing.  uvicorn 0.17 (Debian 12)
+	 * closes, when it stops, every connection that is not in the middle
+	 * of a request (Server.shutdown, H11Protocol.shutdown): a kept-alive
+	 * connection on which the client is sending its next request is
+	 * closed under it, and a connection it has accepted but not served
+	 * yet is closed or reset.  Clients send a request that died on a
+	 * reused connection again (LD_RETRY); on a new connection it is
+	 * lost, at most once per stopped uvicorn here (20: two workers, ten
+	 * reloads).  drover(8) cannot help it: the server closes them.
+	 */
+	struct server	 gunicorn = { "gunicorn", "notify",
+			    "Handling signal: term", 1, 0, 0, {
+			    "/usr/bin/gunicorn", "--workers", "1", "--chdir",
+			    NULL, "wsgi_hello:app", NULL } };
+	struct server	 uvicorn = { "uvicorn", "exec", "Shutting down", 0,
+			    LD_RETRY, NRELOADS * NSLOTS, { "/usr/bin/python3",
+			    "-m", "uvicorn", "--no-access-log", "--fd", "3",
+			    "--app-dir", NULL, "asgi_hello:app", NULL } };
+	const char	*apps = tl_srcpath("t/apps");
+	int		 have;
+
+	plan_lazy();
+	signal(SIGPIPE, SIG_IGN);
+	gunicorn.argv[4] = apps;
+	uvicorn.argv[7] = apps;
+	have = ok(access("/usr/bin/gunicorn", X_OK) == 0, "gunicorn is "
+	    "installed");
+	have &= ok(access("/usr/lib/python3/dist-packages/uvicorn/"
+	    "__main__.py", R_OK) == 0, "uvicorn is installed");
+	if (!have)
+		bail("the Debian packages gunicorn and python3-uvicorn are "
+		    "needed; build-aux/install-deps installs them");
+	test_server(&gunicorn);
+	test_server(&uvicorn);
+	return 0;
+}
