@@ -246,24 +246,34 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	int			 fd, one = 1;
+	int			 fd, one = 1, port0;
 
 	fd = socket(l->l_ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		log_warn("listen %s: socket", l->l_addr);
 		return -1;
 	}
-	if (l->l_type == LISTEN_TCP) {
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		    sizeof(one)) == -1 ||
-		    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
-		    &one, sizeof(one)) == -1)) {
-			log_warn("listen %s: setsockopt", l->l_addr);
-			goto fail;
-		}
+	/*
+	 * Port 0: the kernel may give a port that a reuseport group of ours
+	 * already has (another listen entry's), and the socket would join
+	 * it.  Bound first without SO_REUSEPORT it gets a port of its own;
+	 * set before listen(), the option still makes it a group's first.
+	 */
+	port0 = l->l_type == LISTEN_TCP && l->l_port == 0;
+	if (l->l_type == LISTEN_TCP && (setsockopt(fd, SOL_SOCKET,
+	    SO_REUSEADDR, &one, sizeof(one)) == -1 || (reuseport && !port0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ==
+	    -1))) {
+		log_warn("listen %s: setsockopt", l->l_addr);
+		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&l->l_ss, l->l_sslen) == -1) {
 		log_warn("listen %s: bind", l->l_addr);
+		goto fail;
+	}
+	if (reuseport && port0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
+	    &one, sizeof(one)) == -1) {
+		log_warn("listen %s: setsockopt", l->l_addr);
 		goto fail;
 	}
 	if (listen(fd, backlog) == -1) {
@@ -481,7 +491,7 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	struct listener	*l, **v;
 	const char	*e, *addr;
 	size_t		 i;
-	int		 reuseport;
+	int		 reuseport, k;
 
 	if (listen_split(spec, index, name, &addr, &e) == -1) {
 		log_warnx("listen %s: %s", spec, e);
@@ -490,11 +500,20 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	reuseport = c->c_reuseport && strncmp(addr, "unix:", 5) != 0;
 	for (i = 0; i < master.m_nlis; i++) {
 		l = master.m_lis[i];
-		if (strcmp(addr, l->l_addr) == 0 &&
-		    l->l_reuseport == reuseport) {
-			l->l_refs++;
-			return l;
-		}
+		if (strcmp(addr, l->l_addr) != 0 ||
+		    l->l_reuseport != reuseport)
+			continue;
+		/*
+		 * Written twice ("127.0.0.1:0" for two ports of their own),
+		 * an address is two listeners: the entries before this one
+		 * have taken theirs.
+		 */
+		for (k = 0; k < index && c->c_lis[k] != l; k++)
+			;
+		if (k < index)
+			continue;
+		l->l_refs++;
+		return l;
 	}
 	free(*name);
 	*name = NULL;

@@ -51,6 +51,7 @@ static unsigned long long
 			 sigbits(const char *);
 static void		 test_signals(void);
 static void		 test_closed_stdio(void);
+static void		 test_port0_twice(void);
 static const char	*fd_target(pid_t, int);
 
 /* Whether this host can listen on [::1]. */
@@ -316,6 +317,41 @@ test_names(void)
 	    "status.json: its address is shown without the name");
 	is_string("admin", tl_json_str(j, "listeners.1.name"),
 	    "status.json: listener 1 is named admin");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
+}
+
+/*
+ * The same address with port 0 written twice: two listeners, each with
+ * a port of its own and a socket per slot, kept through a reload.
+ */
+static void
+test_port0_twice(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "-l", "127.0.0.1:0", "--", NULL, NULL };
+	pid_t			 pid;
+	int			 p0, p1;
+
+	argv[7] = tl_path("examples/hello-c/hello-c");
+	j = tl_start(&d, argv, 1);
+	p0 = tl_port(j, 0);
+	p1 = tl_port(j, 1);
+	pid = (pid_t)tl_json_int(j, "slots.0.pid", 0);
+	ok(p0 > 0 && p1 > 0 && p0 != p1, "127.0.0.1:0 twice: two ports (%d, "
+	    "%d)", p0, p1);
+	ok(tl_json_int(j, "listeners.0.sockets", 0) == 2 &&
+	    tl_json_int(j, "listeners.1.sockets", 0) == 2, "127.0.0.1:0 "
+	    "twice: a socket per slot for each");
+	ok(inode_of(pid, 3) != 0 && inode_of(pid, 3) != inode_of(pid, 4),
+	    "127.0.0.1:0 twice: a worker gets two sockets, not one twice");
+	tl_json_free(j);
+	tl_daemon_kill(&d, SIGHUP);
+	j = TL_WAIT(&d, 20000, TL_STR("reload.result", "ok"));
+	ok(j != NULL && tl_port(j, 0) == p0 && tl_port(j, 1) == p1,
+	    "127.0.0.1:0 twice: the same two ports after a reload");
 	tl_json_free(j);
 	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
 }
@@ -599,6 +635,7 @@ main(int argc, char *argv[])
 	test_sockets(v6);
 	test_serve(v6);
 	test_names();
+	test_port0_twice();
 	test_shared();
 	test_environ();
 	test_signals();
