@@ -477,6 +477,7 @@ char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
 int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
+pid_t	 spawn_ppid(pid_t);
 const char *
 	 spawn_step(int);
 
@@ -554,5 +555,7 @@ void	 status_cleanup(void);
 int	 status_ready(void);
 void	 status_json(FILE *);
 void	 status_str(FILE *, const char *);
+void	 status_nstr(FILE *, const char *);
+void	 status_time(FILE *, double);
 
 #endif /* DROVER_MASTER_H */

@@ -228,19 +228,7 @@ handoff_sock(int fd)
 static int
 handoff_mychild(pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	FILE	*fp;
-	long	 ppid;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	p = fgets(buf, sizeof(buf), fp);
-	fclose(fp);
-	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
-		return 0;
-	return ppid == (long)getpid();
+	return spawn_ppid(pid) == getpid();
 }
 
 

@@ -238,25 +238,12 @@ notify_complain(struct slot *s, const char *fmt, ...)
 static int
 notify_trusted(const struct worker *w, pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	FILE	*fp;
-	long	 ppid;
 	int	 depth;
 
 	for (depth = 0; depth < 32 && pid > 1; depth++) {
 		if (pid == w->w_pid)
 			return 1;
-		(void)snprintf(path, sizeof(path), "/proc/%ld/stat",
-		    (long)pid);
-		if ((fp = fopen(path, "re")) == NULL)
-			return 0;
-		p = fgets(buf, sizeof(buf), fp);
-		fclose(fp);
-		/* "pid (comm) state ppid": comm may hold anything. */
-		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
-			return 0;
-		pid = (pid_t)ppid;
+		pid = spawn_ppid(pid);
 	}
 	return 0;
 }

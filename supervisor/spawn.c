@@ -431,3 +431,25 @@ spawn_step(int step)
 		return "set up descriptors for";
 	}
 }
+
+/*
+ * The parent of process pid, from /proc/PID/stat ("pid (comm) state
+ * ppid", comm holding anything), or -1 if it cannot be read.
+ */
+pid_t
+spawn_ppid(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	FILE	*fp;
+	long	 ppid;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	p = fgets(buf, sizeof(buf), fp);
+	fclose(fp);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}

@@ -38,7 +38,6 @@ static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 static void	 status_empty(FILE *);
 static void	 status_fail(const char *);
 static void	 status_slot(FILE *, const struct slot *);
-static void	 status_time(FILE *, double);
 static void	 status_exit(FILE *, const struct exitinfo *);
 static int	 status_nready(void);
 
@@ -346,8 +345,18 @@ status_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* Write s as a JSON string, or null for "". */
+void
+status_nstr(FILE *fp, const char *s)
+{
+	if (*s != '\0')
+		status_str(fp, s);
+	else
+		fputs("null", fp);
+}
+
 /* A number of seconds of the wall clock, or null for 0. */
-static void
+void
 status_time(FILE *fp, double t)
 {
 	if (t > 0)
@@ -400,10 +409,7 @@ status_slot(FILE *fp, const struct slot *s)
 	    (unsigned long long)w->w_gen, slot_state_name(s->s_state),
 	    s->s_restarts, s->s_failures, s->s_state == SLOT_BACKOFF ?
 	    (long long)(s->s_delay * 1000 + 0.5) : 0);
-	if (s->s_status[0] != '\0')
-		status_str(fp, s->s_status);
-	else
-		fputs("null", fp);
+	status_nstr(fp, s->s_status);
 	fprintf(fp, ", \"notify\": {\"messages\": %lu, \"malformed\": %lu, "
 	    "\"rejected\": %lu}, \"old\": ", s->s_nmsg, s->s_nbad,
 	    s->s_nrejected);
@@ -442,15 +448,9 @@ status_json(FILE *fp)
 
 	fprintf(fp, "  \"reload\": {\"generation\": %llu, \"result\": ",
 	    (unsigned long long)r->r_gen);
-	if (r->r_result[0] != '\0')
-		status_str(fp, r->r_result);
-	else
-		fputs("null", fp);
+	status_nstr(fp, r->r_result);
 	fputs(", \"error\": ", fp);
-	if (r->r_error[0] != '\0')
-		status_str(fp, r->r_error);
-	else
-		fputs("null", fp);
+	status_nstr(fp, r->r_error);
 	fputs(", \"started\": ", fp);
 	status_time(fp, r->r_started);
 	fputs(", \"finished\": ", fp);

@@ -611,25 +611,13 @@ upgrade_status(FILE *fp)
 	const struct upgradeinfo	*u = &master.m_upgrade;
 
 	fputs("{\"result\": ", fp);
-	if (u->u_result[0] != '\0')
-		status_str(fp, u->u_result);
-	else
-		fputs("null", fp);
+	status_nstr(fp, u->u_result);
 	fputs(", \"error\": ", fp);
-	if (u->u_error[0] != '\0')
-		status_str(fp, u->u_error);
-	else
-		fputs("null", fp);
-	fprintf(fp, ", \"started\": ");
-	if (u->u_started > 0)
-		fprintf(fp, "%.3f", u->u_started);
-	else
-		fputs("null", fp);
-	fprintf(fp, ", \"finished\": ");
-	if (u->u_finished > 0)
-		fprintf(fp, "%.3f", u->u_finished);
-	else
-		fputs("null", fp);
+	status_nstr(fp, u->u_error);
+	fputs(", \"started\": ", fp);
+	status_time(fp, u->u_started);
+	fputs(", \"finished\": ", fp);
+	status_time(fp, u->u_finished);
 	fprintf(fp, ", \"upgrades\": %u, \"requests\": %u}", u->u_done,
 	    u->u_requests);
 }

@@ -37,7 +37,6 @@
 
 static int		 pred_settled(const struct tl_json *, void *);
 static const char	*conftext(const char *, int);
-static void		 pause_ms(int);
 static void		 kill_one(struct tl_daemon *, unsigned int *);
 static void		 run(int, const char *, int, unsigned int *);
 
@@ -81,18 +80,6 @@ conftext(const char *mode, int good)
 	    "restart_delay_max = 100ms\nrestart_budget = 1000\n"
 	    "stop_timeout = 5s\ncommand = %s\n", NSLOTS, mode, good ? hello :
 	    "/bin/sh -c 'exit 1'");
-}
-
-/* The spacing between two signals: a stimulus, not a wait. */
-static void
-pause_ms(int ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)ms * 1000000L;
-	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
 }
 
 /*
@@ -157,7 +144,7 @@ run(int gap, const char *mode, int keepalive, unsigned int *seed)
 				kill_one(&d, seed);
 				break;
 			}
-			pause_ms(gap);
+			tl_pause_ms(gap);
 		}
 		tl_conf_rewrite(&d, "%s", conftext(mode, 1));
 		tl_daemon_kill(&d, SIGHUP);

@@ -66,7 +66,6 @@ static int		 pred_settled(const struct tl_json *, void *);
 static struct tl_json	*settle(struct tl_daemon *, int, long long,
 			    const char *);
 static void		 client_done(struct tl_client *, const char *);
-static void		 pause_ms(int);
 static void		 test_ttou_hup(void);
 static void		 test_ttou_ttin(void);
 static void		 test_burst(void);
@@ -137,18 +136,6 @@ client_done(struct tl_client *c, const char *what)
 	    "no failed request (%ld of %ld)", what, t.failures, t.requests);
 }
 
-/* The spacing between two signals sent on purpose: a stimulus, no wait. */
-static void
-pause_ms(int ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-}
-
 /* TTOU then HUP, 0 to 50 ms apart, under load. */
 static void
 test_ttou_hup(void)
@@ -167,7 +154,7 @@ test_ttou_hup(void)
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
 			tl_daemon_kill(&d, SIGTTOU);
-			pause_ms(gaps[i]);
+			tl_pause_ms(gaps[i]);
 			tl_daemon_kill(&d, SIGHUP);
 			/* The HUP reads the file again: 3 workers. */
 			j = settle(&d, 3, 0, "ok");
@@ -205,7 +192,7 @@ test_ttou_ttin(void)
 	tl_json_free(j);
 	for (i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++) {
 		tl_daemon_kill(&d, SIGTTOU);
-		pause_ms(gaps[i]);
+		tl_pause_ms(gaps[i]);
 		tl_daemon_kill(&d, SIGTTIN);
 		j = settle(&d, 2, 0, NULL);
 		if (j != NULL)
@@ -253,7 +240,7 @@ test_burst(void)
 	tl_json_free(j);
 	for (i = 0; i < 1000; i++) {
 		tl_daemon_kill(&d, sigs[rand_r(&seed) % 3]);
-		pause_ms(2);
+		tl_pause_ms(2);
 	}
 	/* A last HUP: back to the file's 2 workers. */
 	tl_daemon_kill(&d, SIGHUP);
@@ -279,25 +266,14 @@ test_emfile(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
-	struct rlimit		 low, old;
+	struct rlimit		 old;
 	const char		*s;
 	long long		 w0;
-	int			 fds[256], n, i;
 
 	tl_json_free(tl_start_conf(&d, tl_fmt("workers = 2\nlisten = "
 	    "127.0.0.1:0\nreload_retries = 1\nrestart_delay = 10ms\n"
 	    "restart_delay_max = 50ms\ncommand = %s\n", hello), NULL, 1));
-	if ((n = tl_fd_list(d.pid, fds, 256)) <= 0)
-		bail("cannot list the master's descriptors");
-	for (i = 0; i < n && fds[i] == i; i++)
-		;
-	/* No new descriptor below the lowest free one. */
-	low.rlim_cur = (rlim_t)i;
-	if (prlimit(d.pid, RLIMIT_NOFILE, NULL, &old) == -1)
-		sysbail("prlimit");
-	low.rlim_max = old.rlim_max;
-	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) == -1)
-		sysbail("prlimit");
+	tl_fd_starve(d.pid, 0, &old);
 
 	tl_daemon_kill(&d, SIGTTIN);
 	is_int(0, tl_wait_log(&d, "cannot add 1 slots: keeping 2 workers",
@@ -308,9 +284,8 @@ test_emfile(void)
 	tl_json_free(j);
 
 	/* Two descriptors: the file can be read, a worker not started. */
-	low.rlim_cur += 2;
-	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) == -1)
-		sysbail("prlimit");
+	tl_fd_restore(d.pid, &old);
+	tl_fd_starve(d.pid, 2, &old);
 	tl_daemon_kill(&d, SIGHUP);
 	j = TL_WAIT(&d, WAIT_MS, TL_STR("reload.result", "rolled-back"));
 	s = tl_json_str(j, "reload.error");
@@ -329,8 +304,7 @@ test_emfile(void)
 
 	if (w0 <= 0 || kill((pid_t)w0, SIGKILL) == -1)
 		bail("no worker to kill");
-	if (prlimit(d.pid, RLIMIT_NOFILE, &old, NULL) == -1)
-		sysbail("prlimit");
+	tl_fd_restore(d.pid, &old);
 	sp.slot = 0;
 	sp.oldpid = w0;
 	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);

@@ -427,7 +427,7 @@ test_emfile(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct rlimit		 low, old;
+	struct rlimit		 old;
 	struct pollfd		 pfd;
 	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
 				    "--", "/bin/sleep", "1000", NULL };
@@ -435,22 +435,12 @@ test_emfile(void)
 	long long		 t0, t1, hz = sysconf(_SC_CLK_TCK);
 	char			 buf[256], *log;
 	ssize_t			 n;
-	int			 hport, fds[256], nfds, fd, i;
+	int			 hport, fd;
 
 	j = tl_start_conf(&d, "health = 127.0.0.1:0\n", argv, 1);
 	hport = (int)tl_json_int(j, "health.port", -1);
 	tl_json_free(j);
-	if ((nfds = tl_fd_list(d.pid, fds, 256)) <= 0)
-		bail("cannot list the master's descriptors");
-	/* The lowest free number: no new descriptor gets one below it. */
-	for (i = 0; i < nfds && fds[i] == i; i++)
-		;
-	low.rlim_cur = (rlim_t)i;
-	if (prlimit(d.pid, RLIMIT_NOFILE, NULL, &old) == -1)
-		sysbail("prlimit");
-	low.rlim_max = old.rlim_max;
-	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) == -1)
-		sysbail("prlimit");
+	tl_fd_starve(d.pid, 0, &old);
 
 	if ((fd = tl_connect(hport)) == -1 ||
 	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
@@ -470,8 +460,7 @@ test_emfile(void)
 	    "log");
 	free(log);
 
-	if (prlimit(d.pid, RLIMIT_NOFILE, &old, NULL) == -1)
-		sysbail("prlimit");
+	tl_fd_restore(d.pid, &old);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	n = 0;

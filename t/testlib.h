@@ -29,6 +29,7 @@
 #define DROVER_TESTLIB_H
 
 #include <sys/types.h>
+#include <sys/resource.h>
 
 #include <stddef.h>
 
@@ -272,8 +273,23 @@ long		 tl_proc_status_kb(pid_t, const char *);
 int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
 int		 tl_fd_list(pid_t, int *, int);
 
+/*
+ * tl_fd_starve() lowers the descriptor limit (RLIMIT_NOFILE) of pid to its
+ * lowest free descriptor number plus extra, so that it can open at most
+ * extra new ones, and saves the limit it had in *old for tl_fd_restore().
+ * Both bail out on failure.
+ */
+void		 tl_fd_starve(pid_t, int, struct rlimit *);
+void		 tl_fd_restore(pid_t, const struct rlimit *);
+
 /* Milliseconds on the monotonic clock, for measuring how long things take. */
 long long	 tl_now_ms(void);
+
+/*
+ * Wait ms milliseconds: only for spacing stimuli a test sends on purpose
+ * (signals 2 ms apart, say), never to wait for something to happen.
+ */
+void		 tl_pause_ms(int);
 
 /*
  * Files (tl-file.c).  tl_wait_log() waits until the daemon's log contains

@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -55,6 +56,43 @@ tl_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+tl_pause_ms(int ms)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+}
+
+/* See testlib.h: no new descriptor below the lowest free one + extra. */
+void
+tl_fd_starve(pid_t pid, int extra, struct rlimit *old)
+{
+	struct rlimit	 low;
+	int		 fds[1024], n, i;
+
+	if ((n = tl_fd_list(pid, fds, 1024)) <= 0)
+		bail("cannot list the descriptors of %d", (int)pid);
+	for (i = 0; i < n && fds[i] == i; i++)
+		;
+	if (prlimit(pid, RLIMIT_NOFILE, NULL, old) == -1)
+		sysbail("prlimit %d", (int)pid);
+	low.rlim_cur = (rlim_t)(i + extra);
+	low.rlim_max = old->rlim_max;
+	if (prlimit(pid, RLIMIT_NOFILE, &low, NULL) == -1)
+		sysbail("prlimit %d", (int)pid);
+}
+
+void
+tl_fd_restore(pid_t pid, const struct rlimit *old)
+{
+	if (prlimit(pid, RLIMIT_NOFILE, old, NULL) == -1)
+		sysbail("prlimit %d", (int)pid);
 }
 
 /* The deadline for a timeout; a negative timeout never expires (-1). */

@@ -50,7 +50,6 @@ static double		 tl_wall(void);
 static struct tl_json	*wait_upgraded(struct tl_daemon *, long long,
 			    long long, long long, int);
 static void		 client_done(struct tl_client *, const char *);
-static void		 pause_ms(int);
 static void		 test_basic(int);
 static void		 test_broken_file(void);
 static void		 test_health_unix(void);
@@ -145,21 +144,6 @@ client_done(struct tl_client *c, const char *what)
 	ok(tl_client_stop(c, &t) == 0 && t.failures == 0 && t.requests > 0,
 	    "%s: the client saw no failed request (%ld of %ld)", what,
 	    t.failures, t.requests);
-}
-
-/*
- * The spacing between two signals a test sends on purpose: a stimulus,
- * not a wait for anything.
- */
-static void
-pause_ms(int ms)
-{
-	struct timespec	 ts;
-
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)ms * 1000000L;
-	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
 }
 
 /*
@@ -515,7 +499,7 @@ test_race(int sig, int ms)
 	if (sig != SIGTERM)
 		tl_client_start(&c, port, 0);
 	tl_daemon_kill(&d, SIGUSR2);
-	pause_ms(ms);
+	tl_pause_ms(ms);
 	sent = tl_wall();
 	tl_daemon_kill(&d, sig);
 
