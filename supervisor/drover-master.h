@@ -555,7 +555,6 @@ void	 status_cleanup(void);
 int	 status_ready(void);
 void	 status_json(FILE *);
 void	 status_str(FILE *, const char *);
-void	 status_nstr(FILE *, const char *);
-void	 status_time(FILE *, double);
+void	 status_outcome(FILE *, const char *, const char *, double, double);
 
 #endif /* DROVER_MASTER_H */

@@ -346,7 +346,7 @@ status_str(FILE *fp, const char *s)
 }
 
 /* Write s as a JSON string, or null for "". */
-void
+static void
 status_nstr(FILE *fp, const char *s)
 {
 	if (*s != '\0')
@@ -356,13 +356,31 @@ status_nstr(FILE *fp, const char *s)
 }
 
 /* A number of seconds of the wall clock, or null for 0. */
-void
+static void
 status_time(FILE *fp, double t)
 {
 	if (t > 0)
 		fprintf(fp, "%.3f", t);
 	else
 		fputs("null", fp);
+}
+
+/*
+ * The members an operation's object in status.json starts with (reload,
+ * upgrade): how the last one ended and when it ran, null for none yet.
+ */
+void
+status_outcome(FILE *fp, const char *result, const char *error,
+    double started, double finished)
+{
+	fputs("\"result\": ", fp);
+	status_nstr(fp, result);
+	fputs(", \"error\": ", fp);
+	status_nstr(fp, error);
+	fputs(", \"started\": ", fp);
+	status_time(fp, started);
+	fputs(", \"finished\": ", fp);
+	status_time(fp, finished);
 }
 
 /* The last_exit object of a slot. */
@@ -446,15 +464,10 @@ status_json(FILE *fp)
 	    "  \"workers_ready\": %d,\n", status_ready() ? "true" : "false",
 	    slot_target(), status_nready());
 
-	fprintf(fp, "  \"reload\": {\"generation\": %llu, \"result\": ",
+	fprintf(fp, "  \"reload\": {\"generation\": %llu, ",
 	    (unsigned long long)r->r_gen);
-	status_nstr(fp, r->r_result);
-	fputs(", \"error\": ", fp);
-	status_nstr(fp, r->r_error);
-	fputs(", \"started\": ", fp);
-	status_time(fp, r->r_started);
-	fputs(", \"finished\": ", fp);
-	status_time(fp, r->r_finished);
+	status_outcome(fp, r->r_result, r->r_error, r->r_started,
+	    r->r_finished);
 	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
 	    master.m_reload_pending ? "true" : "false", r->r_count);
 

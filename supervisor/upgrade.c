@@ -610,14 +610,9 @@ upgrade_status(FILE *fp)
 {
 	const struct upgradeinfo	*u = &master.m_upgrade;
 
-	fputs("{\"result\": ", fp);
-	status_nstr(fp, u->u_result);
-	fputs(", \"error\": ", fp);
-	status_nstr(fp, u->u_error);
-	fputs(", \"started\": ", fp);
-	status_time(fp, u->u_started);
-	fputs(", \"finished\": ", fp);
-	status_time(fp, u->u_finished);
+	fputc('{', fp);
+	status_outcome(fp, u->u_result, u->u_error, u->u_started,
+	    u->u_finished);
 	fprintf(fp, ", \"upgrades\": %u, \"requests\": %u}", u->u_done,
 	    u->u_requests);
 }

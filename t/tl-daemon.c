@@ -407,13 +407,10 @@ tl_conf_file(const char *fmt, ...)
 	const char	*path;
 	va_list		 ap;
 	char		*text;
-	int		 r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&text, fmt, ap);
+	text = tl_vxasprintf(fmt, ap);
 	va_end(ap);
-	if (r == -1)
-		sysbail("vasprintf");
 	path = tl_fmt("%s/drover.conf", tl_tmpdir());
 	if (tl_write_file(path, "%s", text) == -1)
 		sysbail("write %s", path);
@@ -427,16 +424,13 @@ tl_conf_rewrite(const struct tl_daemon *d, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*text;
-	int	 r;
 
 	if (d->conf == NULL)
 		bail("tl_conf_rewrite: drover %d has no configuration file of "
 		    "tl_start_conf()", (int)d->pid);
 	va_start(ap, fmt);
-	r = vasprintf(&text, fmt, ap);
+	text = tl_vxasprintf(fmt, ap);
 	va_end(ap);
-	if (r == -1)
-		sysbail("vasprintf");
 	if (tl_write_file(d->conf, "%s", text) == -1)
 		sysbail("write %s", d->conf);
 	free(text);

@@ -120,17 +120,24 @@ tl_xstrdup(const char *s)
 
 /* A malloc'd formatted string, bailing out when out of memory. */
 char *
+tl_vxasprintf(const char *fmt, va_list ap)
+{
+	char	*s;
+
+	if (vasprintf(&s, fmt, ap) == -1)
+		sysbail("vasprintf");
+	return s;
+}
+
+char *
 tl_xasprintf(const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s;
-	int	 r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
+	s = tl_vxasprintf(fmt, ap);
 	va_end(ap);
-	if (r == -1)
-		sysbail("vasprintf");
 	return s;
 }
 
@@ -195,13 +202,10 @@ tl_fmt(const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s;
-	int	 r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
+	s = tl_vxasprintf(fmt, ap);
 	va_end(ap);
-	if (r == -1)
-		sysbail("vasprintf");
 	return tl_own(s);
 }
 

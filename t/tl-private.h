@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <poll.h>
+#include <stdarg.h>
 
 #include "testlib.h"
 
@@ -31,6 +32,7 @@ struct tl_proc {
 void		 tl_register(void);
 char		*tl_own(char *);
 char		*tl_xstrdup(const char *);
+char		*tl_vxasprintf(const char *, va_list) TL_PRINTF(1, 0);
 char		*tl_xasprintf(const char *, ...) TL_PRINTF(1, 2);
 
 /* tl-daemon.c: the daemons' part of the exit hook; workers to kill then. */
