@@ -343,19 +343,42 @@ int		 tl_run(const char *const [], int, char **);
 
 /*
  * A continuous client (tl-client.c): a process of its own that makes
- * requests to 127.0.0.1:port, GET / answered "hello", one new connection
- * per request or, with keepalive, as many requests per connection as the
- * server allows, until tl_client_stop().  A request fails when the
- * connection cannot be made, is reset or closed without an answer, or the
- * answer is not "200 hello"; the first few failures are described with
- * diag().  tl_client_start() returns once the first request was made
- * (bailing out otherwise); tl_client_stop() fills the tally: 0, or -1 if
- * the client did not report.
+ * requests to 127.0.0.1:port until tl_client_stop(), GET path answered
+ * 200 with exactly body, one new connection per request or, with
+ * keepalive, as many requests per connection as the server allows (an
+ * answer with "Connection: close" is no failure: the client reconnects,
+ * as clients must).  A request fails when the connection cannot be made,
+ * is reset or closed without an answer (it is then dropped, too), is not
+ * answered within reply_ms, or the answer is not 200 with body; the
+ * first few failures are described with diag().  With retry, a request
+ * on a reused connection that is closed or reset without an answer is
+ * sent once more on a new connection, as HTTP clients may do (RFC 9112,
+ * 9.3.1) and curl, browsers and urllib3 do; it fails only if that fails
+ * too, and is counted in retries.  A nice other than 0 is the client's
+ * nice value (setpriority(2)), so that a client in a tight loop does not
+ * starve a server that is starting.  The zero options are GET / answered
+ * "hello\n", a new connection per request, 10 s for an answer, no retry,
+ * nice 0; tl_client_start() sets only keepalive.
+ *
+ * tl_client_start_opt() returns once the first request was made (bailing
+ * out otherwise); tl_client_stop() fills the tally: 0, or -1 (and a zero
+ * tally) if the client did not report.  Each waits up to reply_ms and
+ * 5 s more.
  */
+struct tl_client_opt {
+	const char	*path;		/* NULL: "/" */
+	const char	*body;		/* NULL: "hello\n" */
+	int		 keepalive;
+	int		 retry;		/* once more on a new connection */
+	int		 reply_ms;	/* 0: 10 s */
+	int		 nice;		/* 0: as the test */
+};
+
 struct tl_client {
 	pid_t		 pid;
 	int		 ctl;		/* a byte or EOF tells it to stop */
 	int		 res;		/* "S" once started, then the tally */
+	int		 wait_ms;	/* for "S", then for the tally */
 	const char	*what;
 };
 
@@ -363,9 +386,13 @@ struct tl_tally {
 	long		 requests;
 	long		 failures;
 	long		 connects;
+	long		 retries;	/* requests sent again (retry) */
+	long		 dropped;	/* failed: closed or reset, no answer */
 };
 
 void		 tl_client_start(struct tl_client *, int, int);
+void		 tl_client_start_opt(struct tl_client *, int,
+		    const struct tl_client_opt *);
 int		 tl_client_stop(struct tl_client *, struct tl_tally *);
 
 #endif /* DROVER_TESTLIB_H */
