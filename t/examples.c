@@ -35,7 +35,6 @@
 #define NJOBS		3
 #define START_MS	20000	/* interpreters can be slow on a busy CI host */
 
-static int	 in_path(const char *);
 static struct tl_json *start(struct tl_daemon *, const char *const [],
 		    const char *);
 static int	 pred_settled(const struct tl_json *, void *);
@@ -48,23 +47,6 @@ static void	 test_hello_c(void);
 static void	 test_node(void);
 static void	 test_python(void);
 static void	 test_shell(void);
-
-/* Whether an executable called name is in $PATH. */
-static int
-in_path(const char *name)
-{
-	const char	*path = getenv("PATH");
-	char		*copy, *dir, *last;
-	int		 found = 0;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return 0;
-	for (dir = strtok_r(copy, ":", &last); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &last))
-		found = access(tl_fmt("%s/%s", dir, name), X_OK) == 0;
-	free(copy);
-	return found;
-}
 
 /* How often needle occurs in the daemon's log (-1 if unreadable). */
 static int
@@ -292,7 +274,7 @@ test_node(void)
 	int			 a, b, port, status, closehdr, rv;
 	char			 body[64];
 
-	if (!ok(in_path("node"), "node: found in PATH")) {
+	if (!ok(tl_in_path("node"), "node: found in PATH")) {
 		diag("node (Node.js 18 or later) is needed for this test; "
 		    "CI installs it");
 		return;
@@ -363,7 +345,7 @@ test_python(void)
 	int			 port, status;
 	char			 body[64];
 
-	if (!ok(in_path("python3"), "python3: found in PATH")) {
+	if (!ok(tl_in_path("python3"), "python3: found in PATH")) {
 		diag("python3 is needed for this test; CI installs it");
 		return;
 	}

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "load.h"
 #include "tap.h"
 #include "testlib.h"
 
@@ -114,7 +113,7 @@ test_pm2(const char *conf)
 		(void)tl_daemon_wait(&d, 5000);
 		return;
 	}
-	ld_pids(j, pids, 2);
+	tl_pids(j, pids, 2);
 	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
 	    0 && status == 200 && strcmp(body, "hello from the shop\n") == 0,
 	    "pm2: the unchanged PM2 app serves");
@@ -181,7 +180,7 @@ test_cluster(void)
 		(void)tl_daemon_wait(&d, 5000);
 		return;
 	}
-	ld_pids(j, pids, 2);
+	tl_pids(j, pids, 2);
 	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
 	    0 && status == 200 && strcmp(body, "hello from the cluster\n") ==
 	    0, "cluster: it serves");
@@ -201,7 +200,7 @@ main(void)
 	const char	*conf;
 
 	plan_lazy();
-	if (!ok(ld_in_path("node"), "node is in PATH"))
+	if (!ok(tl_in_path("node"), "node is in PATH"))
 		bail("node is needed; build-aux/install-deps installs it");
 	(void)unsetenv("NODE_OPTIONS");
 	conf = shop_conf();

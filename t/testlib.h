@@ -18,7 +18,8 @@
  * what the library owns), tl-daemon.c (starting and stopping the daemon),
  * json.c, tl-status.c (status.json and waiting on it), tl-proc.c
  * (processes and /proc), tl-file.c (files, FIFOs, the log), tl-net.c
- * (loopback and HTTP), tl-run.c (running a command) and tl-client.c (the
+ * (loopback and HTTP), tl-sockdiag.c (which process serves a
+ * connection), tl-run.c (running a command) and tl-client.c (the
  * continuous client).  A test includes this header and tap.h, nothing
  * else; what the files share privately is in tl-private.h.  One header
  * rather than one per concern: a test reads the whole interface in one
@@ -206,6 +207,17 @@ int		 tl_pred_match(const struct tl_json *, void *);
 /* listeners.N.port, or -1. */
 int		 tl_port(const struct tl_json *, int);
 
+/* The pids of slots 0 to n - 1 of a status (0 where there is none). */
+void		 tl_pids(const struct tl_json *, pid_t *, int);
+
+/*
+ * Wait until generation gen runs alone after a reload: state "running",
+ * ready, reload.result "ok" and none pending, and every one of nslots
+ * slots ready with a worker of that generation and no old worker.  The
+ * status, or NULL as tl_status_wait().
+ */
+struct tl_json	*tl_wait_generation(struct tl_daemon *, long long, int, int);
+
 /*
  * Conditions on status.json, for a wait that says in place what it waits
  * for: TL_WAIT(d, ms, TL_STR("slots.0.state", "ready"), TL_EQ("ready", 1))
@@ -334,12 +346,22 @@ int		 tl_http_response(int, int, int *, char *, size_t, int *);
 int		 tl_http_get(int, const char *, int *, char *, size_t);
 
 /*
+ * Which process serves a connection (tl-sockdiag.c): tl_served_by()
+ * returns the pid among pids[0..n-1] that holds the server's end of the
+ * connected TCP socket fd, as the kernel says (sock_diag(7) and
+ * /proc/PID/fd), or -1.
+ */
+pid_t		 tl_served_by(int, const pid_t *, int);
+
+/*
  * Running a command (tl-run.c).  tl_run() runs argv (argv[0] is looked
  * up in $PATH) with stdin from /dev/null and stdout and stderr captured
  * together into *output (malloc'd, may be NULL to discard).  Returns the
  * exit code, 128 + signal, or -1 on timeout after killing it.
+ * tl_in_path() says whether an executable of that name is in $PATH.
  */
 int		 tl_run(const char *const [], int, char **);
+int		 tl_in_path(const char *);
 
 /*
  * A continuous client (tl-client.c): a process of its own that makes
