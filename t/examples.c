@@ -38,7 +38,6 @@
 static struct tl_json *start(struct tl_daemon *, const char *const [],
 		    const char *);
 static int	 pred_settled(const struct tl_json *, void *);
-static int	 log_count(const struct tl_daemon *, const char *);
 static int	 dir_empty(const char *);
 static int	 pred_serving(const struct tl_json *, void *);
 static int	 pred_processed(const struct tl_json *, void *);
@@ -47,20 +46,6 @@ static void	 test_hello_c(void);
 static void	 test_node(void);
 static void	 test_python(void);
 static void	 test_shell(void);
-
-/* How often needle occurs in the daemon's log (-1 if unreadable). */
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s;
-	int	 n;
-
-	if ((s = tl_slurp(d->log)) == NULL)
-		return -1;
-	n = tl_count(s, needle);
-	free(s);
-	return n;
-}
 
 /* Whether dir has no entry but "." and ".." (0 also if unreadable). */
 static int
@@ -324,7 +309,7 @@ test_node(void)
 	is_int(0, tl_daemon_wait(&d, 10000), "node: drover exits 0");
 	is_int(0, tl_wait_pid_gone((pid_t)pid, 5000), "node: the worker is "
 	    "gone");
-	is_int(0, log_count(&d, "SIGKILL"), "node: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "node: no worker needed "
 	    "SIGKILL");
 }
 
@@ -365,7 +350,7 @@ test_python(void)
 	    "SIGTERM");
 	is_int(0, tl_wait_pid_gone((pid_t)pid, 5000), "python: the worker is "
 	    "gone");
-	is_int(0, log_count(&d, "SIGKILL"), "python: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "python: no worker needed "
 	    "SIGKILL");
 }
 
@@ -437,7 +422,7 @@ test_shell(void)
 	for (k = 0; k < 2; k++)
 		is_int(0, tl_wait_pid_gone((pid_t)pid[k], 5000),
 		    "shell: worker %d is gone", k);
-	is_int(0, log_count(&d, "SIGKILL"), "shell: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "shell: no worker needed "
 	    "SIGKILL");
 }
 

@@ -31,7 +31,6 @@
 #define WAIT_MS		60000	/* interpreters start slowly on a busy host */
 
 static char	*replace(const char *, const char *, const char *);
-static int	 log_count(const struct tl_daemon *, const char *);
 static const char *shop_conf(void);
 static void	 test_pm2(const char *);
 static void	 test_systemd(const char *);
@@ -56,16 +55,6 @@ replace(const char *s, const char *from, const char *to)
 	}
 	strcpy(o, s);
 	return out;
-}
-
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s = tl_slurp(d->log);
-	int	 n = s != NULL ? tl_count(s, needle) : -1;
-
-	free(s);
-	return n;
 }
 
 /*
@@ -123,12 +112,12 @@ test_pm2(const char *conf)
 		is_string("production", v != NULL ? v : "(unset)", "pm2: "
 		    "worker %d has env NODE_ENV=production", k);
 	}
-	is_int(0, log_count(&d, "process.send"), "pm2: its "
+	is_int(0, tl_log_count(&d, "process.send"), "pm2: its "
 	    "process.send('ready') did not throw");
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "pm2: drover stops with "
 	    "status 0");
-	is_int(0, log_count(&d, "SIGKILL"), "pm2: no worker needed SIGKILL");
-	is_int(2, log_count(&d, "exited 0"), "pm2: both workers exited 0 "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "pm2: no worker needed SIGKILL");
+	is_int(2, tl_log_count(&d, "exited 0"), "pm2: both workers exited 0 "
 	    "(drover.js's graceful stop on SIGTERM)");
 }
 
@@ -190,7 +179,7 @@ test_cluster(void)
 		    "forked no cluster of its own", k);
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "cluster: drover stops with "
 	    "status 0");
-	is_int(0, log_count(&d, "SIGKILL"), "cluster: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "cluster: no worker needed "
 	    "SIGKILL");
 }
 

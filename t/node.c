@@ -55,7 +55,6 @@ static const char	*npm_root(void);
 static void		 pack(void);
 static const char	*express_app(const char *);
 static int		 pred_stopping(const struct tl_json *, void *);
-static int		 log_count(const struct tl_daemon *, const char *);
 static void		 test_app(const char *, const char *, const char *);
 static void		 test_left_alone(void);
 static void		 test_kinds(void);
@@ -152,16 +151,6 @@ pred_stopping(const struct tl_json *j, void *arg)
 			return 0;
 	}
 	return 1;
-}
-
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s = tl_slurp(d->log);
-	int	 n = s != NULL ? tl_count(s, needle) : -1;
-
-	free(s);
-	return n;
 }
 
 /*
@@ -310,9 +299,9 @@ test_app(const char *what, const char *script, const char *want)
 	for (k = 0; k < NSLOTS; k++)
 		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
 		    "gone", what, k);
-	is_int(0, log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
+	is_int(0, tl_log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
 	    what);
-	is_int(0, log_count(&d, "stop timeout"), "%s: none reached its own "
+	is_int(0, tl_log_count(&d, "stop timeout"), "%s: none reached its own "
 	    "stop timeout", what);
 }
 
@@ -360,7 +349,7 @@ test_left_alone(void)
 	is_int(0, tl_wait_log(&d, "(gen 1) exited 0", WAIT_MS), "left alone: "
 	    "its own SIGTERM handler ends it with exit 0");
 	is_int(0, tl_daemon_wait(&d, WAIT_MS), "left alone: drover exits 0");
-	is_int(0, log_count(&d, "drover.js"), "left alone: drover.js said "
+	is_int(0, tl_log_count(&d, "drover.js"), "left alone: drover.js said "
 	    "nothing");
 }
 
@@ -447,8 +436,8 @@ test_kinds(void)
 	free(out);
 	tl_json_free(j);
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "net and https: drover exits 0");
-	is_int(0, log_count(&d, "SIGKILL"), "net and https: no worker needed "
-	    "SIGKILL");
+	is_int(0, tl_log_count(&d, "SIGKILL"), "net and https: no worker "
+	    "needed SIGKILL");
 }
 
 int

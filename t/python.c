@@ -59,19 +59,8 @@ struct server {
 	const char	*argv[12];	/* the command after -- */
 };
 
-static int	 log_count(const struct tl_daemon *, const char *);
 static int	 wait_readable(int, int);
 static void	 test_server(const struct server *);
-
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s = tl_slurp(d->log);
-	int	 n = s != NULL ? tl_count(s, needle) : -1;
-
-	free(s);
-	return n;
-}
 
 /* Wait until fd is readable: 0, or -1 at the deadline. */
 static int
@@ -219,7 +208,7 @@ test_server(const struct server *sv)
 	for (k = 0; k < NSLOTS; k++)
 		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
 		    "gone", what, k);
-	is_int(0, log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
+	is_int(0, tl_log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
 	    what);
 }
 
