@@ -93,15 +93,9 @@ test_pm2(const char *conf)
 	int			 status, k;
 	char			 body[64];
 
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "pm2: shop.conf: both workers say READY=1");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	j = tl_start_wait(&d, argv, WAIT_MS);
+	if (!ok(j != NULL, "pm2: shop.conf: both workers say READY=1"))
 		return;
-	}
 	tl_pids(j, pids, 2);
 	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
 	    0 && status == 200 && strcmp(body, "hello from the shop\n") == 0,
@@ -159,16 +153,10 @@ test_cluster(void)
 	if (setenv("NODE_OPTIONS", tl_fmt("--require=%s",
 	    tl_srcpath("node/drover.js")), 1) == -1)
 		sysbail("setenv");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
+	j = tl_start_wait(&d, argv, WAIT_MS);
 	(void)unsetenv("NODE_OPTIONS");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "cluster: both workers say READY=1");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	if (!ok(j != NULL, "cluster: both workers say READY=1"))
 		return;
-	}
 	tl_pids(j, pids, 2);
 	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
 	    0 && status == 200 && strcmp(body, "hello from the cluster\n") ==

@@ -176,15 +176,10 @@ test_app(const char *what, const char *script, const char *want)
 	int			 status, closehdr, rv, a, b, idle;
 	char			 body[256];
 
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	j = tl_start_wait(&d, argv, WAIT_MS);
 	if (!ok(j != NULL, "%s: both workers say READY=1 (through "
-	    "drover.js)", what)) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	    "drover.js)", what))
 		return;
-	}
 	port = tl_port(j, 0);
 	tl_pids(j, pids, NSLOTS);
 	tl_json_free(j);
@@ -409,16 +404,10 @@ test_kinds(void)
 	if (setenv("TLS_KEY", key, 1) == -1 ||
 	    setenv("TLS_CERT", cert, 1) == -1)
 		sysbail("setenv");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "net and https: both workers say READY=1, once both "
-	    "servers listen");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	j = tl_start_wait(&d, argv, WAIT_MS);
+	if (!ok(j != NULL, "net and https: both workers say READY=1, once "
+	    "both servers listen"))
 		return;
-	}
 	if ((fd = tl_connect(tl_port(j, 0))) == -1)
 		sysbail("connect");
 	rv = write(fd, "ping\n", 5) == 5 ? read_all(fd, buf, sizeof(buf)) :

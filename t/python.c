@@ -105,15 +105,10 @@ test_server(const struct server *sv)
 	for (i = 0; sv->argv[i] != NULL; i++)
 		argv[n++] = sv->argv[i];
 	argv[n] = NULL;
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	j = tl_start_wait(&d, argv, WAIT_MS);
 	if (!ok(j != NULL, "%s: both workers are ready (--ready %s)", what,
-	    sv->ready)) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	    sv->ready))
 		return;
-	}
 	port = tl_port(j, 0);
 	tl_pids(j, pids, NSLOTS);
 	tl_json_free(j);

@@ -110,6 +110,15 @@ struct tl_json	*tl_start_conf(struct tl_daemon *, const char *,
 		    const char *const [], int);
 
 /*
+ * For a test that checks that a master gets ready and goes on to its next
+ * case if not: tl_start_wait() starts drover with argv (bailing out if it
+ * cannot) and waits up to timeout_ms for every slot to be ready.  It
+ * returns that status, for the caller to free, or NULL once the daemon,
+ * which did not get ready, has been killed (SIGKILL) and reaped.
+ */
+struct tl_json	*tl_start_wait(struct tl_daemon *, const char *const [], int);
+
+/*
  * Configuration files.  tl_conf_file() writes the formatted text to
  * drover.conf in a fresh temporary directory and returns its path.
  * tl_conf_rewrite() replaces the text of the file tl_start_conf() wrote
