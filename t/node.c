@@ -42,6 +42,7 @@
 #define MIN_REQUESTS	100
 #define NPROBES		200	/* connections to find every worker */
 #define NSLOTS		2
+#define STOP_MS		20000	/* --stop-timeout 20s */
 /*
  * The clients wait this long for an answer: a request that waits in a
  * slot's queue for a worker still starting, on a loaded two-core
@@ -163,7 +164,6 @@ test_app(const char *what, const char *script, const char *want)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c[2];
-	struct tl_tally		 t;
 	struct tl_client_opt	 o = { .path = "/", .body = want,
 				    .reply_ms = REPLY_MS, .nice = CLIENT_NICE };
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
@@ -211,30 +211,10 @@ test_app(const char *what, const char *script, const char *want)
 	tl_client_start_opt(&c[0], port, &o);
 	o.keepalive = 1;
 	tl_client_start_opt(&c[1], port, &o);
-	for (n = 0; n < NRELOADS; n++) {
-		if (tl_daemon_kill(&d, SIGHUP) == -1)
-			sysbail("SIGHUP");
-		if ((j = tl_wait_generation(&d, n + 2, NSLOTS, WAIT_MS)) ==
-		    NULL)
-			break;
-		tl_json_free(j);
-	}
-	is_int(NRELOADS, n, "%s: %d reloads, each to the next generation",
-	    what, NRELOADS);
-	for (k = 0; k < 2; k++) {
-		if (tl_client_stop(&c[k], &t) == -1) {
-			ok(0, "%s: the %s reported", what, c[k].what);
-			continue;
-		}
-		diag("%s: %s: %ld requests on %ld connections, %ld failed",
-		    what, c[k].what, t.requests, t.connects,
-		    t.failures);
-		is_int(0, t.failures, "%s: the %s saw no failure", what,
-		    c[k].what);
-		ok(t.requests >= MIN_REQUESTS, "%s: the %s made %ld "
-		    "requests (at least %d)", what, c[k].what, t.requests,
-		    MIN_REQUESTS);
-	}
+	is_int(NRELOADS, tl_reloads(&d, NRELOADS, NSLOTS, WAIT_MS), "%s: %d "
+	    "reloads, each to the next generation", what, NRELOADS);
+	for (k = 0; k < 2; k++)
+		tl_check_client(&c[k], NULL, what, MIN_REQUESTS, 0);
 
 	/*
 	 * The stop: a request half sent (in flight), a kept-alive
@@ -288,14 +268,7 @@ test_app(const char *what, const char *script, const char *want)
 	close(a);
 	close(b);
 	close(idle);
-	is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 0", what);
-	ok(tl_now_ms() - t0 < 20000, "%s: the stop took %lld ms, less than "
-	    "the stop timeout (20 s)", what, tl_now_ms() - t0);
-	for (k = 0; k < NSLOTS; k++)
-		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
-		    "gone", what, k);
-	is_int(0, tl_log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
-	    what);
+	tl_check_stopped(&d, what, t0, STOP_MS, pids, NSLOTS, WAIT_MS);
 	is_int(0, tl_log_count(&d, "stop timeout"), "%s: none reached its own "
 	    "stop timeout", what);
 }

@@ -40,6 +40,7 @@
 #define MIN_REQUESTS	100
 #define NPROBES		200
 #define NSLOTS		2
+#define STOP_MS		20000	/* --stop-timeout 20s */
 /*
  * The clients wait this long for an answer: a request that waits in a
  * slot's queue for a worker still starting (uvicorn, ready = exec), on a
@@ -82,7 +83,6 @@ test_server(const struct server *sv)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c[2];
-	struct tl_tally		 t;
 	struct tl_client_opt	 o = { .path = "/", .body = "hello\n",
 				    .reply_ms = REPLY_MS, .nice = CLIENT_NICE };
 	const char		*argv[24], *what = sv->name, *mark, *gate;
@@ -133,39 +133,11 @@ test_server(const struct server *sv)
 	o.keepalive = 1;
 	o.retry = sv->retry;
 	tl_client_start_opt(&c[1], port, &o);
-	for (n = 0; n < NRELOADS; n++) {
-		if (tl_daemon_kill(&d, SIGHUP) == -1)
-			sysbail("SIGHUP");
-		if ((j = tl_wait_generation(&d, n + 2, NSLOTS, WAIT_MS)) ==
-		    NULL)
-			break;
-		tl_json_free(j);
-	}
-	is_int(NRELOADS, n, "%s: %d reloads, each to the next generation",
-	    what, NRELOADS);
-	for (k = 0; k < 2; k++) {
-		if (tl_client_stop(&c[k], &t) == -1) {
-			ok(0, "%s: the %s reported", what, c[k].what);
-			continue;
-		}
-		diag("%s: %s: %ld requests on %ld connections, %ld failed "
-		    "(%ld dropped), %ld sent again", what, c[k].what,
-		    t.requests, t.connects, t.failures, t.dropped,
-		    t.retries);
-		if (k == 0 && sv->dropped > 0) {
-			/* See uvicorn's entry in main(). */
-			ok(t.failures == t.dropped && t.dropped <=
-			    sv->dropped, "%s: the %s lost only connections "
-			    "closed or reset by a stopping server, at most %d "
-			    "(one per server stopped): %ld", what,
-			    c[k].what, sv->dropped, t.dropped);
-		} else
-			is_int(0, t.failures, "%s: the %s saw no failure",
-			    what, c[k].what);
-		ok(t.requests >= MIN_REQUESTS, "%s: the %s made %ld "
-		    "requests (at least %d)", what, c[k].what, t.requests,
-		    MIN_REQUESTS);
-	}
+	is_int(NRELOADS, tl_reloads(&d, NRELOADS, NSLOTS, WAIT_MS), "%s: %d "
+	    "reloads, each to the next generation", what, NRELOADS);
+	/* The new-connection client may lose sv->dropped: see main(). */
+	tl_check_client(&c[0], NULL, what, MIN_REQUESTS, sv->dropped);
+	tl_check_client(&c[1], NULL, what, MIN_REQUESTS, 0);
 
 	/* A request in flight when drover stops. */
 	j = tl_status(&d);
@@ -197,14 +169,7 @@ test_server(const struct server *sv)
 	is_int(-2, tl_http_response(fd, 5000, NULL, NULL, 0, NULL),
 	    "%s: then its connection is closed cleanly", what);
 	close(fd);
-	is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 0", what);
-	ok(tl_now_ms() - t0 < 20000, "%s: the stop took %lld ms, less than "
-	    "the stop timeout (20 s)", what, tl_now_ms() - t0);
-	for (k = 0; k < NSLOTS; k++)
-		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
-		    "gone", what, k);
-	is_int(0, tl_log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
-	    what);
+	tl_check_stopped(&d, what, t0, STOP_MS, pids, NSLOTS, WAIT_MS);
 }
 
 int

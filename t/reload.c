@@ -526,7 +526,6 @@ test_clients(void)
 		seen[nseen++] = slot_int(j, k, "pid");
 	tl_json_free(j);
 
-	memset(t, 0, sizeof(t));
 	tl_client_start(&c[0], port, 0);
 	tl_client_start(&c[1], port, 1);
 	for (n = 1; n <= NRELOADS; n++) {
@@ -542,19 +541,8 @@ test_clients(void)
 	    "generation", NRELOADS);
 	is_int(0, notready, "clients: the cluster was ready in every status "
 	    "seen meanwhile");
-	for (i = 0; i < 2; i++) {
-		if (tl_client_stop(&c[i], &t[i]) == -1) {
-			ok(0, "clients: the %s reported", c[i].what);
-			continue;
-		}
-		diag("%s: %ld requests, %ld failed, %ld connections",
-		    c[i].what, t[i].requests, t[i].failures, t[i].connects);
-		is_int(0, t[i].failures, "clients: the %s saw no failure",
-		    c[i].what);
-		ok(t[i].requests >= MIN_REQUESTS, "clients: the %s made %ld "
-		    "requests (at least %d)", c[i].what, t[i].requests,
-		    MIN_REQUESTS);
-	}
+	for (i = 0; i < 2; i++)
+		tl_check_client(&c[i], &t[i], "clients", MIN_REQUESTS, 0);
 	ok(t[1].connects > done, "clients: the keep-alive client was told "
 	    "to reconnect at least once per reload (%ld connections)",
 	    t[1].connects);

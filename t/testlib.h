@@ -19,8 +19,9 @@
  * json.c, tl-status.c (status.json and waiting on it), tl-proc.c
  * (processes and /proc), tl-file.c (files, FIFOs, the log), tl-net.c
  * (loopback and HTTP), tl-sockdiag.c (which process serves a
- * connection), tl-run.c (running a command) and tl-client.c (the
- * continuous client).  A test includes this header and tap.h, nothing
+ * connection), tl-run.c (running a command), tl-client.c (the continuous
+ * client) and tl-check.c (checks several tests make, the only helpers
+ * that report tests).  A test includes this header and tap.h, nothing
  * else; what the files share privately is in tl-private.h.  One header
  * rather than one per concern: a test reads the whole interface in one
  * place, and needs no list of includes that changes with what it uses.
@@ -228,6 +229,14 @@ void		 tl_pids(const struct tl_json *, pid_t *, int);
 struct tl_json	*tl_wait_generation(struct tl_daemon *, long long, int, int);
 
 /*
+ * n reloads, one after the other, from the generation status.json shows:
+ * each a SIGHUP and then tl_wait_generation() of the next generation on
+ * nslots slots.  It returns how many were over, n if all, and stops at
+ * the first that is not.
+ */
+int		 tl_reloads(struct tl_daemon *, int, int, int);
+
+/*
  * Conditions on status.json, for a wait that says in place what it waits
  * for: TL_WAIT(d, ms, TL_STR("slots.0.state", "ready"), TL_EQ("ready", 1))
  * waits until every condition holds and returns that status, or NULL
@@ -427,5 +436,26 @@ void		 tl_client_start(struct tl_client *, int, int);
 void		 tl_client_start_opt(struct tl_client *, int,
 		    const struct tl_client_opt *);
 int		 tl_client_stop(struct tl_client *, struct tl_tally *);
+
+/*
+ * Checks several tests make alike (tl-check.c), the only functions of
+ * the library that report tests, in sentences that begin with what.
+ *
+ * tl_check_client() stops a client and checks its tally (into the
+ * tally given, if not NULL): that it reported (if not, that is one
+ * failed test and all), that none of its requests failed or, if
+ * maxdropped is above 0, that all that failed were dropped by the server
+ * and at most maxdropped, and that it made at least min requests.  Two
+ * tests, or one.
+ *
+ * tl_check_stopped() checks a master that was sent SIGTERM at t0
+ * (tl_now_ms()): that it exits 0 (waiting up to timeout_ms) less than
+ * stop_ms after t0, that each of its n workers pids is gone, and that its
+ * log says no worker needed SIGKILL.  3 + n tests.
+ */
+void		 tl_check_client(struct tl_client *, struct tl_tally *,
+		    const char *, long, long);
+void		 tl_check_stopped(struct tl_daemon *, const char *, long long,
+		    int, const pid_t *, int, int);
 
 #endif /* DROVER_TESTLIB_H */

@@ -9,9 +9,10 @@
  * deadline passes or the daemon exits.  The predicates here are the ones
  * several tests share; tl_pred_conds() checks a list of conditions
  * (TL_WAIT() in testlib.h), so that a test can wait for "slot 0 ready,
- * its status text so" without writing a predicate of its own, and
- * tl_wait_generation() for a reload to be over.  Every worker a status
- * names is recorded for the exit hook (tl-daemon.c).
+ * its status text so" without writing a predicate of its own;
+ * tl_wait_generation() waits for a reload to be over, and tl_reloads()
+ * makes several in a row.  Every worker a status names is recorded for
+ * the exit hook (tl-daemon.c).
  */
 
 #include "config.h"
@@ -21,6 +22,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +267,35 @@ tl_wait_generation(struct tl_daemon *d, long long gen, int nslots,
 	w.g_gen = gen;
 	w.g_nslots = nslots;
 	return tl_status_wait(d, tl_pred_generation, &w, timeout_ms);
+}
+
+/*
+ * n reloads in a row from the generation status.json shows: SIGHUP, then
+ * the next generation awaited.  How many were over (n if all).
+ */
+int
+tl_reloads(struct tl_daemon *d, int n, int nslots, int timeout_ms)
+{
+	struct tl_json	*j;
+	long long	 gen;
+	int		 i;
+
+	j = tl_status(d);
+	gen = tl_json_int(j, "generation", -1);
+	tl_json_free(j);
+	if (gen == -1) {
+		diag("tl_reloads: status.json says no generation");
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (tl_daemon_kill(d, SIGHUP) == -1)
+			sysbail("SIGHUP");
+		if ((j = tl_wait_generation(d, gen + 1 + i, nslots,
+		    timeout_ms)) == NULL)
+			break;
+		tl_json_free(j);
+	}
+	return i;
 }
 
 /*
