@@ -13,8 +13,8 @@
  * cost no request (uvicorn: see main()); a stop lets a request in flight
  * (held by the test until the server has taken SIGTERM) finish with its
  * answer, and ends without SIGKILL.  The Debian packages gunicorn and
- * python3-uvicorn must be installed (build-aux/install-deps does): their absence fails
- * the test.
+ * python3-uvicorn must be installed (build-aux/install-deps does): their
+ * absence fails the test.
  */
 
 #include "config.h"
