@@ -118,7 +118,7 @@ run(int gap, const char *mode, int keepalive, unsigned int *seed)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	struct tl_tally		 t = { 0, 0, 0 };
+	struct tl_tally		 t = { 0 };
 	int			 q, e, good = 0, r;
 
 	j = tl_start_conf(&d, conftext(mode, 1), NULL, 1);

@@ -128,7 +128,7 @@ settle(struct tl_daemon *d, int nslots, long long gen, const char *result)
 static void
 client_done(struct tl_client *c, const char *what)
 {
-	struct tl_tally	 t = { 0, 0, 0 };
+	struct tl_tally	 t = { 0 };
 	int		 r;
 
 	r = tl_client_stop(c, &t);

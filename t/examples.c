@@ -35,11 +35,9 @@
 #define NJOBS		3
 #define START_MS	20000	/* interpreters can be slow on a busy CI host */
 
-static int	 in_path(const char *);
 static struct tl_json *start(struct tl_daemon *, const char *const [],
 		    const char *);
 static int	 pred_settled(const struct tl_json *, void *);
-static int	 log_count(const struct tl_daemon *, const char *);
 static int	 dir_empty(const char *);
 static int	 pred_serving(const struct tl_json *, void *);
 static int	 pred_processed(const struct tl_json *, void *);
@@ -48,37 +46,6 @@ static void	 test_hello_c(void);
 static void	 test_node(void);
 static void	 test_python(void);
 static void	 test_shell(void);
-
-/* Whether an executable called name is in $PATH. */
-static int
-in_path(const char *name)
-{
-	const char	*path = getenv("PATH");
-	char		*copy, *dir, *last;
-	int		 found = 0;
-
-	if (path == NULL || (copy = strdup(path)) == NULL)
-		return 0;
-	for (dir = strtok_r(copy, ":", &last); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &last))
-		found = access(tl_fmt("%s/%s", dir, name), X_OK) == 0;
-	free(copy);
-	return found;
-}
-
-/* How often needle occurs in the daemon's log (-1 if unreadable). */
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s;
-	int	 n;
-
-	if ((s = tl_slurp(d->log)) == NULL)
-		return -1;
-	n = tl_count(s, needle);
-	free(s);
-	return n;
-}
 
 /* Whether dir has no entry but "." and ".." (0 also if unreadable). */
 static int
@@ -292,7 +259,7 @@ test_node(void)
 	int			 a, b, port, status, closehdr, rv;
 	char			 body[64];
 
-	if (!ok(in_path("node"), "node: found in PATH")) {
+	if (!ok(tl_in_path("node"), "node: found in PATH")) {
 		diag("node (Node.js 18 or later) is needed for this test; "
 		    "CI installs it");
 		return;
@@ -342,7 +309,7 @@ test_node(void)
 	is_int(0, tl_daemon_wait(&d, 10000), "node: drover exits 0");
 	is_int(0, tl_wait_pid_gone((pid_t)pid, 5000), "node: the worker is "
 	    "gone");
-	is_int(0, log_count(&d, "SIGKILL"), "node: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "node: no worker needed "
 	    "SIGKILL");
 }
 
@@ -363,7 +330,7 @@ test_python(void)
 	int			 port, status;
 	char			 body[64];
 
-	if (!ok(in_path("python3"), "python3: found in PATH")) {
+	if (!ok(tl_in_path("python3"), "python3: found in PATH")) {
 		diag("python3 is needed for this test; CI installs it");
 		return;
 	}
@@ -383,7 +350,7 @@ test_python(void)
 	    "SIGTERM");
 	is_int(0, tl_wait_pid_gone((pid_t)pid, 5000), "python: the worker is "
 	    "gone");
-	is_int(0, log_count(&d, "SIGKILL"), "python: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "python: no worker needed "
 	    "SIGKILL");
 }
 
@@ -455,7 +422,7 @@ test_shell(void)
 	for (k = 0; k < 2; k++)
 		is_int(0, tl_wait_pid_gone((pid_t)pid[k], 5000),
 		    "shell: worker %d is gone", k);
-	is_int(0, log_count(&d, "SIGKILL"), "shell: no worker needed "
+	is_int(0, tl_log_count(&d, "SIGKILL"), "shell: no worker needed "
 	    "SIGKILL");
 }
 

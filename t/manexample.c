@@ -126,9 +126,7 @@ main(void)
 		tl_json_free(j);
 	}
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "drover stops with status 0");
-	code = tl_slurp(d.log);
-	is_int(2, code != NULL ? tl_count(code, "exited 0") : -1, "both "
-	    "workers exited 0 on SIGTERM");
-	free(code);
+	is_int(2, tl_log_count(&d, "exited 0"), "both workers exited 0 on "
+	    "SIGTERM");
 	return 0;
 }

@@ -25,15 +25,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "load.h"
 #include "tap.h"
 #include "testlib.h"
 
 #define WAIT_MS		60000	/* interpreters start slowly on a busy host */
 
 static char	*replace(const char *, const char *, const char *);
-static int	 log_count(const struct tl_daemon *, const char *);
 static const char *shop_conf(void);
+static int	 start_app(struct tl_daemon *, const char *const [],
+		    const char *, const char *, const char *, pid_t *);
+static void	 stop_app(struct tl_daemon *, const char *);
 static void	 test_pm2(const char *);
 static void	 test_systemd(const char *);
 static void	 test_cluster(void);
@@ -57,16 +58,6 @@ replace(const char *s, const char *from, const char *to)
 	}
 	strcpy(o, s);
 	return out;
-}
-
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s = tl_slurp(d->log);
-	int	 n = s != NULL ? tl_count(s, needle) : -1;
-
-	free(s);
-	return n;
 }
 
 /*
@@ -93,43 +84,63 @@ shop_conf(void)
 	return path;
 }
 
+/*
+ * Start drover with argv and check that both workers say READY=1 and
+ * that app (a noun for the sentence) answers GET / with 200 and want;
+ * the two workers' pids go to pids.  0, or -1 (drover killed) if the
+ * workers did not get ready.
+ */
+static int
+start_app(struct tl_daemon *d, const char *const argv[], const char *what,
+    const char *app, const char *want, pid_t *pids)
+{
+	struct tl_json	*j;
+	int		 status;
+	char		 body[64];
+
+	j = tl_start_wait(d, argv, WAIT_MS);
+	if (!ok(j != NULL, "%s: both workers say READY=1", what))
+		return -1;
+	tl_pids(j, pids, 2);
+	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
+	    0 && status == 200 && strcmp(body, want) == 0, "%s: %s serves",
+	    what, app);
+	tl_json_free(j);
+	return 0;
+}
+
+/* Stop drover: it exits 0, and no worker needed SIGKILL. */
+static void
+stop_app(struct tl_daemon *d, const char *what)
+{
+	is_int(0, tl_daemon_stop(d, WAIT_MS), "%s: drover stops with status "
+	    "0", what);
+	is_int(0, tl_log_count(d, "SIGKILL"), "%s: no worker needed SIGKILL",
+	    what);
+}
+
 static void
 test_pm2(const char *conf)
 {
 	struct tl_daemon	 d;
-	struct tl_json		*j;
 	const char		*argv[] = { "-c", conf, "-w", "2", "-l",
 				    "http=127.0.0.1:0", NULL };
 	const char		*v;
 	pid_t			 pids[2];
-	int			 status, k;
-	char			 body[64];
+	int			 k;
 
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "pm2: shop.conf: both workers say READY=1");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	if (start_app(&d, argv, "pm2", "the unchanged PM2 app of shop.conf",
+	    "hello from the shop\n", pids) == -1)
 		return;
-	}
-	ld_pids(j, pids, 2);
-	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
-	    0 && status == 200 && strcmp(body, "hello from the shop\n") == 0,
-	    "pm2: the unchanged PM2 app serves");
-	tl_json_free(j);
 	for (k = 0; k < 2; k++) {
 		v = tl_env_of(pids[k], "NODE_ENV");
 		is_string("production", v != NULL ? v : "(unset)", "pm2: "
 		    "worker %d has env NODE_ENV=production", k);
 	}
-	is_int(0, log_count(&d, "process.send"), "pm2: its "
+	is_int(0, tl_log_count(&d, "process.send"), "pm2: its "
 	    "process.send('ready') did not throw");
-	is_int(0, tl_daemon_stop(&d, WAIT_MS), "pm2: drover stops with "
-	    "status 0");
-	is_int(0, log_count(&d, "SIGKILL"), "pm2: no worker needed SIGKILL");
-	is_int(2, log_count(&d, "exited 0"), "pm2: both workers exited 0 "
+	stop_app(&d, "pm2");
+	is_int(2, tl_log_count(&d, "exited 0"), "pm2: both workers exited 0 "
 	    "(drover.js's graceful stop on SIGTERM)");
 }
 
@@ -158,41 +169,26 @@ static void
 test_cluster(void)
 {
 	struct tl_daemon	 d;
-	struct tl_json		*j;
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--ready", "notify", "--", "/usr/bin/env",
 				    "node",
 				    tl_srcpath("examples/migrate/cluster.js"),
 				    NULL };
 	pid_t			 pids[2], kids[4];
-	int			 status, k;
-	char			 body[64];
+	int			 k, rv;
 
 	if (setenv("NODE_OPTIONS", tl_fmt("--require=%s",
 	    tl_srcpath("node/drover.js")), 1) == -1)
 		sysbail("setenv");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
+	rv = start_app(&d, argv, "cluster", "it", "hello from the cluster\n",
+	    pids);
 	(void)unsetenv("NODE_OPTIONS");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "cluster: both workers say READY=1");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	if (rv == -1)
 		return;
-	}
-	ld_pids(j, pids, 2);
-	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
-	    0 && status == 200 && strcmp(body, "hello from the cluster\n") ==
-	    0, "cluster: it serves");
-	tl_json_free(j);
 	for (k = 0; k < 2; k++)
 		is_int(0, tl_children(pids[k], kids, 4), "cluster: worker %d "
 		    "forked no cluster of its own", k);
-	is_int(0, tl_daemon_stop(&d, WAIT_MS), "cluster: drover stops with "
-	    "status 0");
-	is_int(0, log_count(&d, "SIGKILL"), "cluster: no worker needed "
-	    "SIGKILL");
+	stop_app(&d, "cluster");
 }
 
 int
@@ -201,7 +197,7 @@ main(void)
 	const char	*conf;
 
 	plan_lazy();
-	if (!ok(ld_in_path("node"), "node is in PATH"))
+	if (!ok(tl_in_path("node"), "node is in PATH"))
 		bail("node is needed; build-aux/install-deps installs it");
 	(void)unsetenv("NODE_OPTIONS");
 	conf = shop_conf();

@@ -34,7 +34,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "load.h"
 #include "tap.h"
 #include "testlib.h"
 
@@ -43,12 +42,20 @@
 #define MIN_REQUESTS	100
 #define NPROBES		200	/* connections to find every worker */
 #define NSLOTS		2
+#define STOP_MS		20000	/* --stop-timeout 20s */
+/*
+ * The clients wait this long for an answer: a request that waits in a
+ * slot's queue for a worker still starting, on a loaded two-core
+ * machine, is slow, not lost.  They run at nice CLIENT_NICE so as not to
+ * starve that worker (Node.js needs half a second of CPU to start).
+ */
+#define REPLY_MS	30000
+#define CLIENT_NICE	5
 
 static const char	*npm_root(void);
 static void		 pack(void);
 static const char	*express_app(const char *);
 static int		 pred_stopping(const struct tl_json *, void *);
-static int		 log_count(const struct tl_daemon *, const char *);
 static void		 test_app(const char *, const char *, const char *);
 static void		 test_left_alone(void);
 static void		 test_kinds(void);
@@ -147,16 +154,6 @@ pred_stopping(const struct tl_json *j, void *arg)
 	return 1;
 }
 
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*s = tl_slurp(d->log);
-	int	 n = s != NULL ? tl_count(s, needle) : -1;
-
-	free(s);
-	return n;
-}
-
 /*
  * One app: started, served by every worker, reloaded under clients,
  * stopped with a request in flight.
@@ -166,8 +163,9 @@ test_app(const char *what, const char *script, const char *want)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
-	struct ld_client	 c[2];
-	struct ld_tally		 t;
+	struct tl_client	 c[2];
+	struct tl_client_opt	 o = { .path = "/", .body = want,
+				    .reply_ms = REPLY_MS, .nice = CLIENT_NICE };
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--ready", "notify", "--stop-timeout",
 				    "20s", "--", "/usr/bin/env", "node", script,
@@ -178,17 +176,12 @@ test_app(const char *what, const char *script, const char *want)
 	int			 status, closehdr, rv, a, b, idle;
 	char			 body[256];
 
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	j = tl_start_wait(&d, argv, WAIT_MS);
 	if (!ok(j != NULL, "%s: both workers say READY=1 (through "
-	    "drover.js)", what)) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	    "drover.js)", what))
 		return;
-	}
 	port = tl_port(j, 0);
-	ld_pids(j, pids, NSLOTS);
+	tl_pids(j, pids, NSLOTS);
 	tl_json_free(j);
 	is_int(0, tl_wait_log(&d, "serving drover's 127.0.0.1:", 1000),
 	    "%s: drover.js says it serves drover's socket, not port 3000",
@@ -201,7 +194,7 @@ test_app(const char *what, const char *script, const char *want)
 		rv = tl_http_request(fd, "/", 1) == 0 ? tl_http_response(fd,
 		    5000, &status, body, sizeof(body), NULL) : -1;
 		who = rv == 0 && status == 200 && strcmp(body, want) == 0 ?
-		    ld_served_by(fd, pids, NSLOTS) : -1;
+		    tl_served_by(fd, pids, NSLOTS) : -1;
 		for (k = 0; k < NSLOTS; k++)
 			if (who == pids[k] && !seen[k]) {
 				seen[k] = 1;
@@ -215,32 +208,13 @@ test_app(const char *what, const char *script, const char *want)
 	    "connections)", what, want, i);
 
 	/* Ten reloads under two clients. */
-	ld_client_start(&c[0], port, "/", want, 0);
-	ld_client_start(&c[1], port, "/", want, LD_KEEPALIVE);
-	for (n = 0; n < NRELOADS; n++) {
-		if (tl_daemon_kill(&d, SIGHUP) == -1)
-			sysbail("SIGHUP");
-		if ((j = ld_wait_generation(&d, n + 2, NSLOTS, WAIT_MS)) ==
-		    NULL)
-			break;
-		tl_json_free(j);
-	}
-	is_int(NRELOADS, n, "%s: %d reloads, each to the next generation",
-	    what, NRELOADS);
-	for (k = 0; k < 2; k++) {
-		if (ld_client_stop(&c[k], &t) == -1) {
-			ok(0, "%s: the %s reported", what, c[k].c_what);
-			continue;
-		}
-		diag("%s: %s: %ld requests on %ld connections, %ld failed",
-		    what, c[k].c_what, t.t_requests, t.t_connects,
-		    t.t_failures);
-		is_int(0, t.t_failures, "%s: the %s saw no failure", what,
-		    c[k].c_what);
-		ok(t.t_requests >= MIN_REQUESTS, "%s: the %s made %ld "
-		    "requests (at least %d)", what, c[k].c_what, t.t_requests,
-		    MIN_REQUESTS);
-	}
+	tl_client_start_opt(&c[0], port, &o);
+	o.keepalive = 1;
+	tl_client_start_opt(&c[1], port, &o);
+	is_int(NRELOADS, tl_reloads(&d, NRELOADS, NSLOTS, WAIT_MS), "%s: %d "
+	    "reloads, each to the next generation", what, NRELOADS);
+	for (k = 0; k < 2; k++)
+		tl_check_client(&c[k], NULL, what, MIN_REQUESTS, 0);
 
 	/*
 	 * The stop: a request half sent (in flight), a kept-alive
@@ -248,7 +222,7 @@ test_app(const char *what, const char *script, const char *want)
 	 * idle.
 	 */
 	j = tl_status(&d);
-	ld_pids(j, pids, NSLOTS);
+	tl_pids(j, pids, NSLOTS);
 	for (k = 0; k < NSLOTS; k++)
 		nmsg[k] = tl_json_int(j, tl_fmt("slots.%d.notify.messages", k),
 		    -1);
@@ -294,15 +268,8 @@ test_app(const char *what, const char *script, const char *want)
 	close(a);
 	close(b);
 	close(idle);
-	is_int(0, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 0", what);
-	ok(tl_now_ms() - t0 < 20000, "%s: the stop took %lld ms, less than "
-	    "the stop timeout (20 s)", what, tl_now_ms() - t0);
-	for (k = 0; k < NSLOTS; k++)
-		is_int(0, tl_wait_pid_gone(pids[k], 5000), "%s: worker %d is "
-		    "gone", what, k);
-	is_int(0, log_count(&d, "SIGKILL"), "%s: no worker needed SIGKILL",
-	    what);
-	is_int(0, log_count(&d, "stop timeout"), "%s: none reached its own "
+	tl_check_stopped(&d, what, t0, STOP_MS, pids, NSLOTS, WAIT_MS);
+	is_int(0, tl_log_count(&d, "stop timeout"), "%s: none reached its own "
 	    "stop timeout", what);
 }
 
@@ -350,7 +317,7 @@ test_left_alone(void)
 	is_int(0, tl_wait_log(&d, "(gen 1) exited 0", WAIT_MS), "left alone: "
 	    "its own SIGTERM handler ends it with exit 0");
 	is_int(0, tl_daemon_wait(&d, WAIT_MS), "left alone: drover exits 0");
-	is_int(0, log_count(&d, "drover.js"), "left alone: drover.js said "
+	is_int(0, tl_log_count(&d, "drover.js"), "left alone: drover.js said "
 	    "nothing");
 }
 
@@ -410,16 +377,10 @@ test_kinds(void)
 	if (setenv("TLS_KEY", key, 1) == -1 ||
 	    setenv("TLS_CERT", cert, 1) == -1)
 		sysbail("setenv");
-	if (tl_daemon_start(&d, argv) == -1)
-		bail("cannot start drover");
-	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
-	ok(j != NULL, "net and https: both workers say READY=1, once both "
-	    "servers listen");
-	if (j == NULL) {
-		(void)tl_daemon_kill(&d, SIGKILL);
-		(void)tl_daemon_wait(&d, 5000);
+	j = tl_start_wait(&d, argv, WAIT_MS);
+	if (!ok(j != NULL, "net and https: both workers say READY=1, once "
+	    "both servers listen"))
 		return;
-	}
 	if ((fd = tl_connect(tl_port(j, 0))) == -1)
 		sysbail("connect");
 	rv = write(fd, "ping\n", 5) == 5 ? read_all(fd, buf, sizeof(buf)) :
@@ -437,8 +398,8 @@ test_kinds(void)
 	free(out);
 	tl_json_free(j);
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "net and https: drover exits 0");
-	is_int(0, log_count(&d, "SIGKILL"), "net and https: no worker needed "
-	    "SIGKILL");
+	is_int(0, tl_log_count(&d, "SIGKILL"), "net and https: no worker "
+	    "needed SIGKILL");
 }
 
 int
@@ -449,7 +410,7 @@ main(void)
 
 	plan_lazy();
 	signal(SIGPIPE, SIG_IGN);
-	if (!ok(ld_in_path("node") && ld_in_path("npm"), "node and npm are "
+	if (!ok(tl_in_path("node") && tl_in_path("npm"), "node and npm are "
 	    "in PATH"))
 		bail("node and npm are needed; build-aux/install-deps "
 		    "installs them");

@@ -83,7 +83,6 @@ static int		 pred_nslots(const struct tl_json *, void *);
 static unsigned long	 fd3_inode(pid_t);
 static char		 proc_state(pid_t);
 static int		 alive(struct tl_daemon *);
-static int		 log_count(const struct tl_daemon *, const char *);
 static int		 ready_watch(const char *);
 static int		 ready_events(int, int *, int *);
 static void		 check_children(const struct tl_daemon *,
@@ -299,17 +298,6 @@ alive(struct tl_daemon *d)
 
 	return tl_daemon_kill(d, 0) == 0 && (st = proc_state(d->pid)) != 0 &&
 	    st != 'Z' && st != 'X';
-}
-
-/* How often needle occurs in the daemon's log. */
-static int
-log_count(const struct tl_daemon *d, const char *needle)
-{
-	char	*text = tl_slurp(d->log);
-	int	 n = tl_count(text, needle);
-
-	free(text);
-	return n;
 }
 
 /* Watch dir for files leaving it (and status.json arriving). */
@@ -538,7 +526,6 @@ test_clients(void)
 		seen[nseen++] = slot_int(j, k, "pid");
 	tl_json_free(j);
 
-	memset(t, 0, sizeof(t));
 	tl_client_start(&c[0], port, 0);
 	tl_client_start(&c[1], port, 1);
 	for (n = 1; n <= NRELOADS; n++) {
@@ -554,19 +541,8 @@ test_clients(void)
 	    "generation", NRELOADS);
 	is_int(0, notready, "clients: the cluster was ready in every status "
 	    "seen meanwhile");
-	for (i = 0; i < 2; i++) {
-		if (tl_client_stop(&c[i], &t[i]) == -1) {
-			ok(0, "clients: the %s reported", c[i].what);
-			continue;
-		}
-		diag("%s: %ld requests, %ld failed, %ld connections",
-		    c[i].what, t[i].requests, t[i].failures, t[i].connects);
-		is_int(0, t[i].failures, "clients: the %s saw no failure",
-		    c[i].what);
-		ok(t[i].requests >= MIN_REQUESTS, "clients: the %s made %ld "
-		    "requests (at least %d)", c[i].what, t[i].requests,
-		    MIN_REQUESTS);
-	}
+	for (i = 0; i < 2; i++)
+		tl_check_client(&c[i], &t[i], "clients", MIN_REQUESTS, 0);
 	ok(t[1].connects > done, "clients: the keep-alive client was told "
 	    "to reconnect at least once per reload (%ld connections)",
 	    t[1].connects);
@@ -678,7 +654,7 @@ test_bad_and_rollback(void)
 	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
 	    "ready = notify\nreload_retries = 5\n"
 	    "command = /bin/sh -c 'exit 78'\n");
-	before = log_count(&d, "(gen 4) exited 78");
+	before = tl_log_count(&d, "(gen 4) exited 78");
 	hup(&d);
 	o.gen = 4;
 	j = tl_status_wait(&d, pred_outcome, &o, WAIT_MS);
@@ -689,7 +665,7 @@ test_bad_and_rollback(void)
 	ok(slot_int(j, 0, "pid") == p0 && slot_int(j, 1, "pid") == p1,
 	    "exit 78: the old workers serve on");
 	tl_json_free(j);
-	is_int(1, log_count(&d, "(gen 4) exited 78") - before, "exit 78: "
+	is_int(1, tl_log_count(&d, "(gen 4) exited 78") - before, "exit 78: "
 	    "one worker of generation 4 was tried, not reload_retries + 1");
 
 	/* And a good reload after all that: generation 5. */
@@ -775,7 +751,7 @@ test_rollback_empty_slot(void)
 	p1 = slot_int(j, 1, "pid");
 	tl_json_free(j);
 	ok(p1 > 0, "empty slot: slot 1 serves");
-	before = log_count(&d, "(gen 1) exited 78");
+	before = tl_log_count(&d, "(gen 1) exited 78");
 	/* Slot 0 fails at once; slot 1's new worker waits, never ready. */
 	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
 	    "ready = notify\nreload_retries = 0\ncommand = /bin/sh -c "
@@ -798,7 +774,7 @@ test_rollback_empty_slot(void)
 	/* Anything more would show within a moment. */
 	j = TL_WAIT(&d, QUIET_MS, TL_STR("slots.0.state", "starting"));
 	tl_json_free(j);
-	is_int(1, log_count(&d, "(gen 1) exited 78") - before, "empty slot: "
+	is_int(1, tl_log_count(&d, "(gen 1) exited 78") - before, "empty slot: "
 	    "slot 0 got exactly one worker of generation 1 back");
 	ok(alive(&d), "empty slot: drover is still running");
 	n = tl_children(d.pid, kids, 8);

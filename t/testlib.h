@@ -18,8 +18,10 @@
  * what the library owns), tl-daemon.c (starting and stopping the daemon),
  * json.c, tl-status.c (status.json and waiting on it), tl-proc.c
  * (processes and /proc), tl-file.c (files, FIFOs, the log), tl-net.c
- * (loopback and HTTP), tl-run.c (running a command) and tl-client.c (the
- * continuous client).  A test includes this header and tap.h, nothing
+ * (loopback and HTTP), tl-sockdiag.c (which process serves a
+ * connection), tl-run.c (running a command), tl-client.c (the continuous
+ * client) and tl-check.c (checks several tests make, the only helpers
+ * that report tests).  A test includes this header and tap.h, nothing
  * else; what the files share privately is in tl-private.h.  One header
  * rather than one per concern: a test reads the whole interface in one
  * place, and needs no list of includes that changes with what it uses.
@@ -107,6 +109,15 @@ int		 tl_daemon_stop(struct tl_daemon *, int);
 struct tl_json	*tl_start(struct tl_daemon *, const char *const [], int);
 struct tl_json	*tl_start_conf(struct tl_daemon *, const char *,
 		    const char *const [], int);
+
+/*
+ * For a test that checks that a master gets ready and goes on to its next
+ * case if not: tl_start_wait() starts drover with argv (bailing out if it
+ * cannot) and waits up to timeout_ms for every slot to be ready.  It
+ * returns that status, for the caller to free, or NULL once the daemon,
+ * which did not get ready, has been killed (SIGKILL) and reaped.
+ */
+struct tl_json	*tl_start_wait(struct tl_daemon *, const char *const [], int);
 
 /*
  * Configuration files.  tl_conf_file() writes the formatted text to
@@ -206,6 +217,25 @@ int		 tl_pred_match(const struct tl_json *, void *);
 /* listeners.N.port, or -1. */
 int		 tl_port(const struct tl_json *, int);
 
+/* The pids of slots 0 to n - 1 of a status (0 where there is none). */
+void		 tl_pids(const struct tl_json *, pid_t *, int);
+
+/*
+ * Wait until generation gen runs alone after a reload: state "running",
+ * ready, reload.result "ok" and none pending, and every one of nslots
+ * slots ready with a worker of that generation and no old worker.  The
+ * status, or NULL as tl_status_wait().
+ */
+struct tl_json	*tl_wait_generation(struct tl_daemon *, long long, int, int);
+
+/*
+ * n reloads, one after the other, from the generation status.json shows:
+ * each a SIGHUP and then tl_wait_generation() of the next generation on
+ * nslots slots.  It returns how many were over, n if all, and stops at
+ * the first that is not.
+ */
+int		 tl_reloads(struct tl_daemon *, int, int, int);
+
 /*
  * Conditions on status.json, for a wait that says in place what it waits
  * for: TL_WAIT(d, ms, TL_STR("slots.0.state", "ready"), TL_EQ("ready", 1))
@@ -296,12 +326,14 @@ void		 tl_pause_ms(int);
  * needle (0) or the deadline passes or the daemon exits without writing
  * it (-1).
  * tl_slurp() returns a whole file, NUL-terminated, or NULL with errno.
- * tl_count() counts non-overlapping occurrences.  tl_write_file() creates
+ * tl_count() counts non-overlapping occurrences, tl_log_count() those in
+ * the daemon's log (-1 if it cannot be read).  tl_write_file() creates
  * or replaces a file with formatted text; 0 or -1.
  */
 int		 tl_wait_log(struct tl_daemon *, const char *, int);
 char		*tl_slurp(const char *);
 int		 tl_count(const char *, const char *);
+int		 tl_log_count(const struct tl_daemon *, const char *);
 int		 tl_write_file(const char *, const char *, ...) TL_PRINTF(2, 3);
 
 /*
@@ -334,28 +366,61 @@ int		 tl_http_response(int, int, int *, char *, size_t, int *);
 int		 tl_http_get(int, const char *, int *, char *, size_t);
 
 /*
+ * Which process serves a connection (tl-sockdiag.c): tl_served_by()
+ * returns the pid among pids[0..n-1] that holds the server's end of the
+ * connected TCP socket fd, as the kernel says (sock_diag(7) and
+ * /proc/PID/fd), or -1.
+ */
+pid_t		 tl_served_by(int, const pid_t *, int);
+
+/*
  * Running a command (tl-run.c).  tl_run() runs argv (argv[0] is looked
  * up in $PATH) with stdin from /dev/null and stdout and stderr captured
  * together into *output (malloc'd, may be NULL to discard).  Returns the
  * exit code, 128 + signal, or -1 on timeout after killing it.
+ * tl_in_path() says whether an executable of that name is in $PATH.
  */
 int		 tl_run(const char *const [], int, char **);
+int		 tl_in_path(const char *);
 
 /*
  * A continuous client (tl-client.c): a process of its own that makes
- * requests to 127.0.0.1:port, GET / answered "hello", one new connection
- * per request or, with keepalive, as many requests per connection as the
- * server allows, until tl_client_stop().  A request fails when the
- * connection cannot be made, is reset or closed without an answer, or the
- * answer is not "200 hello"; the first few failures are described with
- * diag().  tl_client_start() returns once the first request was made
- * (bailing out otherwise); tl_client_stop() fills the tally: 0, or -1 if
- * the client did not report.
+ * requests to 127.0.0.1:port until tl_client_stop(), GET path answered
+ * 200 with exactly body, one new connection per request or, with
+ * keepalive, as many requests per connection as the server allows (an
+ * answer with "Connection: close" is no failure: the client reconnects,
+ * as clients must).  A request fails when the connection cannot be made,
+ * is reset or closed without an answer (it is then dropped, too), is not
+ * answered within reply_ms, or the answer is not 200 with body; the
+ * first few failures are described with diag().  With retry, a request
+ * on a reused connection that is closed or reset without an answer is
+ * sent once more on a new connection, as HTTP clients may do (RFC 9112,
+ * 9.3.1) and curl, browsers and urllib3 do; it fails only if that fails
+ * too, and is counted in retries.  A nice other than 0 is the client's
+ * nice value (setpriority(2)), so that a client in a tight loop does not
+ * starve a server that is starting.  The zero options are GET / answered
+ * "hello\n", a new connection per request, 10 s for an answer, no retry,
+ * nice 0; tl_client_start() sets only keepalive.
+ *
+ * tl_client_start_opt() returns once the first request was made (bailing
+ * out otherwise); tl_client_stop() fills the tally: 0, or -1 (and a zero
+ * tally) if the client did not report.  Each waits up to reply_ms and
+ * 5 s more.
  */
+struct tl_client_opt {
+	const char	*path;		/* NULL: "/" */
+	const char	*body;		/* NULL: "hello\n" */
+	int		 keepalive;
+	int		 retry;		/* once more on a new connection */
+	int		 reply_ms;	/* 0: 10 s */
+	int		 nice;		/* 0: as the test */
+};
+
 struct tl_client {
 	pid_t		 pid;
 	int		 ctl;		/* a byte or EOF tells it to stop */
 	int		 res;		/* "S" once started, then the tally */
+	int		 wait_ms;	/* for "S", then for the tally */
 	const char	*what;
 };
 
@@ -363,9 +428,34 @@ struct tl_tally {
 	long		 requests;
 	long		 failures;
 	long		 connects;
+	long		 retries;	/* requests sent again (retry) */
+	long		 dropped;	/* failed: closed or reset, no answer */
 };
 
 void		 tl_client_start(struct tl_client *, int, int);
+void		 tl_client_start_opt(struct tl_client *, int,
+		    const struct tl_client_opt *);
 int		 tl_client_stop(struct tl_client *, struct tl_tally *);
+
+/*
+ * Checks several tests make alike (tl-check.c), the only functions of
+ * the library that report tests, in sentences that begin with what.
+ *
+ * tl_check_client() stops a client and checks its tally (into the
+ * tally given, if not NULL): that it reported (if not, that is one
+ * failed test and all), that none of its requests failed or, if
+ * maxdropped is above 0, that all that failed were dropped by the server
+ * and at most maxdropped, and that it made at least min requests.  Two
+ * tests, or one.
+ *
+ * tl_check_stopped() checks a master that was sent SIGTERM at t0
+ * (tl_now_ms()): that it exits 0 (waiting up to timeout_ms) less than
+ * stop_ms after t0, that each of its n workers pids is gone, and that its
+ * log says no worker needed SIGKILL.  3 + n tests.
+ */
+void		 tl_check_client(struct tl_client *, struct tl_tally *,
+		    const char *, long, long);
+void		 tl_check_stopped(struct tl_daemon *, const char *, long long,
+		    int, const pid_t *, int, int);
 
 #endif /* DROVER_TESTLIB_H */

@@ -16,7 +16,9 @@
  * (an argument vector) or tl_start_conf() (the text of a configuration
  * file, written to a file of its own that tl_conf_rewrite() can change
  * for a reload), which bail out unless every slot gets ready: a test that
- * asserts on how a master starts uses tl_daemon_start() and waits itself.
+ * asserts on how a master starts uses tl_daemon_start() and waits itself,
+ * or tl_start_wait(), which leaves the assertion to it and kills a master
+ * that did not get ready, so that the test can go on to its next case.
  */
 
 #include "config.h"
@@ -371,6 +373,25 @@ tl_start(struct tl_daemon *d, const char *const argv[], int wait_ready)
 	if (tl_daemon_start(d, argv) == -1)
 		bail("cannot start drover");
 	return wait_ready ? tl_ready(d) : NULL;
+}
+
+/*
+ * Start drover with argv and wait up to timeout_ms for every slot to be
+ * ready: that status, or NULL once the daemon is killed and reaped.
+ */
+struct tl_json *
+tl_start_wait(struct tl_daemon *d, const char *const argv[], int timeout_ms)
+{
+	struct tl_json	*j;
+
+	if (tl_daemon_start(d, argv) == -1)
+		bail("cannot start drover");
+	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, timeout_ms)) ==
+	    NULL) {
+		(void)tl_daemon_kill(d, SIGKILL);
+		(void)tl_daemon_wait(d, 5000);
+	}
+	return j;
 }
 
 /*

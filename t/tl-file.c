@@ -2,12 +2,12 @@
 /*
  * Copyright (c) 2025 The drover authors
  *
- * Files: reading a whole file, counting in text, writing a file
- * atomically (a temporary name and rename(2), as the daemon writes its
- * own), FIFOs that gate workers, and waiting until a file (the daemon's
- * log) says something, woken by inotify.  The descriptors of FIFOs
- * tl_fifo_release() wrote to are held open until the exit hook
- * (tl-path.c) calls tl_fifo_cleanup().
+ * Files: reading a whole file, counting in text (the daemon's log, say),
+ * writing a file atomically (a temporary name and rename(2), as the
+ * daemon writes its own), FIFOs that gate workers, and waiting until a
+ * file (the daemon's log) says something, woken by inotify.  The
+ * descriptors of FIFOs tl_fifo_release() wrote to are held open until
+ * the exit hook (tl-path.c) calls tl_fifo_cleanup().
  */
 
 #include "config.h"
@@ -115,6 +115,20 @@ tl_count(const char *hay, const char *needle)
 		n++;
 		hay += len;
 	}
+	return n;
+}
+
+/* Occurrences of needle in the log of d, or -1 if it cannot be read. */
+int
+tl_log_count(const struct tl_daemon *d, const char *needle)
+{
+	char	*text;
+	int	 n;
+
+	if ((text = tl_slurp(d->log)) == NULL)
+		return -1;
+	n = tl_count(text, needle);
+	free(text);
 	return n;
 }
 

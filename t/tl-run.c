@@ -7,6 +7,7 @@
  * child's prologue (descriptors, signals) that tl_daemon_start() uses as
  * well.  A child starts with an empty signal mask and default
  * dispositions, stdin from /dev/null and no descriptor but 0, 1 and 2.
+ * tl_in_path() says beforehand whether there is a command to run.
  */
 
 #include "config.h"
@@ -166,4 +167,21 @@ tl_run(const char *const argv[], int timeout_ms, char **output)
 	} else
 		free(buf);
 	return code;
+}
+
+/* Whether a directory of $PATH has an executable called name. */
+int
+tl_in_path(const char *name)
+{
+	const char	*path = getenv("PATH");
+	char		*copy, *dir, *last;
+	int		 found = 0;
+
+	if (path == NULL || (copy = strdup(path)) == NULL)
+		return 0;
+	for (dir = strtok_r(copy, ":", &last); dir != NULL && !found;
+	    dir = strtok_r(NULL, ":", &last))
+		found = access(tl_fmt("%s/%s", dir, name), X_OK) == 0;
+	free(copy);
+	return found;
 }

@@ -9,8 +9,10 @@
  * deadline passes or the daemon exits.  The predicates here are the ones
  * several tests share; tl_pred_conds() checks a list of conditions
  * (TL_WAIT() in testlib.h), so that a test can wait for "slot 0 ready,
- * its status text so" without writing a predicate of its own.  Every
- * worker a status names is recorded for the exit hook (tl-daemon.c).
+ * its status text so" without writing a predicate of its own;
+ * tl_wait_generation() waits for a reload to be over, and tl_reloads()
+ * makes several in a row.  Every worker a status names is recorded for
+ * the exit hook (tl-daemon.c).
  */
 
 #include "config.h"
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,14 @@
 #include "tap.h"
 #include "testlib.h"
 #include "tl-private.h"
+
+/* What tl_pred_generation() waits for. */
+struct tl_generation {
+	long long	 g_gen;
+	int		 g_nslots;
+};
+
+static int	 tl_pred_generation(const struct tl_json *, void *);
 
 /* Read status.json once; NULL if it is absent or does not parse. */
 struct tl_json *
@@ -197,6 +208,94 @@ tl_port(const struct tl_json *j, int listener)
 
 	snprintf(path, sizeof(path), "listeners.%d.port", listener);
 	return (int)tl_json_int(j, path, -1);
+}
+
+/* The pids of slots 0 to n - 1 into pids[0..n-1], 0 where there is none. */
+void
+tl_pids(const struct tl_json *j, pid_t *pids, int n)
+{
+	int	 k;
+
+	for (k = 0; k < n; k++)
+		pids[k] = (pid_t)tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
+}
+
+/*
+ * Generation arg->g_gen runs alone: the master is running and ready, its
+ * last reload went through ("ok", none pending), and each of its
+ * arg->g_nslots slots is ready with a worker of that generation and no
+ * old worker left.
+ */
+static int
+tl_pred_generation(const struct tl_json *j, void *arg)
+{
+	const struct tl_generation	*w = arg;
+	const char			*s;
+	char				 path[64];
+	int				 k;
+
+	if ((s = tl_json_str(j, "state")) == NULL ||
+	    strcmp(s, "running") != 0 || tl_json_bool(j, "ready") != 1 ||
+	    tl_json_int(j, "generation", -1) != w->g_gen ||
+	    (s = tl_json_str(j, "reload.result")) == NULL ||
+	    strcmp(s, "ok") != 0 || tl_json_bool(j, "reload.pending") == 1 ||
+	    (int)tl_json_len(j, "slots") != w->g_nslots)
+		return 0;
+	for (k = 0; k < w->g_nslots; k++) {
+		/* On the stack: predicates run on every version seen. */
+		(void)snprintf(path, sizeof(path), "slots.%d.state", k);
+		if ((s = tl_json_str(j, path)) == NULL ||
+		    strcmp(s, "ready") != 0)
+			return 0;
+		(void)snprintf(path, sizeof(path), "slots.%d.generation", k);
+		if (tl_json_int(j, path, -1) != w->g_gen)
+			return 0;
+		(void)snprintf(path, sizeof(path), "slots.%d.old.pid", k);
+		if (tl_json_int(j, path, -1) != -1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Wait until generation gen runs alone on nslots slots; see testlib.h. */
+struct tl_json *
+tl_wait_generation(struct tl_daemon *d, long long gen, int nslots,
+    int timeout_ms)
+{
+	struct tl_generation	 w;
+
+	w.g_gen = gen;
+	w.g_nslots = nslots;
+	return tl_status_wait(d, tl_pred_generation, &w, timeout_ms);
+}
+
+/*
+ * n reloads in a row from the generation status.json shows: SIGHUP, then
+ * the next generation awaited.  How many were over (n if all).
+ */
+int
+tl_reloads(struct tl_daemon *d, int n, int nslots, int timeout_ms)
+{
+	struct tl_json	*j;
+	long long	 gen;
+	int		 i;
+
+	j = tl_status(d);
+	gen = tl_json_int(j, "generation", -1);
+	tl_json_free(j);
+	if (gen == -1) {
+		diag("tl_reloads: status.json says no generation");
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (tl_daemon_kill(d, SIGHUP) == -1)
+			sysbail("SIGHUP");
+		if ((j = tl_wait_generation(d, gen + 1 + i, nslots,
+		    timeout_ms)) == NULL)
+			break;
+		tl_json_free(j);
+	}
+	return i;
 }
 
 /*

@@ -139,7 +139,7 @@ pred_checked_after(const struct tl_json *j, void *arg)
 static void
 client_done(struct tl_client *c, const char *what)
 {
-	struct tl_tally	 t = { 0, 0, 0 };
+	struct tl_tally	 t = { 0 };
 
 	ok(tl_client_stop(c, &t) == 0 && t.failures == 0 && t.requests > 0,
 	    "%s: the client saw no failed request (%ld of %ld)", what,
