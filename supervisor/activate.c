@@ -88,17 +88,19 @@ activate_init(void)
 void
 activate_done(void)
 {
-	int	 i;
+	struct inherited	*in;
+	int			 i;
 
 	for (i = 0; i < activate_ninh; i++) {
-		if (activate_inh[i].i_fd == -1)
+		in = &activate_inh[i];
+		if (in->i_fd == -1)
 			continue;
 		log_warnx("socket activation: descriptor %d%s%s matches no "
-		    "listen address: closed", activate_inh[i].i_fd,
-		    activate_inh[i].i_name != NULL ? " named " : "",
-		    activate_inh[i].i_name != NULL ? activate_inh[i].i_name : "");
-		close(activate_inh[i].i_fd);
-		activate_inh[i].i_fd = -1;
+		    "listen address: closed", in->i_fd,
+		    in->i_name != NULL ? " named " : "",
+		    in->i_name != NULL ? in->i_name : "");
+		close(in->i_fd);
+		in->i_fd = -1;
 	}
 }
 
@@ -107,9 +109,12 @@ static int
 activate_same(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b)
 {
-	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
-	const struct sockaddr_un	*au = (const void *)a, *bu = (const void *)b;
+	const struct sockaddr_in	*a4 = (const void *)a;
+	const struct sockaddr_in	*b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a;
+	const struct sockaddr_in6	*b6 = (const void *)b;
+	const struct sockaddr_un	*au = (const void *)a;
+	const struct sockaddr_un	*bu = (const void *)b;
 
 	if (a->ss_family != b->ss_family)
 		return 0;

@@ -68,7 +68,7 @@ struct config {
 	double		 c_restart_reset;
 	unsigned int	 c_restart_budget;
 	double		 c_restart_window;
-	char		**c_argv;	/* the worker command, NULL-terminated */
+	char		**c_argv;	/* the worker command, NULL-ended */
 	char		*c_directory;
 	char		**c_env;	/* NAME=VALUE for workers */
 	size_t		 c_nenv;
@@ -143,8 +143,8 @@ enum listen_type {
 };
 
 struct listener {
-	char			*l_name;	/* its name where it was opened */
-	char			*l_addr;	/* as written, without the name */
+	char			*l_name;	/* its name where opened */
+	char			*l_addr;	/* as written, less the name */
 	enum listen_type	 l_type;
 	struct sockaddr_storage	 l_ss;
 	socklen_t		 l_sslen;
@@ -155,8 +155,8 @@ struct listener {
 	int			*l_fds;		/* per slot (-1: closed), or [0]
 						   shared */
 	int			 l_nfds;
-	int			*l_gidx;	/* per slot: the socket's index in
-						   its reuseport group, or -1 */
+	int			*l_gidx;	/* per slot: index in its
+						   reuseport group, or -1 */
 	int			 l_gsize;	/* sockets in the group */
 	int			 l_refs;	/* configurations using it */
 	int			 l_backlog;
@@ -170,7 +170,7 @@ enum slot_state {
 	SLOT_READY,		/* the worker serves */
 	SLOT_STOPPING,		/* SIGTERM sent, waiting for the exit */
 	SLOT_BACKOFF,		/* waiting out a restart delay */
-	SLOT_FAILED,		/* restart budget spent, waiting for the window */
+	SLOT_FAILED,		/* restart budget spent, until the window */
 	SLOT_HALTED,		/* the worker exited 78: not restarted */
 	SLOT_RETIRING		/* scaled away: draining, then closed */
 };
@@ -181,7 +181,7 @@ struct exitinfo {
 	int		 x_status;	/* the wait status */
 	int		 x_execerr;	/* errno of a failed start, else 0 */
 	int		 x_execstep;	/* which step failed (spawn_step) */
-	const char	*x_reason;	/* "watchdog", "ready-timeout" or NULL */
+	const char	*x_reason;	/* "watchdog", "ready-timeout", NULL */
 };
 
 /*
@@ -313,7 +313,7 @@ struct master {
 	int		 m_reload_pending;	/* a HUP came meanwhile */
 	unsigned int	 m_reload_fails;	/* failed starts in it */
 	int		 m_reload_halt;	/* a new worker exited 78 */
-	int		 m_reload_proven;	/* a new worker lived its grace */
+	int		 m_reload_proven; /* a new worker lived its grace */
 	char		 m_reload_why[192];	/* the last failed start */
 	int		 m_due;		/* the engine has events to see */
 	struct reloadinfo m_reload;

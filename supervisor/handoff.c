@@ -90,8 +90,8 @@ handoff_esc(FILE *fp, const char *s)
 		return;
 	}
 	for (; *p != '\0'; p++) {
-		if (*p <= ' ' || *p >= 0x7f || *p == '%' ||
-		    (*p == '-' && p == (const unsigned char *)s && p[1] == '\0'))
+		if (*p <= ' ' || *p >= 0x7f || *p == '%' || (*p == '-' &&
+		    p == (const unsigned char *)s && p[1] == '\0'))
 			fprintf(fp, "%%%02X", *p);
 		else
 			fputc(*p, fp);

@@ -288,7 +288,8 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 			goto fail;
 		}
 		if (ss.ss_family == AF_INET) {
-			l->l_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			l->l_port =
+			    ntohs(((struct sockaddr_in *)&ss)->sin_port);
 			((struct sockaddr_in *)&l->l_ss)->sin_port =
 			    htons(l->l_port);
 		} else {
@@ -358,9 +359,12 @@ listen_inodes(const struct listener *l, unsigned long *ino, int max)
 		if ((t == 2) != (l->l_type == LISTEN_UNIX) ||
 		    (fp = fopen(tables[t], "re")) == NULL)
 			continue;
+		/*
+		 * unix: Num RefCount Protocol Flags Type St Inode Path;
+		 * tcp: sl local rem st tx:rx tr:when retr uid timeout inode.
+		 */
 		while (n < max && fgets(line, sizeof(line), fp) != NULL) {
 			if (t == 2) {
-				/* Num RefCount Protocol Flags Type St Inode Path */
 				if (sscanf(line, "%*s %*s %*s %x %*s %*s %lu "
 				    "%255s", &flags, &inode, path) == 3 &&
 				    (flags & 0x10000) != 0 &&
@@ -368,7 +372,6 @@ listen_inodes(const struct listener *l, unsigned long *ino, int max)
 					ino[n++] = inode;
 				continue;
 			}
-			/* sl local rem st tx:rx tr:when retr uid timeout inode */
 			if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s "
 			    "%*s %*s %*s %lu", &port, &st, &inode) == 3 &&
 			    st == 0x0a && (int)port == l->l_port)

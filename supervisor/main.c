@@ -305,7 +305,8 @@ master_adopt(void)
 		pidpath = xstrdup(c->c_pidfile);
 	master.m_conf = c;
 	if (config_activate(c, master.m_gen) == -1)
-		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the listeners");
+		fatalx(EXIT_SOFTWARE,
+		    "upgrade: cannot take over the listeners");
 	handoff_keep_listeners();
 	output_init(0);
 	c->c_refs++;

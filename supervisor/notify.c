@@ -311,7 +311,8 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 			    havecred ? (long)cred.pid : -1L, (long)w->w_pid);
 			continue;
 		}
-		if ((size_t)n > sizeof(buf) - 1 || (msg.msg_flags & MSG_TRUNC)) {
+		if ((size_t)n > sizeof(buf) - 1 ||
+		    (msg.msg_flags & MSG_TRUNC) != 0) {
 			s->s_nbad++;
 			status_counted();
 			notify_complain(s, "notify message of %zd bytes, over "
@@ -353,7 +354,8 @@ notify_stream_read(struct worker *w)
 			ev_io_stop(EV_DEFAULT, &w->w_sio);
 			return;
 		}
-		for (p = buf, len = (size_t)n; len > 0; p += take, len -= take) {
+		for (p = buf, len = (size_t)n; len > 0;
+		    p += take, len -= take) {
 			nl = memchr(p, '\n', len);
 			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
 			if (w->w_discard) {

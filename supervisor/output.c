@@ -204,7 +204,8 @@ output_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 			ev_io_stop(EV_DEFAULT, io);
 			return;
 		}
-		for (p = buf, len = (size_t)n; len > 0; p += take, len -= take) {
+		for (p = buf, len = (size_t)n; len > 0;
+		    p += take, len -= take) {
 			nl = memchr(p, '\n', len);
 			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
 			if (w->w_obuf == NULL)

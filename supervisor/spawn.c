@@ -8,9 +8,9 @@
  * signal mask and dispositions reset, a process group of its own,
  * working directory and credentials, then the parent-death signal (a
  * change of credentials would clear it), the slot's sockets moved to
- * 3.., every other descriptor closed, exec.  A failed step is written to a close-on-exec
- * pipe, so the master learns of it (and of a successful exec, by EOF)
- * without guessing from the exit status.
+ * 3.., every other descriptor closed, exec.  A failed step is written
+ * to a close-on-exec pipe, so the master learns of it (and of a
+ * successful exec, by EOF) without guessing from the exit status.
  */
 
 #include "config.h"

@@ -106,7 +106,8 @@ pred_settled(const struct tl_json *j, void *arg)
 		if ((s = tl_json_str(j, tl_fmt("slots.%d.state", k))) == NULL ||
 		    strcmp(s, "ready") != 0 ||
 		    tl_json_int(j, tl_fmt("slots.%d.pid", k), 0) <= 0 ||
-		    tl_json_int(j, tl_fmt("slots.%d.generation", k), 0) != gen ||
+		    tl_json_int(j, tl_fmt("slots.%d.generation", k), 0) !=
+		    gen ||
 		    !tl_json_is_null(j, tl_fmt("slots.%d.old", k)))
 			return 0;
 	}
@@ -336,7 +337,8 @@ test_ready_then_die(const char *mode)
 	long long		 p0, p1;
 
 #define DIE_CONF	"workers = 2\nlisten = 127.0.0.1:0\nready = %s\n" \
-			"reload_grace = 3s\nrestart_delay = 10ms\ncommand = %s\n"
+			"reload_grace = 3s\nrestart_delay = 10ms\n" \
+			"command = %s\n"
 	j = tl_start_conf(&d, tl_fmt(DIE_CONF, mode, hello), NULL, 1);
 	p0 = tl_json_int(j, "slots.0.pid", 0);
 	p1 = tl_json_int(j, "slots.1.pid", 0);

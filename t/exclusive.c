@@ -89,8 +89,8 @@ test_same_address(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
-				    hello, NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", hello, NULL };
 	const char		*argv2[] = { "-w", "2", "-l", NULL, "--", hello,
 				    NULL };
 	char			*log;
@@ -143,9 +143,9 @@ test_orphans_listen(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
-				    "/bin/sh", "-c", "trap '' TERM; exec sleep 1000",
-				    NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", "/bin/sh", "-c",
+				    "trap '' TERM; exec sleep 1000", NULL };
 	const char		*argv2[] = { "-w", "2", "-l", NULL, "--", hello,
 				    NULL };
 	char			*log;
@@ -278,8 +278,8 @@ test_killed_master_state(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
-				    hello, NULL };
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--", hello, NULL };
 	const char		*argv2[] = { "-s", NULL, "-w", "1", "-l",
 				    "127.0.0.1:0", "--", hello, NULL };
 	char			*n;
@@ -320,8 +320,8 @@ test_reload_address(void)
 {
 	struct tl_daemon	 d, d2;
 	struct tl_json		*j;
-	const char		*argv2[] = { "-w", "1", "-l", "127.0.0.1:0", "--",
-				    hello, NULL };
+	const char		*argv2[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--", hello, NULL };
 	const char		*err;
 	int			 other;
 

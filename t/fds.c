@@ -211,9 +211,9 @@ test_sockets(int v6)
 		ino[k][1] = inode_of((pid_t)pid[k], 4);
 		ino[k][2] = v6 ? inode_of((pid_t)pid[k], 5) : 0;
 		ino[k][3] = inode_of((pid_t)pid[k], 3 + nl);
-		ok(ino[k][0] != 0 && ino[k][1] != 0 && (!v6 || ino[k][2] != 0) &&
-		    ino[k][3] != 0, "worker %d: fds 3 to %d are sockets", k,
-		    3 + nl);
+		ok(ino[k][0] != 0 && ino[k][1] != 0 &&
+		    (!v6 || ino[k][2] != 0) && ino[k][3] != 0,
+		    "worker %d: fds 3 to %d are sockets", k, 3 + nl);
 		is_string(tl_fmt("%d", 3 + nl), tl_env_of((pid_t)pid[k],
 		    "DROVER_NOTIFY_FD"),
 		    "worker %d: DROVER_NOTIFY_FD is %d, after the sockets", k,

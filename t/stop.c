@@ -69,8 +69,9 @@ main(void)
 	struct tl_json		*j;
 	struct tl_match		 m;
 	const char		*pidfile, *argv[] = { "-w", "1",
-				    "--stop-timeout", "300ms", "--ready", "notify",
-				    "--", "/bin/sh", "-c", "trap '' TERM; "
+				    "--stop-timeout", "300ms", "--ready",
+				    "notify", "--", "/bin/sh", "-c",
+				    "trap '' TERM; "
 				    "echo READY=1 >&$DROVER_NOTIFY_FD; "
 				    "exec sleep 600", NULL };
 	long long		 w0, w1, busy;

@@ -76,8 +76,9 @@ main(void)
 	for (f = SLOT_EMPTY; f <= SLOT_RETIRING; f++)
 		for (t = SLOT_EMPTY; t <= SLOT_RETIRING; t++)
 			if (f != t && slot_legal(f, t) && !seen[f][t]) {
-				diag("allowed, never made by the suite: %s -> %s",
-				    slot_state_name(f), slot_state_name(t));
+				diag("allowed, never made by the suite: "
+				    "%s -> %s", slot_state_name(f),
+				    slot_state_name(t));
 				unseen++;
 			}
 	diag("%d allowed transitions the suite never made", unseen);

@@ -357,8 +357,8 @@ test_bad_binary(void)
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct tl_client	 c;
-	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
-				    hello, NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", hello, NULL };
 	const char		*saved = tl_fmt("%s.good", drover_copy);
 	const char		*s;
 	int			 status;
@@ -483,8 +483,8 @@ test_race(int sig, int ms)
 	struct tl_json		*j;
 	struct tl_client	 c;
 	struct tl_slot_pid	 sp;
-	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0", "--",
-				    hello, NULL };
+	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
+				    "--", hello, NULL };
 	const char		*what = tl_fmt("SIG%s %d ms after USR2",
 				    sigabbrev_np(sig), ms);
 	long long		 w0, w1, gen;
