@@ -35,6 +35,8 @@
 
 static char		*listing(const char *, int);
 static void		 test_same_address(void);
+static void		 test_same_unix(void);
+static int		 unix_answers(const char *);
 static void		 test_orphans_listen(void);
 static void		 test_same_state(void);
 static void		 test_killed_master_state(void);
@@ -130,6 +132,62 @@ test_same_address(void)
 	ok(tl_http_get(port, "/", &status, body, sizeof(body)) == 0 &&
 	    status == 200, "same address: the port answers");
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "same address: the first "
+	    "drover stops with status 0");
+}
+
+/* Whether the unix socket at path answers GET / with 200. */
+static int
+unix_answers(const char *path)
+{
+	int	 fd, status, rv;
+
+	if ((fd = tl_connect_unix(path)) == -1)
+		return 0;
+	rv = tl_http_request(fd, "/", 0) == 0 &&
+	    tl_http_response(fd, WAIT_MS, &status, NULL, 0, NULL) == 0 &&
+	    status == 200;
+	close(fd);
+	return rv;
+}
+
+/*
+ * A second drover on the unix socket of a running one: the socket file
+ * exists and is listened on, so it is neither joined nor removed.
+ */
+static void
+test_same_unix(void)
+{
+	struct tl_daemon	 d, d2;
+	struct tl_json		*j;
+	const char		*sock = tl_fmt("%s/app.sock", tl_tmpdir());
+	const char		*addr = tl_fmt("unix:%s", sock);
+	const char		*argv[] = { "-w", "1", "-l", addr, "--", hello,
+				    NULL };
+	char			*log;
+	long long		 w0;
+
+	j = tl_start(&d, argv, 1);
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	tl_start(&d2, argv, 0);
+	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "same unix socket: the "
+	    "second drover exits 71");
+	log = tl_slurp(d2.log);
+	ok(log != NULL && strstr(log, tl_fmt("listen %s: Address already in "
+	    "use: another process listens there (pid ", addr)) != NULL &&
+	    (strstr(log, tl_fmt("(pid %ld, drover)", (long)d.pid)) != NULL ||
+	    strstr(log, tl_fmt("(pid %lld, hello-c)", w0)) != NULL),
+	    "same unix socket: it names the path and the holder's pid");
+	ok(log != NULL && strstr(log, "started:") == NULL,
+	    "same unix socket: it started nothing");
+	free(log);
+	ok(unix_answers(sock), "same unix socket: the first master's socket "
+	    "is still there and answers");
+	j = tl_status(&d);
+	ok(j != NULL && tl_json_int(j, "slots.0.pid", 0) == w0,
+	    "same unix socket: the first master serves on, same worker");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "same unix socket: the first "
 	    "drover stops with status 0");
 }
 
@@ -396,6 +454,7 @@ main(void)
 	plan_lazy();
 	hello = tl_path("examples/hello-c/hello-c");
 	test_same_address();
+	test_same_unix();
 	test_orphans_listen();
 	test_same_state();
 	test_killed_master_state();
