@@ -324,13 +324,14 @@ void		 tl_pause_ms(int);
 /*
  * Files (tl-file.c).  tl_wait_log() waits until the daemon's log contains
  * needle (0) or the deadline passes or the daemon exits without writing
- * it (-1).
+ * it (-1); tl_wait_log_count() until it contains needle n times.
  * tl_slurp() returns a whole file, NUL-terminated, or NULL with errno.
  * tl_count() counts non-overlapping occurrences, tl_log_count() those in
  * the daemon's log (-1 if it cannot be read).  tl_write_file() creates
  * or replaces a file with formatted text; 0 or -1.
  */
 int		 tl_wait_log(struct tl_daemon *, const char *, int);
+int		 tl_wait_log_count(struct tl_daemon *, const char *, int, int);
 char		*tl_slurp(const char *);
 int		 tl_count(const char *, const char *);
 int		 tl_log_count(const struct tl_daemon *, const char *);

@@ -30,7 +30,8 @@
 #include "tl-private.h"
 
 static void	 tl_drain(int);
-static int	 tl_wait_text(const char *, const char *, pid_t, int, int);
+static int	 tl_wait_text(const char *, const char *, int, pid_t, int,
+		    int);
 
 static int		 *tl_fifofds;
 static size_t		  tl_nfifofds;
@@ -227,12 +228,13 @@ tl_drain(int ifd)
 }
 
 /*
- * Wait until the file contains needle, re-reading it on every inotify
- * IN_MODIFY.  When the writer pid (if not 0) exits, one last read decides.
+ * Wait until the file contains needle at least n times, re-reading it on
+ * every inotify IN_MODIFY.  When the writer pid (if not 0) exits, one
+ * last read decides.
  */
 static int
-tl_wait_text(const char *path, const char *needle, pid_t pid, int pidfd,
-    int timeout_ms)
+tl_wait_text(const char *path, const char *needle, int n, pid_t pid,
+    int pidfd, int timeout_ms)
 {
 	struct pollfd	 pfd;
 	long long	 deadline = tl_deadline(timeout_ms);
@@ -247,7 +249,7 @@ tl_wait_text(const char *path, const char *needle, pid_t pid, int pidfd,
 	for (;;) {
 		free(text);
 		text = tl_slurp(path);
-		if (text != NULL && strstr(text, needle) != NULL) {
+		if (text != NULL && tl_count(text, needle) >= n) {
 			free(text);
 			close(ifd);
 			return 0;
@@ -264,8 +266,8 @@ tl_wait_text(const char *path, const char *needle, pid_t pid, int pidfd,
 	tail = text != NULL ? text : "";
 	if (strlen(tail) > 2000)
 		tail += strlen(tail) - 2000;
-	diag("%s: no \"%s\" (%s); it ends with:\n%s", path, needle,
-	    gone ? "the daemon exited" : "timed out", tail);
+	diag("%s: \"%s\" not %d times (%s); it ends with:\n%s", path,
+	    needle, n, gone ? "the daemon exited" : "timed out", tail);
 	free(text);
 	return -1;
 }
@@ -274,6 +276,14 @@ tl_wait_text(const char *path, const char *needle, pid_t pid, int pidfd,
 int
 tl_wait_log(struct tl_daemon *d, const char *needle, int timeout_ms)
 {
-	return tl_wait_text(d->log, needle, d->exited ? 0 : d->pid, d->pidfd,
-	    timeout_ms);
+	return tl_wait_log_count(d, needle, 1, timeout_ms);
+}
+
+/* Wait until the daemon's log holds needle n times. */
+int
+tl_wait_log_count(struct tl_daemon *d, const char *needle, int n,
+    int timeout_ms)
+{
+	return tl_wait_text(d->log, needle, n, d->exited ? 0 : d->pid,
+	    d->pidfd, timeout_ms);
 }
