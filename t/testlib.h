@@ -304,9 +304,10 @@ int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
 int		 tl_fd_list(pid_t, int *, int);
 
 /*
- * tl_fd_starve() lowers the descriptor limit (RLIMIT_NOFILE) of pid to its
- * lowest free descriptor number plus extra, so that it can open at most
- * extra new ones, and saves the limit it had in *old for tl_fd_restore().
+ * tl_fd_starve() lowers the descriptor limit (RLIMIT_NOFILE) of pid so
+ * that exactly extra descriptor numbers below it are free (holes count),
+ * so that it can open at most extra new ones, and saves the limit it had
+ * in *old for tl_fd_restore().
  * Both bail out on failure.
  */
 void		 tl_fd_starve(pid_t, int, struct rlimit *);

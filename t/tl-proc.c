@@ -69,20 +69,29 @@ tl_pause_ms(int ms)
 		continue;
 }
 
-/* See testlib.h: no new descriptor below the lowest free one + extra. */
+/*
+ * See testlib.h: the limit is the (extra + 1)th free descriptor number,
+ * so that exactly extra numbers below it are free, holes included.
+ */
 void
 tl_fd_starve(pid_t pid, int extra, struct rlimit *old)
 {
 	struct rlimit	 low;
-	int		 fds[1024], n, i;
+	int		 fds[1024], n, i = 0, k, nfree = 0;
 
 	if ((n = tl_fd_list(pid, fds, 1024)) <= 0)
 		bail("cannot list the descriptors of %d", (int)pid);
-	for (i = 0; i < n && fds[i] == i; i++)
-		;
+	for (k = 0;; k++) {
+		if (i < n && fds[i] == k) {
+			i++;
+			continue;
+		}
+		if (nfree++ == extra)
+			break;
+	}
 	if (prlimit(pid, RLIMIT_NOFILE, NULL, old) == -1)
 		sysbail("prlimit %d", (int)pid);
-	low.rlim_cur = (rlim_t)(i + extra);
+	low.rlim_cur = (rlim_t)k;
 	low.rlim_max = old->rlim_max;
 	if (prlimit(pid, RLIMIT_NOFILE, &low, NULL) == -1)
 		sysbail("prlimit %d", (int)pid);
