@@ -40,21 +40,17 @@ static int	 tl_recv_until(int, long long, char *, size_t, const char *,
 static int	 tl_recv_body(int, long long, long long, char *, size_t,
 		    size_t *);
 static int	 tl_chunked(int, long long, char *, size_t, size_t *);
+static int	 tl_connect_sa(const struct sockaddr *, socklen_t);
 
-/* A blocking TCP connection to 127.0.0.1:port, or -1 with errno. */
-int
-tl_connect(int port)
+/* A blocking stream connection to sa, or -1 with errno. */
+static int
+tl_connect_sa(const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_in	 sin;
-	int			 fd, saved;
+	int	 fd, saved;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+	if (connect(fd, sa, len) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -63,12 +59,24 @@ tl_connect(int port)
 	return fd;
 }
 
+/* A blocking TCP connection to 127.0.0.1:port, or -1 with errno. */
+int
+tl_connect(int port)
+{
+	struct sockaddr_in	 sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return tl_connect_sa((struct sockaddr *)&sin, sizeof(sin));
+}
+
 /* A blocking connection to the unix stream socket at path, or -1. */
 int
 tl_connect_unix(const char *path)
 {
 	struct sockaddr_un	 sun;
-	int			 fd, saved;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -77,15 +85,7 @@ tl_connect_unix(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return tl_connect_sa((struct sockaddr *)&sun, sizeof(sun));
 }
 
 /*
