@@ -354,13 +354,30 @@ function adopt(server, s) {
 		});
 }
 
+// An application that passes one of drover's sockets to listen({fd})
+// itself keeps it, and its server counts for READY=1 like an adopted one.
+function ownFd(server, a0) {
+	const s = a0 !== null && typeof a0 === 'object' &&
+	    state.sockets.find((x) => x.fd === a0.fd);
+
+	if (!s)
+		return;
+	s.taken = true;
+	server.once('listening', () => {
+		s.listening = true;
+		checkReady();
+	});
+}
+
 // net.Server.prototype.listen, as this module replaces it.
 function listen(...args) {
 	const w = parseListen(args);
 	let s;
 
-	if (w === null)
+	if (w === null) {
+		ownFd(this, args[0]);
 		return orig.apply(this, args);
+	}
 	s = pick(w);
 	if (s === undefined) {
 		if (!warned)

@@ -14,7 +14,9 @@
  * connection with "Connection: close", closes an idle connection cleanly
  * and ends without SIGKILL.  An app that takes its sockets and signals
  * itself (examples/node/server.js) is left alone.  A net and an https
- * server (t/apps/servers.js) take drover's two sockets in order.  node,
+ * server (t/apps/servers.js) take drover's two sockets in order.  An app
+ * that passes the second inherited socket to listen({fd: 4}) itself is
+ * ready once that server listens too.  node,
  * the npm packages and openssl must be there (build-aux/install-deps
  * installs them, the packages globally: the tests find them through `npm
  * root -g`): their absence fails the test rather than skipping it.
@@ -59,6 +61,7 @@ static int		 pred_stopping(const struct tl_json *, void *);
 static void		 test_app(const char *, const char *, const char *);
 static void		 test_left_alone(void);
 static void		 test_kinds(void);
+static void		 test_own_fd(void);
 static int		 read_all(int, char *, size_t);
 
 /* Where `npm root -g` says global packages are, or NULL. */
@@ -402,6 +405,52 @@ test_kinds(void)
 	    "needed SIGKILL");
 }
 
+/*
+ * An app that listens on port 3000 through drover.js and passes the
+ * second inherited socket (fd 4, a unix socket here) to listen({fd: 4})
+ * itself: READY=1 once both listen, and both serve.
+ */
+static void
+test_own_fd(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*dir = tl_tmpdir();
+	const char		*app = tl_fmt("%s/own-fd.js", dir);
+	const char		*sock = tl_fmt("%s/admin.sock", dir);
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "-l", tl_fmt("unix:%s", sock), "--ready",
+				    "notify", "--", "/usr/bin/env", "node", app,
+				    NULL };
+	int			 status, fd, rv;
+	char			 body[64];
+
+	if (tl_write_file(app, "%s",
+	    "'use strict';\n"
+	    "const http = require('http');\n"
+	    "http.createServer((req, res) => res.end('app\\n'))"
+	    ".listen(3000);\n"
+	    "http.createServer((req, res) => res.end('admin\\n'))"
+	    ".listen({ fd: 4 });\n") == -1)
+		sysbail("%s", app);
+	j = tl_start_wait(&d, argv, WAIT_MS);
+	if (!ok(j != NULL, "own fd: READY=1 once port 3000 (through "
+	    "drover.js) and fd 4 (passed by the app itself) both listen"))
+		return;
+	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) == 0 &&
+	    status == 200 && strcmp(body, "app\n") == 0, "own fd: the app's "
+	    "server answers on drover's first socket");
+	tl_json_free(j);
+	if ((fd = tl_connect_unix(sock)) == -1)
+		sysbail("connect %s", sock);
+	rv = tl_http_request(fd, "/", 0) == 0 ? tl_http_response(fd, 5000,
+	    &status, body, sizeof(body), NULL) : -1;
+	ok(rv == 0 && status == 200 && strcmp(body, "admin\n") == 0,
+	    "own fd: the server on fd 4 answers on drover's second socket");
+	close(fd);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "own fd: drover exits 0");
+}
+
 int
 main(void)
 {
@@ -433,5 +482,6 @@ main(void)
 	test_app("fastify", fastify, "{\"hello\":\"world\"}");
 	test_left_alone();
 	test_kinds();
+	test_own_fd();
 	return 0;
 }
