@@ -55,35 +55,25 @@ static ev_timer		 status_lazy;
 /*
  * Create the state directory if needed (with its parents, as a default
  * like /run/drover/NAME needs), open it and take its lock: one master
- * per state directory.  Returns 0; 1 if another master holds it (its pid
- * in *holder), having touched nothing; -1 after logging.
+ * per state directory.  path_opendir() refuses a directory others could
+ * write in; everything in it is then created relative to its descriptor.
+ * Returns 0; 1 if another master holds it (its pid in *holder), having
+ * touched nothing; -1 after logging.
  */
 int
 status_open(const char *dir, pid_t *holder)
 {
-	char	*copy, *p;
+	char	*label;
 	int	 held;
 
-	if (mkdir(dir, 0755) == -1 && errno == ENOENT) {
-		copy = xstrdup(dir);
-		for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
-			*p = '\0';
-			if (mkdir(copy, 0755) == -1 && errno != EEXIST)
-				break;
-			*p = '/';
-		}
-		free(copy);
-		(void)mkdir(dir, 0755);
-	}
-	if ((status_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
-		log_warn("state directory %s", dir);
+	if ((status_dirfd = path_opendir(dir, PATH_CREATE,
+	    "state directory")) == -1)
 		return -1;
-	}
-	if ((status_lockfd = lock_take(status_dirfd, "lock", holder)) == -1) {
-		held = errno == EEXIST;
-		if (!held)
-			log_warn("state directory %s: lock", dir);
+	(void)xasprintf(&label, "state directory lock %s/lock", dir);
+	status_lockfd = lock_take(status_dirfd, "lock", label, holder);
+	held = status_lockfd == -1 && errno == EEXIST;
+	free(label);
+	if (status_lockfd == -1) {
 		close(status_dirfd);
 		status_dirfd = -1;
 		return held ? 1 : -1;
