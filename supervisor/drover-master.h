@@ -486,9 +486,15 @@ void	 master_check_done(void);
 int	 master_pidfile(void);
 
 /* lock.c */
-int	 lock_take(int, const char *, pid_t *);
+int	 lock_take(int, const char *, const char *, pid_t *);
 void	 lock_release(int, const char *, int);
 int	 lock_adopt(int);
+
+/* path.c */
+#define PATH_CREATE	0x1	/* create it and its parents */
+#define PATH_SHARED	0x2	/* root's, or sticky, will do */
+int	 path_opendir(const char *, int, const char *);
+int	 path_openparent(const char *, const char **, const char *);
 
 /* notify.c */
 int	 notify_init(int);

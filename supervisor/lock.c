@@ -12,7 +12,8 @@
  * descriptor).  A file that is removed and created again while a lock is
  * being taken would let two masters each lock a different file, so after
  * locking, the file must still be the one at the path; if not, the lock
- * is taken again.  Symbolic links are not followed.
+ * is taken again.  Symbolic links are not followed, and a file that is
+ * not a regular one of ours is never written to (lock_unsafe()).
  */
 
 #include "config.h"
@@ -31,6 +32,8 @@
 #include "drover-master.h"
 
 static pid_t	 lock_holder(int);
+static const char *lock_unsafe(const struct stat *);
+static int	 lock_open(int, const char *, const char *);
 
 /* The pid written in a lock file, or 0 if it holds none. */
 static pid_t
@@ -50,14 +53,77 @@ lock_holder(int fd)
 }
 
 /*
- * Take the lock file path (relative to the directory dirfd, or to the
- * working directory with AT_FDCWD) and write our pid into it.  Returns
- * the locked descriptor (close-on-exec); -1 with errno EEXIST and the
+ * Why the file st describes is not one a lock may be taken on (and
+ * written to), or NULL: it must be a regular file of ours with no other
+ * name, since in a directory others can write to (a sticky /tmp) they may
+ * have put theirs at the name first, or a hard link to a file of root's.
+ */
+static const char *
+lock_unsafe(const struct stat *st)
+{
+	static char	 why[64];
+
+	if (S_ISLNK(st->st_mode))
+		return "is a symbolic link";
+	if (!S_ISREG(st->st_mode))
+		return "is not a regular file";
+	if (st->st_uid != geteuid()) {
+		(void)snprintf(why, sizeof(why), "is owned by uid %u, not by "
+		    "drover's uid %u", (unsigned)st->st_uid,
+		    (unsigned)geteuid());
+		return why;
+	}
+	if (st->st_nlink != 1)
+		return "has other names (hard links)";
+	return NULL;
+}
+
+/*
+ * Open the lock file path in the directory dirfd: never through a
+ * symbolic link, never one lock_unsafe() refuses.  Returns the
+ * descriptor; -1 after logging "label: why".
+ */
+static int
+lock_open(int dirfd, const char *path, const char *label)
+{
+	struct stat	 st;
+	const char	*why = NULL;
+	int		 fd, saved;
+
+	fd = openat(dirfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		saved = errno;
+		/* Say why rather than "permission denied" where we can. */
+		if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (why = lock_unsafe(&st)) != NULL)
+			log_warnx("%s %s; left alone", label, why);
+		else {
+			errno = saved;
+			log_warn("%s", label);
+		}
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || (why = lock_unsafe(&st)) != NULL) {
+		if (why == NULL)
+			log_warn("%s", label);
+		else
+			log_warnx("%s %s; left alone", label, why);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Take the lock file path (relative to the directory dirfd) and write
+ * our pid into it, once it is locked and known to be ours.  Returns the
+ * locked descriptor (close-on-exec); -1 with errno EEXIST and the
  * holder's pid (0 if unknown) in *holder when another process holds it;
- * -1 with another errno on failure.
+ * -1 with another errno after logging "label: why" on failure.
  */
 int
-lock_take(int dirfd, const char *path, pid_t *holder)
+lock_take(int dirfd, const char *path, const char *label, pid_t *holder)
 {
 	struct stat	 fst, pst;
 	char		 buf[32];
@@ -65,15 +131,16 @@ lock_take(int dirfd, const char *path, pid_t *holder)
 
 	*holder = 0;
 	for (tries = 0; tries < 8; tries++) {
-		fd = openat(dirfd, path, O_RDWR | O_CREAT | O_NOFOLLOW |
-		    O_CLOEXEC, 0644);
-		if (fd == -1)
+		if ((fd = lock_open(dirfd, path, label)) == -1) {
+			errno = EPERM;
 			return -1;
+		}
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 			if (errno == EWOULDBLOCK) {
 				*holder = lock_holder(fd);
 				errno = EEXIST;
-			}
+			} else
+				log_warn("%s: lock", label);
 			close(fd);
 			return -1;
 		}
@@ -85,11 +152,13 @@ lock_take(int dirfd, const char *path, pid_t *holder)
 		close(fd);
 	}
 	if (tries == 8) {
+		log_warnx("%s keeps being replaced", label);
 		errno = EAGAIN;
 		return -1;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		log_warn("%s", label);
 		close(fd);
 		return -1;
 	}

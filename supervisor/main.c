@@ -34,6 +34,7 @@ static char	**copy_environ(void);
 static void	 signal_cb(struct ev_loop *, ev_signal *, int);
 static void	 master_stop(int);
 static void	 master_exit(void);
+static int	 master_pidfile_take(const char *, pid_t *);
 static void	 master_trim(void);
 static void	 master_stdio(void);
 static void	 master_options(int, char *[], const char ***, size_t *,
@@ -240,16 +241,16 @@ master_start(void)
 	}
 	/* Ours from here, also on the exits below (LeakSanitizer sees it). */
 	master.m_conf = c;
-	if (c->c_pidfile != NULL &&
-	    (pidfd = lock_take(AT_FDCWD, c->c_pidfile, &other)) == -1) {
-		if (errno == EEXIST)
+	if (c->c_pidfile != NULL) {
+		pidfd = master_pidfile_take(c->c_pidfile, &other);
+		if (pidfd == -1 && errno == EEXIST)
 			fatalx(EXIT_TEMPFAIL, "pid file %s is held by "
 			    "another master (pid %ld)", c->c_pidfile,
 			    (long)other);
-		fatal(EXIT_OSERR, "pid file %s", c->c_pidfile);
-	}
-	if (c->c_pidfile != NULL)
+		if (pidfd == -1)
+			exit(EXIT_OSERR);
 		pidpath = xstrdup(c->c_pidfile);
+	}
 	if ((code = status_open(c->c_state_dir, &other)) != 0) {
 		master_exit();
 		if (code == 1)
@@ -423,12 +424,46 @@ master_check_done(void)
 static void
 master_exit(void)
 {
+	const char	*base;
+	int		 dirfd;
+
 	output_finish();
 	listen_close_all();
 	health_close_all();
 	status_cleanup();
-	lock_release(AT_FDCWD, pidpath, pidfd);
+	if (pidfd != -1) {
+		/* Removed only from a directory that is still safe. */
+		dirfd = path_openparent(pidpath, &base, "pid file directory");
+		lock_release(dirfd, base, pidfd);
+		if (dirfd != -1)
+			close(dirfd);
+	}
 	pidfd = -1;
+}
+
+/*
+ * Take the pid file: in a directory path_openparent() trusts, never
+ * through a symbolic link and never one that is not ours (lock_take()).
+ * Returns its locked descriptor; -1 with errno EEXIST (the holder in
+ * *other), or -1 after logging.
+ */
+static int
+master_pidfile_take(const char *path, pid_t *other)
+{
+	const char	*base;
+	char		*label;
+	int		 dirfd, fd, saved;
+
+	if ((dirfd = path_openparent(path, &base, "pid file directory")) ==
+	    -1)
+		return -1;
+	(void)xasprintf(&label, "pid file %s", path);
+	fd = lock_take(dirfd, base, label, other);
+	saved = errno;
+	free(label);
+	close(dirfd);
+	errno = saved;
+	return fd;
 }
 
 static void

@@ -57,31 +57,60 @@ static void	 notify_complain(struct slot *, const char *, ...)
 static int	 notify_trusted(const struct worker *, pid_t);
 static void	 notify_stream_read(struct worker *);
 
+/* state_dir/notify, opened relative to the state directory. */
+static int	 notify_dirfd = -1;
+
 /*
  * Create the directory of the notify sockets, state_dir/notify: mode
  * 0711, so that a worker of another user can reach its own socket but
- * not list the others.  At a fresh start, sockets left there by a master
- * that did not stop cleanly are removed: the state directory's lock says
- * no live master uses them.  After an upgrade they are the workers' own.
+ * not list the others.  It is made and opened relative to the state
+ * directory, which is ours alone (path.c): whatever else has the name (a
+ * symbolic link, say) is removed, never followed.  At a fresh start,
+ * sockets left there by a master that did not stop cleanly are removed:
+ * the state directory's lock says no live master uses them.  After an
+ * upgrade they are the workers' own.
  */
 int
 notify_init(int upgrade)
 {
-	const char	*dir = master.m_conf->c_state_dir;
 	struct dirent	*de;
+	struct stat	 st;
 	DIR		*d;
+	int		 sdir, lock, fd;
 
-	(void)xasprintf(&master.m_notifydir, "%s/notify", dir);
-	if (mkdir(master.m_notifydir, 0711) == -1 && errno != EEXIST) {
+	(void)xasprintf(&master.m_notifydir, "%s/notify",
+	    master.m_conf->c_state_dir);
+	status_fds(&sdir, &lock);
+	if (mkdirat(sdir, "notify", 0711) == -1 && errno == EEXIST &&
+	    fstatat(sdir, "notify", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(st.st_mode) && unlinkat(sdir, "notify", 0) == 0)
+		(void)mkdirat(sdir, "notify", 0711);
+	notify_dirfd = openat(sdir, "notify", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC);
+	if (notify_dirfd == -1 || fstat(notify_dirfd, &st) == -1) {
 		log_warn("notify directory %s", master.m_notifydir);
 		return -1;
 	}
-	(void)chmod(master.m_notifydir, 0711);
-	if (upgrade || (d = opendir(master.m_notifydir)) == NULL)
+	if (st.st_uid != geteuid()) {
+		log_warnx("notify directory %s is owned by uid %u, not by "
+		    "drover's uid %u", master.m_notifydir,
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (fchmod(notify_dirfd, 0711) == -1) {
+		log_warn("notify directory %s", master.m_notifydir);
+		return -1;
+	}
+	if (upgrade || (fd = openat(notify_dirfd, ".", O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1)
 		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
 	while ((de = readdir(d)) != NULL)
 		if (de->d_type == DT_SOCK)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
+			(void)unlinkat(notify_dirfd, de->d_name, 0);
 	closedir(d);
 	return 0;
 }
@@ -98,7 +127,9 @@ notify_open(struct worker *w, int *workerfd)
 	const struct config	*c = w->w_conf;
 	struct sockaddr_un	 sun;
 	static int		 toolong;
-	int			 sv[2], one = 1, fd;
+	const char		*name;
+	mode_t			 mask;
+	int			 sv[2], one = 1, fd, bound;
 
 	w->w_nfd = w->w_sfd = -1;
 	w->w_npath = NULL;
@@ -128,16 +159,25 @@ notify_open(struct worker *w, int *workerfd)
 		log_warn("slot %d: notify socket", w->w_slot->s_id);
 		return 0;
 	}
-	(void)unlink(sun.sun_path);
+	/*
+	 * bind(2) takes a path, but the socket file is then handled by its
+	 * name in the notify directory, ours alone: mode 0600 through the
+	 * umask, since a chmod(2) would follow whatever is at the path, and
+	 * the owner without following a link.
+	 */
+	name = sun.sun_path + strlen(master.m_notifydir) + 1;
+	(void)unlinkat(notify_dirfd, name, 0);
+	mask = umask(0177);
+	bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	(void)umask(mask);
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(sun.sun_path, 0600) == -1 ||
-	    (c->c_uid != (uid_t)-1 && chown(sun.sun_path, c->c_uid,
-	    c->c_gid) == -1)) {
+	    bound == -1 || (c->c_uid != (uid_t)-1 && fchownat(notify_dirfd,
+	    name, c->c_uid, c->c_gid, AT_SYMLINK_NOFOLLOW) == -1)) {
 		log_warn("slot %d: notify socket %s", w->w_slot->s_id,
 		    sun.sun_path);
 		close(fd);
-		(void)unlink(sun.sun_path);
+		if (bound == 0)
+			(void)unlinkat(notify_dirfd, name, 0);
 		return 0;
 	}
 	w->w_nfd = fd;
@@ -187,7 +227,7 @@ notify_close(struct worker *w)
 		w->w_nfd = -1;
 	}
 	if (w->w_npath != NULL) {
-		(void)unlink(w->w_npath);
+		(void)unlinkat(notify_dirfd, strrchr(w->w_npath, '/') + 1, 0);
 		free(w->w_npath);
 		w->w_npath = NULL;
 	}

@@ -29,6 +29,7 @@
 #include "drover-master.h"
 
 static int	 status_write(const char *, void (*)(FILE *));
+static int	 status_create(const char *);
 static void	 status_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 status_live_cb(struct ev_loop *, ev_timer *, int);
 static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
@@ -55,35 +56,25 @@ static ev_timer		 status_lazy;
 /*
  * Create the state directory if needed (with its parents, as a default
  * like /run/drover/NAME needs), open it and take its lock: one master
- * per state directory.  Returns 0; 1 if another master holds it (its pid
- * in *holder), having touched nothing; -1 after logging.
+ * per state directory.  path_opendir() refuses a directory others could
+ * write in; everything in it is then created relative to its descriptor.
+ * Returns 0; 1 if another master holds it (its pid in *holder), having
+ * touched nothing; -1 after logging.
  */
 int
 status_open(const char *dir, pid_t *holder)
 {
-	char	*copy, *p;
+	char	*label;
 	int	 held;
 
-	if (mkdir(dir, 0755) == -1 && errno == ENOENT) {
-		copy = xstrdup(dir);
-		for (p = copy + 1; (p = strchr(p, '/')) != NULL; p++) {
-			*p = '\0';
-			if (mkdir(copy, 0755) == -1 && errno != EEXIST)
-				break;
-			*p = '/';
-		}
-		free(copy);
-		(void)mkdir(dir, 0755);
-	}
-	if ((status_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
-	    -1) {
-		log_warn("state directory %s", dir);
+	if ((status_dirfd = path_opendir(dir, PATH_CREATE,
+	    "state directory")) == -1)
 		return -1;
-	}
-	if ((status_lockfd = lock_take(status_dirfd, "lock", holder)) == -1) {
-		held = errno == EEXIST;
-		if (!held)
-			log_warn("state directory %s: lock", dir);
+	(void)xasprintf(&label, "state directory lock %s/lock", dir);
+	status_lockfd = lock_take(status_dirfd, "lock", label, holder);
+	held = status_lockfd == -1 && errno == EEXIST;
+	free(label);
+	if (status_lockfd == -1) {
 		close(status_dirfd);
 		status_dirfd = -1;
 		return held ? 1 : -1;
@@ -177,7 +168,10 @@ status_empty(FILE *fp)
 
 /*
  * Write file in the state directory through write_cb, under a temporary
- * name first, then rename it into place.
+ * name first, then rename it into place.  The temporary file is always a
+ * new one (whatever had its name is removed first), so no link there is
+ * ever followed and no file of someone else's truncated; rename(2)
+ * replaces a link at the final name rather than following it.
  */
 static int
 status_write(const char *file, void (*write_cb)(FILE *))
@@ -187,15 +181,12 @@ status_write(const char *file, void (*write_cb)(FILE *))
 	int	 fd;
 
 	(void)snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
-	fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0644);
-	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
-	    status_spare != -1) {
+	if ((fd = status_create(tmp)) == -1 && (errno == EMFILE ||
+	    errno == ENFILE) && status_spare != -1) {
 		/* Out of descriptors: the spare one is for this. */
 		close(status_spare);
 		status_spare = -1;
-		fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0644);
+		fd = status_create(tmp);
 	}
 	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
 		status_fail(tmp);
@@ -217,6 +208,16 @@ status_write(const char *file, void (*write_cb)(FILE *))
 	if (status_spare == -1)
 		status_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
+}
+
+/* Create the state file name anew, for writing; -1 with errno. */
+static int
+status_create(const char *name)
+{
+	if (unlinkat(status_dirfd, name, 0) == -1 && errno != ENOENT)
+		return -1;
+	return openat(status_dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 /*
@@ -295,7 +296,7 @@ status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 void
 status_live(void)
 {
-	if (utimensat(status_dirfd, "live", NULL, 0) == -1)
+	if (utimensat(status_dirfd, "live", NULL, AT_SYMLINK_NOFOLLOW) == -1)
 		(void)status_write("live", status_empty);
 	if (status_retry)
 		master.m_dirty = 1;
