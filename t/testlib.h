@@ -249,6 +249,7 @@ int		 tl_reloads(struct tl_daemon *, int, int, int);
 enum tl_cond_op {
 	TL_C_END,
 	TL_C_STR,
+	TL_C_HAS,
 	TL_C_EQ,
 	TL_C_MIN,
 	TL_C_NE
@@ -262,6 +263,7 @@ struct tl_cond {
 };
 
 #define TL_STR(p, s)	{ TL_C_STR, (p), (s), 0 }
+#define TL_HAS(p, s)	{ TL_C_HAS, (p), (s), 0 }
 #define TL_EQ(p, n)	{ TL_C_EQ, (p), NULL, (n) }
 #define TL_MIN(p, n)	{ TL_C_MIN, (p), NULL, (n) }
 #define TL_NE(p, n)	{ TL_C_NE, (p), NULL, (n) }

@@ -300,7 +300,8 @@ tl_reloads(struct tl_daemon *d, int n, int nslots, int timeout_ms)
 
 /*
  * Every condition of the TL_C_END-terminated array arg holds in j: the
- * value at its path is the string (TL_C_STR), or an integer or boolean
+ * value at its path is the string (TL_C_STR) or a string that contains
+ * it (TL_C_HAS), or an integer or boolean
  * equal to (TL_C_EQ), at least (TL_C_MIN) or other than (TL_C_NE) its
  * number.
  */
@@ -314,9 +315,11 @@ tl_pred_conds(const struct tl_json *j, void *arg)
 	for (c = arg; c->c_op != TL_C_END; c++) {
 		if ((v = tl_json_get(j, c->c_path)) == NULL)
 			return 0;
-		if (c->c_op == TL_C_STR) {
+		if (c->c_op == TL_C_STR || c->c_op == TL_C_HAS) {
 			if (v->j_type != TL_JSON_STRING ||
-			    strcmp(v->j_str, c->c_str) != 0)
+			    (c->c_op == TL_C_STR ? strcmp(v->j_str,
+			    c->c_str) != 0 : strstr(v->j_str, c->c_str) ==
+			    NULL))
 				return 0;
 			continue;
 		}

@@ -386,9 +386,10 @@ test_bad_binary(void)
 	tl_daemon_kill(&d, SIGUSR2);
 	is_int(0, tl_wait_log(&d, "cannot re-execute", WAIT_MS),
 	    "no binary at all: the log says why");
-	j = TL_WAIT(&d, WAIT_MS, TL_STR("upgrade.result", "refused"));
-	ok(j != NULL && tl_json_int(j, "upgrade.requests", 0) == 2,
-	    "no binary at all: refused");
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("upgrade.requests", 2),
+	    TL_STR("upgrade.result", "refused"),
+	    TL_HAS("upgrade.error", "cannot re-execute"));
+	ok(j != NULL, "no binary at all: refused, and status.json says why");
 	tl_json_free(j);
 	ok(kill(d.pid, 0) == 0 && !d.exited, "the master still runs");
 	j = tl_status(&d);
