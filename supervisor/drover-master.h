@@ -244,7 +244,8 @@ struct slot {
 	unsigned int	 s_hist_next;
 	ev_tstamp	 s_drain;	/* when it began to retire */
 	struct exitinfo	 s_last;
-	char		 s_status[NOTIFY_STATUS + 1];	/* last STATUS= */
+	char		 s_status[NOTIFY_STATUS];	/* last STATUS= */
+	size_t		 s_statuslen;	/* its length: it may hold NULs */
 	unsigned long	 s_nmsg;	/* notify messages accepted */
 	unsigned long	 s_nbad;	/* malformed or oversized */
 	unsigned long	 s_nrejected;	/* from a process not the worker's */
@@ -364,6 +365,10 @@ const char *
 const char *
 	 log_last(void);
 void	 log_setsink(void (*)(const char *, size_t));
+
+/* text.c */
+size_t	 text_log(char *, size_t, const char *, size_t);
+void	 text_json(FILE *, const char *, size_t);
 
 /* config.c */
 struct config *

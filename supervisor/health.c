@@ -9,12 +9,20 @@
  * GET /status (status.json), and closes every connection after one
  * answer.  It cannot block the master: sockets are non-blocking, a
  * request may be at most HEALTH_MAXREQ bytes and must arrive within
- * HEALTH_TIMEOUT seconds, and at most HEALTH_MAXCONN clients are served
- * at once (the listener waits while that many are).  Memory is bounded
- * by those numbers and freed with each connection.  When accept fails
- * for want of descriptors (or any other lasting reason), the listener
- * pauses and is tried again from a timer, and the failure is logged once
- * a minute at most: never a busy loop.
+ * HEALTH_TIMEOUT seconds, and connections live in a fixed table of
+ * HEALTH_MAXCONN places.  When every place is taken, a new connection
+ * takes the place of the oldest, which is closed unanswered (and
+ * counted): clients that connect and send nothing cannot keep a probe
+ * out, since a probe sends its request at once and is answered in the
+ * wakeup that accepts it, while an idle connection is the oldest after
+ * HEALTH_MAXCONN newer ones.  A limit per peer would not do: a probe and
+ * an abuser often share an address (the node's, loopback's, a unix
+ * socket's), and the limit would keep out the probe with the abuser.
+ * Memory is the table and, per answer being written, the answer; it is
+ * freed with each connection.  When accept fails for want of descriptors
+ * (or any other lasting reason), the listener pauses and is tried again
+ * from a timer, and the failure is logged once a minute at most: never a
+ * busy loop.
  */
 
 #include "config.h"
@@ -41,7 +49,8 @@
 #define HEALTH_LOGEVERY	60.0
 
 struct hconn {
-	int		 h_fd;
+	int		 h_fd;		/* -1: the place is free */
+	unsigned long	 h_seq;		/* order of accept: the oldest goes */
 	ev_io		 h_io;
 	ev_timer	 h_timer;
 	char		 h_req[HEALTH_MAXREQ + 1];
@@ -59,12 +68,16 @@ static void	 health_answer(struct hconn *);
 static void	 health_reply(struct hconn *, int, const char *,
 		    const char *, size_t);
 static void	 health_close(struct hconn *);
+static struct hconn *health_place(void);
+static void	 health_pause(struct ev_loop *, ev_io *);
 static void	 health_port_learn(int);
 static void	 health_retry_cb(struct ev_loop *, ev_timer *, int);
 
 static struct listener	*health_l;
 static ev_io		 health_io;
-static int		 health_nconn;
+static struct hconn	 health_conn[HEALTH_MAXCONN];
+static unsigned long	 health_seq;
+static unsigned long	 health_evicted;	/* closed to make room */
 static ev_timer		 health_retry;
 static ev_tstamp	 health_lastlog;
 static unsigned long	 health_quiet;
@@ -78,10 +91,12 @@ int
 health_init(const char *addr, int fd)
 {
 	const char	*e;
-	int		 one = 1;
+	int		 one = 1, i;
 
 	if (addr == NULL)
 		return 0;
+	for (i = 0; i < HEALTH_MAXCONN; i++)
+		health_conn[i].h_fd = -1;
 	health_l = xcalloc(1, sizeof(*health_l));
 	if (listen_parse(addr, 0, health_l, &e) == -1) {
 		log_warnx("health %s: %s", addr, e);
@@ -152,7 +167,8 @@ health_status(FILE *fp)
 	}
 	fputs("{\"address\": ", fp);
 	status_str(fp, health_l->l_addr);
-	fprintf(fp, ", \"port\": %d}", health_l->l_port);
+	fprintf(fp, ", \"port\": %d, \"evicted\": %lu}", health_l->l_port,
+	    health_evicted);
 }
 
 /* Close the listener, at exit. */
@@ -168,53 +184,34 @@ health_close_all(void)
 		(void)unlink(health_l->l_path);
 }
 
+/*
+ * Accept what is waiting, a bounded number per wakeup, each into a place
+ * of the table (health_place()), and read at once: a probe's request is
+ * usually there already, and is answered before anything else can take
+ * its place.
+ */
 static void
 health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct hconn	*h;
-	ev_tstamp	 now;
-	int		 fd;
+	int		 fd, i;
 
 	(void)revents;
-	while (health_nconn < HEALTH_MAXCONN) {
+	for (i = 0; i < HEALTH_MAXCONN; i++) {
 		fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR ||
-			    errno == ECONNABORTED)
-				return;
-			/*
-			 * Out of descriptors, or worse: the connection waits
-			 * in the queue, so the listener would be readable
-			 * again at once.  Pause it and try again later,
-			 * saying so once per HEALTH_LOGEVERY.
-			 */
-			now = ev_now(loop);
-			if (health_lastlog == 0 ||
-			    now - health_lastlog >= HEALTH_LOGEVERY) {
-				if (health_quiet > 0)
-					log_warnx("health: accept: %s; trying "
-					    "again every %gs (%lu more times "
-					    "since the last line)",
-					    strerror(errno), HEALTH_RETRY,
-					    health_quiet);
-				else
-					log_warnx("health: accept: %s; trying "
-					    "again every %gs", strerror(errno),
-					    HEALTH_RETRY);
-				health_lastlog = now;
-				health_quiet = 0;
-			} else
-				health_quiet++;
-			ev_io_stop(loop, io);
-			ev_timer_set(&health_retry, HEALTH_RETRY, 0);
-			ev_timer_start(loop, &health_retry);
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				health_pause(loop, io);
 			return;
 		}
-		if ((h = calloc(1, sizeof(*h))) == NULL) {
-			close(fd);
-			return;
-		}
+		h = health_place();
 		h->h_fd = fd;
+		h->h_seq = ++health_seq;
+		h->h_len = 0;
+		h->h_req[0] = '\0';
+		h->h_out = NULL;
+		h->h_outlen = h->h_outoff = 0;
 		ev_io_init(&h->h_io, health_read_cb, fd, EV_READ);
 		h->h_io.data = h;
 		ev_io_start(loop, &h->h_io);
@@ -222,10 +219,58 @@ health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		    0);
 		h->h_timer.data = h;
 		ev_timer_start(loop, &h->h_timer);
-		health_nconn++;
+		health_read_cb(loop, &h->h_io, EV_READ);
 	}
-	/* Full: let the kernel queue the rest until one is done. */
+}
+
+/*
+ * A free place of the table or, when every place is taken, that of the
+ * connection accepted first, closed unanswered.  Under a crowd of idle
+ * clients, the one closed is always one of theirs unless a probe is
+ * slower to send its request than HEALTH_MAXCONN clients to connect.
+ */
+static struct hconn *
+health_place(void)
+{
+	struct hconn	*h, *old = &health_conn[0];
+
+	for (h = health_conn; h < health_conn + HEALTH_MAXCONN; h++) {
+		if (h->h_fd == -1)
+			return h;
+		if (h->h_seq < old->h_seq)
+			old = h;
+	}
+	health_close(old);
+	health_evicted++;
+	status_counted();
+	return old;
+}
+
+/*
+ * Out of descriptors, or worse: the connection waits in the queue, so
+ * the listener would be readable again at once.  Pause it and try again
+ * later, saying so once per HEALTH_LOGEVERY.
+ */
+static void
+health_pause(struct ev_loop *loop, ev_io *io)
+{
+	ev_tstamp	 now = ev_now(loop);
+
+	if (health_lastlog == 0 || now - health_lastlog >= HEALTH_LOGEVERY) {
+		if (health_quiet > 0)
+			log_warnx("health: accept: %s; trying again every "
+			    "%gs (%lu more times since the last line)",
+			    strerror(errno), HEALTH_RETRY, health_quiet);
+		else
+			log_warnx("health: accept: %s; trying again every "
+			    "%gs", strerror(errno), HEALTH_RETRY);
+		health_lastlog = now;
+		health_quiet = 0;
+	} else
+		health_quiet++;
 	ev_io_stop(loop, io);
+	ev_timer_set(&health_retry, HEALTH_RETRY, 0);
+	ev_timer_start(loop, &health_retry);
 }
 
 /* The pause after a failed accept is over: listen again. */
@@ -234,8 +279,7 @@ health_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)t;
 	(void)revents;
-	if (health_nconn < HEALTH_MAXCONN)
-		ev_io_start(loop, &health_io);
+	ev_io_start(loop, &health_io);
 }
 
 static void
@@ -297,8 +341,8 @@ health_answer(struct hconn *h)
 }
 
 /*
- * Queue an answer and start writing it; the connection closes once it
- * is written.
+ * Queue an answer and write what the socket takes now; the connection
+ * closes once it is written.  h may be closed on return.
  */
 static void
 health_reply(struct hconn *h, int code, const char *body, const char *type,
@@ -341,6 +385,7 @@ health_reply(struct hconn *h, int code, const char *body, const char *type,
 	ev_io_init(&h->h_io, health_write_cb, h->h_fd, EV_WRITE);
 	h->h_io.data = h;
 	ev_io_start(EV_DEFAULT, &h->h_io);
+	health_write_cb(EV_DEFAULT, &h->h_io, EV_WRITE);
 }
 
 static void
@@ -367,16 +412,14 @@ health_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	health_close(t->data);
 }
 
-/* Done with a client, answered or not. */
+/* Done with a client, answered or not: its place is free again. */
 static void
 health_close(struct hconn *h)
 {
 	ev_io_stop(EV_DEFAULT, &h->h_io);
 	ev_timer_stop(EV_DEFAULT, &h->h_timer);
 	close(h->h_fd);
+	h->h_fd = -1;
 	free(h->h_out);
-	free(h);
-	if (health_nconn-- == HEALTH_MAXCONN &&
-	    !ev_is_active(&health_retry))
-		ev_io_start(EV_DEFAULT, &health_io);
+	h->h_out = NULL;
 }

@@ -71,29 +71,27 @@ log_is_journal(void)
 
 /*
  * Write one line.  The whole line is formatted first and written with one
- * call, so lines from the master never interleave with each other.
+ * call, so lines from the master never interleave with each other.  The
+ * message goes through text_log(): whatever text from outside it quotes
+ * stays on its line and cannot pass for a line of ours.
  */
 static void
 log_vlog(int pri, const char *fmt, va_list ap)
 {
-	char	 line[1024];
-	int	 n, m;
+	char	 msg[1024], line[1024];
+	int	 n, p;
 
 	if (log_journal)
-		n = snprintf(line, sizeof(line), "<%d>", pri);
+		p = snprintf(line, sizeof(line), "<%d>", pri);
 	else
-		n = snprintf(line, sizeof(line), "drover[%ld]: ",
+		p = snprintf(line, sizeof(line), "drover[%ld]: ",
 		    (long)getpid());
-	if (n < 0)
+	if (p < 0 || vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
-	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	if (m < 0)
-		return;
+	n = p + (int)text_log(line + p, sizeof(line) - p - 1, msg,
+	    strlen(msg));
 	if (pri <= LOG_WARNING)
-		strlcpy(log_lastwarn, line + n, sizeof(log_lastwarn));
-	n += m;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
+		strlcpy(log_lastwarn, line + p, sizeof(log_lastwarn));
 	line[n++] = '\n';
 	if (log_sink != NULL && pri != LOG_CRIT)
 		log_sink(line, (size_t)n);

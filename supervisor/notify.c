@@ -18,11 +18,12 @@
  * A message is lines of KEY=VALUE; READY=1, STOPPING=1, WATCHDOG=1,
  * STATUS=... and RELOADING=1 are understood, other keys ignored.  A line
  * without "=", with a key that is not [A-Z0-9_]+, or longer than
- * NOTIFY_MAX is malformed: counted, logged (at most once per slot every
- * ten seconds) and dropped.  A worker flooding its channel cannot block
- * the master (each wakeup reads a bounded amount, then lets the others
- * run) nor grow its memory (the kernel bounds the socket buffers, and the
- * master keeps at most one partial line of NOTIFY_MAX per worker).
+ * NOTIFY_MAX is malformed: counted, logged (escaped by text_log(), at
+ * most once per slot every ten seconds) and dropped.  A worker flooding
+ * its channel cannot block the master (each wakeup reads a bounded
+ * amount, then lets the others run) nor grow its memory (the kernel
+ * bounds the socket buffers, and the master keeps at most one partial
+ * line of NOTIFY_MAX per worker).
  */
 
 #include "config.h"
@@ -251,7 +252,7 @@ notify_close(struct worker *w)
 static void
 notify_complain(struct slot *s, const char *fmt, ...)
 {
-	char		 msg[256];
+	char		 msg[512];
 	va_list		 ap;
 	ev_tstamp	 now = ev_now(EV_DEFAULT);
 
@@ -451,6 +452,7 @@ notify_line(struct worker *w, char *line, size_t len)
 {
 	struct slot	*s = w->w_slot;
 	const char	*eq;
+	char		 esc[4 * 64 + 1];
 	size_t		 klen, i, n;
 
 	if (len > 0 && line[len - 1] == '\r')
@@ -466,8 +468,10 @@ notify_line(struct worker *w, char *line, size_t len)
 	if (klen == 0 || i < klen) {
 		s->s_nbad++;
 		status_counted();
-		notify_complain(s, "malformed notify message \"%.*s\": "
-		    "ignored", (int)(len > 64 ? 64 : len), line);
+		/* The worker's bytes, escaped, NULs included. */
+		(void)text_log(esc, sizeof(esc), line, len > 64 ? 64 : len);
+		notify_complain(s, "malformed notify message \"%s\": "
+		    "ignored", esc);
 		return;
 	}
 	s->s_nmsg++;
@@ -484,7 +488,10 @@ notify_line(struct worker *w, char *line, size_t len)
 		    !w->w_wdfired)
 			ev_timer_again(EV_DEFAULT, &w->w_watchdog);
 	} else if (IS("STATUS") && w == SLOT_CUR(s)) {
-		/* Copied into the slot: a flood of them allocates nothing. */
+		/*
+		 * Copied into the slot as it is, NULs and all (status.json
+		 * escapes it): a flood of them allocates nothing.
+		 */
 		n = len - klen - 1 < NOTIFY_STATUS ? len - klen - 1 :
 		    NOTIFY_STATUS;
 		/* Never cut a UTF-8 sequence in two. */
@@ -492,7 +499,7 @@ notify_line(struct worker *w, char *line, size_t len)
 		    ((unsigned char)eq[1 + n] & 0xc0) == 0x80)
 			n--;
 		memcpy(s->s_status, eq + 1, n);
-		s->s_status[n] = '\0';
+		s->s_statuslen = n;
 	}
 #undef IS
 }

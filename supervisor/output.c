@@ -5,15 +5,17 @@
  * Worker output with output = prefix.  Each worker's standard output and
  * standard error go to one pipe of its own; the master reads whole lines
  * from it and writes them to its own standard error as "slot N pid P:
- * line", so lines of different workers never mix.  A line longer than
- * OUTPUT_LINE is cut into pieces of that size.  Nothing here can block a
- * worker or the master: the pipes are drained as they fill (a bounded
- * amount per wakeup), and the lines wait in one queue of OUTPUT_QUEUE
- * bytes for a sink that is slow; a line that does not fit is dropped and
- * counted (status.json, output_dropped).  The master writes to a pipe or
- * terminal through a non-blocking descriptor of its own, to a socket (the
- * journal) with MSG_DONTWAIT, and to a regular file directly, so it never
- * changes the flags of a descriptor it shares.
+ * line", so lines of different workers never mix, with their control
+ * characters escaped (text_log()) and a CR before the newline dropped.
+ * A line longer than OUTPUT_LINE is cut into pieces of that size.
+ * Nothing here can block a worker or the master: the pipes are drained
+ * as they fill (a bounded amount per wakeup), and the lines wait in one
+ * queue of OUTPUT_QUEUE bytes for a sink that is slow; a line that does
+ * not fit is dropped and counted (status.json, output_dropped).  The
+ * master writes to a pipe or terminal through a non-blocking descriptor
+ * of its own, to a socket (the journal) with MSG_DONTWAIT, and to a
+ * regular file directly, so it never changes the flags of a descriptor
+ * it shares.
  */
 
 #include "config.h"
@@ -146,19 +148,25 @@ output_close(struct worker *w)
 }
 
 /*
- * Queue one line of worker w (without its newline), with its prefix;
- * drop it if the queue is full.
+ * Queue one line of worker w (without its newline), with its prefix and
+ * escaped by text_log(), so that a carriage return or a terminal escape
+ * cannot hide the prefix or pass for a line of the master's; drop it if
+ * the queue is full.
  */
 static void
 output_line(struct worker *w, const char *text, size_t len)
 {
-	char	 prefix[64];
+	char	 prefix[64], esc[4 * OUTPUT_LINE + 1];
+	size_t	 elen;
 	int	 n;
 
 	n = snprintf(prefix, sizeof(prefix), "slot %d pid %ld: ",
 	    w->w_slot->s_id, (long)w->w_pid);
+	if (len > 0 && text[len - 1] == '\r')
+		len--;			/* CRLF ends a line too */
+	elen = text_log(esc, sizeof(esc), text, len);
 	if (n > 0)
-		output_queue(prefix, (size_t)n, text, len);
+		output_queue(prefix, (size_t)n, esc, elen);
 }
 
 /*

@@ -113,7 +113,7 @@ slot_spawn(struct slot *s, int restart)
 		s->s_hist_next = (s->s_hist_next + 1) % budget;
 		s->s_restarts++;
 	}
-	s->s_status[0] = '\0';
+	s->s_statuslen = 0;
 	if (group_slot_open(s->s_id) == -1 ||
 	    worker_start(SLOT_CUR(s), master.m_conf, master.m_gen) == -1) {
 		SLOT_CUR(s)->w_gen = master.m_gen;

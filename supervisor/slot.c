@@ -285,7 +285,7 @@ slot_replace(struct slot *s)
 	struct worker		*nw = SLOT_OLD(s);
 
 	s->s_failures = 0;
-	s->s_status[0] = '\0';
+	s->s_statuslen = 0;
 	if (group_slot_open(s->s_id) == -1 ||
 	    worker_start(nw, master.m_conf, master.m_gen) == -1) {
 		nw->w_gen = master.m_gen;

@@ -330,20 +330,11 @@ status_cleanup(void)
 	status_dirfd = -1;
 }
 
-/* Write s as a JSON string. */
+/* Write s as a JSON string (text_json()). */
 void
 status_str(FILE *fp, const char *s)
 {
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(fp, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			fprintf(fp, "\\u%04x", (unsigned char)*s);
-		else
-			fputc(*s, fp);
-	}
-	fputc('"', fp);
+	text_json(fp, s, strlen(s));
 }
 
 /* Write s as a JSON string, or null for "". */
@@ -428,7 +419,10 @@ status_slot(FILE *fp, const struct slot *s)
 	    (unsigned long long)w->w_gen, slot_state_name(s->s_state),
 	    s->s_restarts, s->s_failures, s->s_state == SLOT_BACKOFF ?
 	    (long long)(s->s_delay * 1000 + 0.5) : 0);
-	status_nstr(fp, s->s_status);
+	if (s->s_statuslen > 0)
+		text_json(fp, s->s_status, s->s_statuslen);
+	else
+		fputs("null", fp);
 	fprintf(fp, ", \"notify\": {\"messages\": %lu, \"malformed\": %lu, "
 	    "\"rejected\": %lu}, \"old\": ", s->s_nmsg, s->s_nbad,
 	    s->s_nrejected);
