@@ -78,6 +78,9 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
  *	KEY_LIST		the count member, a check of each value
  *				(repeatable: each value adds an entry)
  *	KEY_WORDS		nothing (a command, split into words)
+ * A timeout, restart delay or window starts at 1ms (restart_window at
+ * 1s), not 0: at 0 it would switch off what it bounds, where a reader
+ * might take 0 for "no limit", as systemd's timeouts do.
  * Keep each key on one line that starts with a tab, then KEY_<KIND>(
  * and the quoted name: t/manlint.t finds the key names by that form and
  * checks that drover.conf(5) documents each of them.
@@ -109,13 +112,13 @@ static const struct config_key config_keys[] = {
 	KEY_STR("state_dir", c_state_dir, NULL, 0, NULL),
 	KEY_STR("pidfile", c_pidfile, NULL, CF_OPT, NULL),
 	KEY_ENUM("ready", c_ready, "exec", config_ready_words),
-	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 0, YEAR_MS, 0),
-	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 0, YEAR_MS, 0),
-	KEY_DUR("restart_delay", c_restart_delay, "100ms", 0, YEAR_MS, 0),
-	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 0, YEAR_MS, 0),
-	KEY_DUR("restart_reset", c_restart_reset, "10s", 0, YEAR_MS, 0),
+	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 1, YEAR_MS, 0),
+	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 1, YEAR_MS, 0),
+	KEY_DUR("restart_delay", c_restart_delay, "100ms", 1, YEAR_MS, 0),
+	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 1, YEAR_MS, 0),
+	KEY_DUR("restart_reset", c_restart_reset, "10s", 1, YEAR_MS, 0),
 	KEY_UINT("restart_budget", c_restart_budget, "10", 1, 10000, 0),
-	KEY_DUR("restart_window", c_restart_window, "60s", 0, YEAR_MS, 0),
+	KEY_DUR("restart_window", c_restart_window, "60s", 1000, YEAR_MS, 0),
 	KEY_DUR("watchdog", c_watchdog, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_DUR("reload_grace", c_reload_grace, "1s", 0, YEAR_MS, 0),
 	KEY_ENUM("output", c_output, "inherit", config_output_words),
