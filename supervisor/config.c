@@ -47,6 +47,11 @@ static void	 config_print_line(void *, const char *, const char *);
 static char	*config_instance(const char *);
 static int	 config_state_dir(struct config *, const char **);
 static int	 config_ids(struct config *, const char **);
+static struct passwd *
+		 config_getpw(const char *, const char *, const char **);
+static int	 config_getgr(const char *, const char *, gid_t *,
+		    const char **);
+static void	 config_user_env(struct config *, const struct passwd *);
 
 /* The words of the enum keys, indexed by the enum's values. */
 static const char * const config_ready_words[] = {
@@ -173,6 +178,7 @@ config_free(struct config *c)
 	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
 		config_value_free(c, k);
 	free(c->c_file);
+	config_freev(c->c_uenv);
 	for (i = 0; c->c_lis != NULL && i < c->c_nlisten; i++)
 		if (c->c_lis[i] != NULL)
 			listen_put(c->c_lis[i]);
@@ -420,34 +426,85 @@ config_state_dir(struct config *c, const char **errstr)
 }
 
 /*
- * Resolve user and group to the ids workers run as.  Returns -1 with a
- * message in *errstr for an unknown name, or if drover cannot change ids.
+ * The password entry of the user name that key is set to, or NULL with
+ * a message in *errstr.  It lives until the next lookup.
+ */
+static struct passwd *
+config_getpw(const char *key, const char *name, const char **errstr)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "%s = %s: no such user", key, name);
+		*errstr = config_errbuf;
+	}
+	return pw;
+}
+
+/* The id of the group name that key is set to; -1 with *errstr if none. */
+static int
+config_getgr(const char *key, const char *name, gid_t *gid,
+    const char **errstr)
+{
+	struct group	*gr;
+
+	if ((gr = getgrnam(name)) == NULL) {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "%s = %s: no such group", key, name);
+		*errstr = config_errbuf;
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * The variables that say who a process runs as, for workers that run as
+ * user pw: what login(1) sets, so that they never see the master's (a
+ * HOME of root's, say).  An empty shell in the password file means
+ * /bin/sh, as passwd(5) says.  env entries still replace them
+ * (spawn_environ()).
+ */
+static void
+config_user_env(struct config *c, const struct passwd *pw)
+{
+	const char	*vars[][2] = { { "HOME", pw->pw_dir },
+			    { "USER", pw->pw_name }, { "LOGNAME", pw->pw_name },
+			    { "SHELL", *pw->pw_shell != '\0' ? pw->pw_shell :
+			    "/bin/sh" } };
+	size_t		 i, n = 0;
+	char		*v;
+
+	config_freev(c->c_uenv);
+	c->c_uenv = NULL;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		(void)xasprintf(&v, "%s=%s", vars[i][0], vars[i][1]);
+		config_append(&c->c_uenv, &n, v);
+		free(v);
+	}
+}
+
+/*
+ * Resolve user and group to the ids workers run as, and the user to its
+ * variables.  Returns -1 with a message in *errstr for an unknown name,
+ * or if drover cannot change ids.
  */
 static int
 config_ids(struct config *c, const char **errstr)
 {
 	struct passwd	*pw;
-	struct group	*gr;
 
 	if (c->c_user != NULL) {
-		if ((pw = getpwnam(c->c_user)) == NULL) {
-			(void)snprintf(config_errbuf, sizeof(config_errbuf),
-			    "user = %s: no such user", c->c_user);
-			*errstr = config_errbuf;
+		if ((pw = config_getpw("user", c->c_user, errstr)) == NULL)
 			return -1;
-		}
 		c->c_uid = pw->pw_uid;
 		c->c_gid = pw->pw_gid;
+		config_user_env(c, pw);
 	}
-	if (c->c_group != NULL) {
-		if ((gr = getgrnam(c->c_group)) == NULL) {
-			(void)snprintf(config_errbuf, sizeof(config_errbuf),
-			    "group = %s: no such group", c->c_group);
-			*errstr = config_errbuf;
-			return -1;
-		}
-		c->c_gid = gr->gr_gid;
-	}
+	if (c->c_group != NULL &&
+	    config_getgr("group", c->c_group, &c->c_gid, errstr) == -1)
+		return -1;
 	if ((c->c_user != NULL || c->c_group != NULL) && geteuid() != 0) {
 		*errstr = "user and group need drover to run as root";
 		return -1;

@@ -76,6 +76,8 @@ struct config {
 	char		*c_group;
 	uid_t		 c_uid;		/* resolved from c_user, or -1 */
 	gid_t		 c_gid;
+	char		**c_uenv;	/* HOME, USER, LOGNAME and SHELL of
+					   c_user, as NAME=VALUE, or NULL */
 	double		 c_watchdog;	/* 0: off */
 	int		 c_min_ready;	/* 0: every slot */
 	int		 c_subreaper;
