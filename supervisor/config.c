@@ -40,6 +40,8 @@ static int	 config_check_health(const struct config *, const char *,
 		    const char **);
 static int	 config_check_env(const struct config *, const char *,
 		    const char **);
+static int	 config_check_mode(const struct config *, const char *,
+		    const char **);
 static int	 config_address(const char *, int, const char **);
 static const struct config_key *
 		 config_key(const char *);
@@ -52,6 +54,7 @@ static struct passwd *
 static int	 config_getgr(const char *, const char *, gid_t *,
 		    const char **);
 static void	 config_user_env(struct config *, const struct passwd *);
+static int	 config_socket(struct config *, const char **);
 
 /* The words of the enum keys, indexed by the enum's values. */
 static const char * const config_ready_words[] = {
@@ -137,6 +140,13 @@ static const struct config_key config_keys[] = {
 	KEY_LIST("env", c_env, c_nenv, config_check_env),
 	KEY_STR("user", c_user, NULL, CF_OPT, NULL),
 	KEY_STR("group", c_group, NULL, CF_OPT, NULL),
+	/*
+	 * For every unix: listen socket, not per address: an address stays
+	 * the words that find its socket again at a reload or an upgrade.
+	 */
+	KEY_STR("socket_mode", c_socket_mode, NULL, CF_OPT, config_check_mode),
+	KEY_STR("socket_owner", c_socket_owner, NULL, CF_OPT, NULL),
+	KEY_STR("socket_group", c_socket_group, NULL, CF_OPT, NULL),
 	KEY_WORDS("command", c_argv),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -156,8 +166,9 @@ config_new(void)
 	const char		*e = NULL;
 
 	c = xcalloc(1, sizeof(*c));
-	c->c_uid = (uid_t)-1;
-	c->c_gid = (gid_t)-1;
+	c->c_uid = c->c_sockuid = (uid_t)-1;
+	c->c_gid = c->c_sockgid = (gid_t)-1;
+	c->c_sockmode = -1;
 	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
 		if (k->k_def != NULL && config_value_set(c, k, k->k_def, &e) ==
 		    -1)
@@ -349,6 +360,20 @@ config_check_env(const struct config *c, const char *val,
 	return 0;
 }
 
+/* A file mode in octal, at most 0777: "0660", "660". */
+static int
+config_check_mode(const struct config *c, const char *val,
+    const char **errstr)
+{
+	(void)c;
+	if (strlen(val) > 4 || strspn(val, "01234567") != strlen(val) ||
+	    strtol(val, NULL, 8) > 0777) {
+		*errstr = "must be an octal mode from 0 to 0777, like 0660";
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Whether val parses as the address at position index of a listen list;
  * nothing is opened.
@@ -513,6 +538,32 @@ config_ids(struct config *c, const char **errstr)
 }
 
 /*
+ * Resolve socket_owner and socket_group to ids and socket_mode to a
+ * mode, for listen.c to give the files of unix: listen sockets.  Whether
+ * drover may give a file away is for chown(2) to say, at the bind: a
+ * non-root master may still give its sockets one of its own groups.
+ * Returns -1 with a message in *errstr.
+ */
+static int
+config_socket(struct config *c, const char **errstr)
+{
+	struct passwd	*pw;
+
+	if (c->c_socket_owner != NULL) {
+		if ((pw = config_getpw("socket_owner", c->c_socket_owner,
+		    errstr)) == NULL)
+			return -1;
+		c->c_sockuid = pw->pw_uid;
+	}
+	if (c->c_socket_group != NULL && config_getgr("socket_group",
+	    c->c_socket_group, &c->c_sockgid, errstr) == -1)
+		return -1;
+	if (c->c_socket_mode != NULL)
+		c->c_sockmode = (int)strtol(c->c_socket_mode, NULL, 8);
+	return 0;
+}
+
+/*
  * Complete a configuration once every source is applied: resolve "auto",
  * the default state directory and the user, and check what no single key
  * can check.  Returns -1 with a message in *errstr.
@@ -553,7 +604,9 @@ config_finish(struct config *c, const char **errstr)
 		*errstr = "restart_delay is longer than restart_delay_max";
 		return -1;
 	}
-	return config_ids(c, errstr);
+	if (config_ids(c, errstr) == -1)
+		return -1;
+	return config_socket(c, errstr);
 }
 
 /*

@@ -266,9 +266,9 @@ test_check(const char *st)
 
 /*
  * Values that would switch off a protection are errors that give the
- * range, named at their file and line; so is an empty IPv6 host.  The
- * values whose 0 means something documented (a watchdog off, no reload
- * grace) are taken.
+ * range, named at their file and line; so are an empty IPv6 host and a
+ * bad socket_mode.  The values whose 0 means something documented (a
+ * watchdog off, no reload grace) are taken.
  */
 static void
 test_limits(const char *st)
@@ -289,6 +289,9 @@ test_limits(const char *st)
 		{ "stop_timeout = 0s", "must be from 1ms to 8760h" },
 		{ "workers = 0", "must be auto or a number from 1 to 1024" },
 		{ "restart_budget = 0", "must be a number from 1 to 10000" },
+		{ "socket_mode = 888", "must be an octal mode from 0 to 0777" },
+		{ "socket_mode = 01777",
+		    "must be an octal mode from 0 to 0777" },
 	};
 	const char	*f;
 	size_t		 i;
@@ -311,11 +314,25 @@ test_limits(const char *st)
 	ok(has("stop_timeout = 0: must be from 1ms to 8760h"),
 	    "and the message gives the range");
 
-	f = tl_conf_file("watchdog = 0\nreload_grace = 0\n");
+	f = tl_conf_file("socket_owner = no-such-user-here\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an unknown socket_owner exits 78");
+	ok(has(tl_fmt("%s: socket_owner = no-such-user-here: no such user",
+	    f)), "and the message names the file, the key and the user");
+	f = tl_conf_file("socket_group = no-such-group-here\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an unknown socket_group exits 78");
+	ok(has("socket_group = no-such-group-here: no such group"),
+	    "and the message names the key and the group");
+
+	f = tl_conf_file("watchdog = 0\nreload_grace = 0\n"
+	    "socket_mode = 0660\n");
 	is_int(0, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
-	    "watchdog = 0 (off) and reload_grace = 0 are taken");
-	ok(tl_count(out, "watchdog") == 0 && has_line("reload_grace = 0s"),
-	    "-n shows no watchdog, and reload_grace = 0s");
+	    "watchdog = 0 (off), reload_grace = 0 and socket_mode = 0660 "
+	    "are taken");
+	ok(tl_count(out, "watchdog") == 0 && has_line("reload_grace = 0s") &&
+	    has_line("socket_mode = 0660"), "-n shows no watchdog, "
+	    "reload_grace = 0s and the mode as written");
 	ok(access(st, F_OK) == -1, "none of these created the state "
 	    "directory");
 }
