@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 
 #include "drover-master.h"
 
+static void	 activate_check(int);
 static int	 activate_same(const struct sockaddr_storage *,
 		    const struct sockaddr_storage *);
 
@@ -41,10 +43,35 @@ static int		 activate_ninh;
 
 
 /*
+ * Check that the n descriptors LISTEN_FDS counts, from 3, are open
+ * sockets, before the master opens anything of its own: a count larger
+ * than what was passed would otherwise make it take its own descriptors
+ * (the pid file, its sockets) for passed ones, and close them as unused.
+ * An error is fatal (EXIT_OSERR), naming the descriptor.
+ */
+static void
+activate_check(int n)
+{
+	struct stat	 st;
+	int		 fd;
+
+	for (fd = 3; fd < 3 + n; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 || fstat(fd, &st) == -1)
+			fatal(EXIT_OSERR, "socket activation: LISTEN_FDS=%d, "
+			    "but descriptor %d is not open", n, fd);
+		if (!S_ISSOCK(st.st_mode))
+			fatalx(EXIT_OSERR, "socket activation: LISTEN_FDS=%d, "
+			    "but descriptor %d is not a socket", n, fd);
+	}
+}
+
+/*
  * Take the sockets systemd passed to the master (socket activation):
  * LISTEN_FDS descriptors from 3, for us if LISTEN_PID is our pid, named
  * by LISTEN_FDNAMES.  They are used by the listen entries they match, by
  * name or by address (listen_get); the variables never reach workers.
+ * Called before the master opens any descriptor, so that 3 and on are
+ * still what was passed.
  */
 void
 activate_init(void)
@@ -62,6 +89,7 @@ activate_init(void)
 		log_warnx("LISTEN_FDS=%s is %s: ignored", fds, e);
 		return;
 	}
+	activate_check(n);
 	activate_inh = xcalloc(n, sizeof(*activate_inh));
 	if ((names = getenv("LISTEN_FDNAMES")) != NULL)
 		copy = xstrdup(names);

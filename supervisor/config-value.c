@@ -80,6 +80,7 @@ static int	 config_bool(const char *, int *);
 static int	 config_words(const char *, char ***, const char **);
 static void	 config_print_word(FILE *, const char *);
 static void	 config_fmt_duration(char *, size_t, double);
+static void	 config_fmt_ms(char *, size_t, long long);
 
 /* What each kind does: set from text, show as text, free (or NULL). */
 static const struct {
@@ -167,7 +168,14 @@ config_number(const struct config_key *k, const char *val, long long *np,
 		return 0;
 	}
 	*np = strtonum(val, k->k_min, k->k_max, errstr);
-	return *errstr != NULL ? -1 : 0;
+	if (*errstr == NULL)
+		return 0;
+	/* Out of range, or no number: say which numbers are. */
+	(void)snprintf(config_whybuf, sizeof(config_whybuf),
+	    "must be %sa number from %lld to %lld",
+	    (k->k_flags & CF_AUTO) ? "auto or " : "", k->k_min, k->k_max);
+	*errstr = config_whybuf;
+	return -1;
 }
 
 static int
@@ -202,21 +210,45 @@ config_set_duration(struct config *c, const struct config_key *k,
     const char *val, const char **errstr)
 {
 	double	*dp = config_member(c, k), d;
+	char	 lo[32], hi[32];
 
 	if (config_duration(val, &d) == -1) {
 		*errstr = "not a duration (like 250ms, 10s, 2m)";
 		return -1;
 	}
-	if (d * 1000 < (double)k->k_min) {
-		*errstr = "too small";
-		return -1;
-	}
-	if (d * 1000 > (double)k->k_max) {
-		*errstr = "too large";
+	if (d * 1000 < (double)k->k_min || d * 1000 > (double)k->k_max) {
+		config_fmt_ms(lo, sizeof(lo), k->k_min);
+		config_fmt_ms(hi, sizeof(hi), k->k_max);
+		(void)snprintf(config_whybuf, sizeof(config_whybuf),
+		    "must be from %s to %s", lo, hi);
+		*errstr = config_whybuf;
 		return -1;
 	}
 	*dp = d;
 	return 0;
+}
+
+/*
+ * Milliseconds as a duration in the largest unit that writes them
+ * whole: 1000 as "1s", 31536000000 as "8760h".
+ */
+static void
+config_fmt_ms(char *buf, size_t len, long long ms)
+{
+	static const struct {
+		const char	*u_name;
+		long long	 u_ms;
+	} units[] = { { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms != 0 && ms % units[i].u_ms == 0) {
+			(void)snprintf(buf, len, "%lld%s", ms / units[i].u_ms,
+			    units[i].u_name);
+			return;
+		}
+	}
+	(void)snprintf(buf, len, "%lld%s", ms, ms == 0 ? "s" : "ms");
 }
 
 static int

@@ -40,6 +40,8 @@ static int	 config_check_health(const struct config *, const char *,
 		    const char **);
 static int	 config_check_env(const struct config *, const char *,
 		    const char **);
+static int	 config_check_mode(const struct config *, const char *,
+		    const char **);
 static int	 config_address(const char *, int, const char **);
 static const struct config_key *
 		 config_key(const char *);
@@ -47,6 +49,12 @@ static void	 config_print_line(void *, const char *, const char *);
 static char	*config_instance(const char *);
 static int	 config_state_dir(struct config *, const char **);
 static int	 config_ids(struct config *, const char **);
+static struct passwd *
+		 config_getpw(const char *, const char *, const char **);
+static int	 config_getgr(const char *, const char *, gid_t *,
+		    const char **);
+static void	 config_user_env(struct config *, const struct passwd *);
+static int	 config_socket(struct config *, const char **);
 
 /* The words of the enum keys, indexed by the enum's values. */
 static const char * const config_ready_words[] = {
@@ -78,6 +86,9 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
  *	KEY_LIST		the count member, a check of each value
  *				(repeatable: each value adds an entry)
  *	KEY_WORDS		nothing (a command, split into words)
+ * A timeout, restart delay or window starts at 1ms (restart_window at
+ * 1s), not 0: at 0 it would switch off what it bounds, where a reader
+ * might take 0 for "no limit", as systemd's timeouts do.
  * Keep each key on one line that starts with a tab, then KEY_<KIND>(
  * and the quoted name: t/manlint.t finds the key names by that form and
  * checks that drover.conf(5) documents each of them.
@@ -109,13 +120,13 @@ static const struct config_key config_keys[] = {
 	KEY_STR("state_dir", c_state_dir, NULL, 0, NULL),
 	KEY_STR("pidfile", c_pidfile, NULL, CF_OPT, NULL),
 	KEY_ENUM("ready", c_ready, "exec", config_ready_words),
-	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 0, YEAR_MS, 0),
-	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 0, YEAR_MS, 0),
-	KEY_DUR("restart_delay", c_restart_delay, "100ms", 0, YEAR_MS, 0),
-	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 0, YEAR_MS, 0),
-	KEY_DUR("restart_reset", c_restart_reset, "10s", 0, YEAR_MS, 0),
+	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 1, YEAR_MS, 0),
+	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 1, YEAR_MS, 0),
+	KEY_DUR("restart_delay", c_restart_delay, "100ms", 1, YEAR_MS, 0),
+	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 1, YEAR_MS, 0),
+	KEY_DUR("restart_reset", c_restart_reset, "10s", 1, YEAR_MS, 0),
 	KEY_UINT("restart_budget", c_restart_budget, "10", 1, 10000, 0),
-	KEY_DUR("restart_window", c_restart_window, "60s", 0, YEAR_MS, 0),
+	KEY_DUR("restart_window", c_restart_window, "60s", 1000, YEAR_MS, 0),
 	KEY_DUR("watchdog", c_watchdog, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_DUR("reload_grace", c_reload_grace, "1s", 0, YEAR_MS, 0),
 	KEY_ENUM("output", c_output, "inherit", config_output_words),
@@ -129,6 +140,13 @@ static const struct config_key config_keys[] = {
 	KEY_LIST("env", c_env, c_nenv, config_check_env),
 	KEY_STR("user", c_user, NULL, CF_OPT, NULL),
 	KEY_STR("group", c_group, NULL, CF_OPT, NULL),
+	/*
+	 * For every unix: listen socket, not per address: an address stays
+	 * the words that find its socket again at a reload or an upgrade.
+	 */
+	KEY_STR("socket_mode", c_socket_mode, NULL, CF_OPT, config_check_mode),
+	KEY_STR("socket_owner", c_socket_owner, NULL, CF_OPT, NULL),
+	KEY_STR("socket_group", c_socket_group, NULL, CF_OPT, NULL),
 	KEY_WORDS("command", c_argv),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
@@ -148,8 +166,9 @@ config_new(void)
 	const char		*e = NULL;
 
 	c = xcalloc(1, sizeof(*c));
-	c->c_uid = (uid_t)-1;
-	c->c_gid = (gid_t)-1;
+	c->c_uid = c->c_sockuid = (uid_t)-1;
+	c->c_gid = c->c_sockgid = (gid_t)-1;
+	c->c_sockmode = -1;
 	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
 		if (k->k_def != NULL && config_value_set(c, k, k->k_def, &e) ==
 		    -1)
@@ -170,6 +189,7 @@ config_free(struct config *c)
 	for (k = config_keys; k < config_keys + CONFIG_NKEYS; k++)
 		config_value_free(c, k);
 	free(c->c_file);
+	config_freev(c->c_uenv);
 	for (i = 0; c->c_lis != NULL && i < c->c_nlisten; i++)
 		if (c->c_lis[i] != NULL)
 			listen_put(c->c_lis[i]);
@@ -340,6 +360,20 @@ config_check_env(const struct config *c, const char *val,
 	return 0;
 }
 
+/* A file mode in octal, at most 0777: "0660", "660". */
+static int
+config_check_mode(const struct config *c, const char *val,
+    const char **errstr)
+{
+	(void)c;
+	if (strlen(val) > 4 || strspn(val, "01234567") != strlen(val) ||
+	    strtol(val, NULL, 8) > 0777) {
+		*errstr = "must be an octal mode from 0 to 0777, like 0660";
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Whether val parses as the address at position index of a listen list;
  * nothing is opened.
@@ -417,38 +451,115 @@ config_state_dir(struct config *c, const char **errstr)
 }
 
 /*
- * Resolve user and group to the ids workers run as.  Returns -1 with a
- * message in *errstr for an unknown name, or if drover cannot change ids.
+ * The password entry of the user name that key is set to, or NULL with
+ * a message in *errstr.  It lives until the next lookup.
+ */
+static struct passwd *
+config_getpw(const char *key, const char *name, const char **errstr)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "%s = %s: no such user", key, name);
+		*errstr = config_errbuf;
+	}
+	return pw;
+}
+
+/* The id of the group name that key is set to; -1 with *errstr if none. */
+static int
+config_getgr(const char *key, const char *name, gid_t *gid,
+    const char **errstr)
+{
+	struct group	*gr;
+
+	if ((gr = getgrnam(name)) == NULL) {
+		(void)snprintf(config_errbuf, sizeof(config_errbuf),
+		    "%s = %s: no such group", key, name);
+		*errstr = config_errbuf;
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * The variables that say who a process runs as, for workers that run as
+ * user pw: what login(1) sets, so that they never see the master's (a
+ * HOME of root's, say).  An empty shell in the password file means
+ * /bin/sh, as passwd(5) says.  env entries still replace them
+ * (spawn_environ()).
+ */
+static void
+config_user_env(struct config *c, const struct passwd *pw)
+{
+	const char	*vars[][2] = { { "HOME", pw->pw_dir },
+			    { "USER", pw->pw_name }, { "LOGNAME", pw->pw_name },
+			    { "SHELL", *pw->pw_shell != '\0' ? pw->pw_shell :
+			    "/bin/sh" } };
+	size_t		 i, n = 0;
+	char		*v;
+
+	config_freev(c->c_uenv);
+	c->c_uenv = NULL;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		(void)xasprintf(&v, "%s=%s", vars[i][0], vars[i][1]);
+		config_append(&c->c_uenv, &n, v);
+		free(v);
+	}
+}
+
+/*
+ * Resolve user and group to the ids workers run as, and the user to its
+ * variables.  Returns -1 with a message in *errstr for an unknown name,
+ * or if drover cannot change ids.
  */
 static int
 config_ids(struct config *c, const char **errstr)
 {
 	struct passwd	*pw;
-	struct group	*gr;
 
 	if (c->c_user != NULL) {
-		if ((pw = getpwnam(c->c_user)) == NULL) {
-			(void)snprintf(config_errbuf, sizeof(config_errbuf),
-			    "user = %s: no such user", c->c_user);
-			*errstr = config_errbuf;
+		if ((pw = config_getpw("user", c->c_user, errstr)) == NULL)
 			return -1;
-		}
 		c->c_uid = pw->pw_uid;
 		c->c_gid = pw->pw_gid;
+		config_user_env(c, pw);
 	}
-	if (c->c_group != NULL) {
-		if ((gr = getgrnam(c->c_group)) == NULL) {
-			(void)snprintf(config_errbuf, sizeof(config_errbuf),
-			    "group = %s: no such group", c->c_group);
-			*errstr = config_errbuf;
-			return -1;
-		}
-		c->c_gid = gr->gr_gid;
-	}
+	if (c->c_group != NULL &&
+	    config_getgr("group", c->c_group, &c->c_gid, errstr) == -1)
+		return -1;
 	if ((c->c_user != NULL || c->c_group != NULL) && geteuid() != 0) {
 		*errstr = "user and group need drover to run as root";
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Resolve socket_owner and socket_group to ids and socket_mode to a
+ * mode, for listen.c to give the files of unix: listen sockets.  Whether
+ * drover may give a file away is for chown(2) to say, at the bind: a
+ * non-root master may still give its sockets one of its own groups.
+ * Returns -1 with a message in *errstr.
+ */
+static int
+config_socket(struct config *c, const char **errstr)
+{
+	struct passwd	*pw;
+
+	if (c->c_socket_owner != NULL) {
+		if ((pw = config_getpw("socket_owner", c->c_socket_owner,
+		    errstr)) == NULL)
+			return -1;
+		c->c_sockuid = pw->pw_uid;
+	}
+	if (c->c_socket_group != NULL && config_getgr("socket_group",
+	    c->c_socket_group, &c->c_sockgid, errstr) == -1)
+		return -1;
+	if (c->c_socket_mode != NULL)
+		c->c_sockmode = (int)strtol(c->c_socket_mode, NULL, 8);
 	return 0;
 }
 
@@ -493,7 +604,9 @@ config_finish(struct config *c, const char **errstr)
 		*errstr = "restart_delay is longer than restart_delay_max";
 		return -1;
 	}
-	return config_ids(c, errstr);
+	if (config_ids(c, errstr) == -1)
+		return -1;
+	return config_socket(c, errstr);
 }
 
 /*

@@ -76,6 +76,14 @@ struct config {
 	char		*c_group;
 	uid_t		 c_uid;		/* resolved from c_user, or -1 */
 	gid_t		 c_gid;
+	char		**c_uenv;	/* HOME, USER, LOGNAME and SHELL of
+					   c_user, as NAME=VALUE, or NULL */
+	char		*c_socket_mode;	/* for unix: listen sockets */
+	char		*c_socket_owner;
+	char		*c_socket_group;
+	int		 c_sockmode;	/* from c_socket_mode, or -1 */
+	uid_t		 c_sockuid;	/* from c_socket_owner, or -1 */
+	gid_t		 c_sockgid;	/* from c_socket_group, or -1 */
 	double		 c_watchdog;	/* 0: off */
 	int		 c_min_ready;	/* 0: every slot */
 	int		 c_subreaper;
@@ -161,6 +169,10 @@ struct listener {
 	int			 l_refs;	/* configurations using it */
 	int			 l_backlog;
 	int			 l_inherited;	/* passed by systemd */
+	int			 l_mode;	/* of a unix socket's file, or
+						   -1: as bind(2) made it */
+	uid_t			 l_uid;		/* its owner, or -1: ours */
+	gid_t			 l_gid;		/* its group, or -1: ours */
 };
 
 /* The states of a slot; slot_state_name() spells them for status.json. */
@@ -411,11 +423,15 @@ void	 listen_close_all(void);
 struct listener *
 	 listen_adopt(char **, int);
 
+/* listen-unix.c */
+int	 listen_parse_unix(const char *, struct listener *, const char **);
+int	 listen_unix_free(const struct listener *);
+int	 listen_unix_perms(const struct listener *);
+
 /* activate.c */
 void	 activate_init(void);
 void	 activate_done(void);
 int	 activate_take(struct listener *);
-int	 listen_unix_free(const struct listener *);
 
 /* group.c */
 int	 group_grow(struct listener *, int);

@@ -37,13 +37,12 @@
 #include "drover-master.h"
 
 static int	 listen_busy(const struct listener *);
+static int	 listen_keep_perms(struct listener *, const struct config *);
 static int	 listen_is_sock(int);
 static pid_t	 listen_holder(const struct listener *, char *, size_t);
 static void	 listen_inuse(const struct listener *);
 static int	 listen_inodes(const struct listener *, unsigned long *, int);
 static int	 listen_split(const char *, int, char **, const char **,
-		    const char **);
-static int	 listen_parse_unix(const char *, struct listener *,
 		    const char **);
 static int	 listen_hostport(const char *, char *, size_t, int *,
 		    const char **);
@@ -51,7 +50,6 @@ static int	 listen_resolve(struct listener *, const char *, int,
 		    const char **);
 
 static char	 listen_errbuf[512];
-
 
 /*
  * Split a listen entry into its name ("NAME=" before the address, or
@@ -79,28 +77,6 @@ listen_split(const char *spec, int index, char **name, const char **addr,
 		*addr = eq + 1;
 	} else
 		(void)xasprintf(name, "listen%d", index);
-	return 0;
-}
-
-/* Fill l for "unix:/PATH".  Returns -1 with a message in *errstr. */
-static int
-listen_parse_unix(const char *addr, struct listener *l, const char **errstr)
-{
-	struct sockaddr_un	*sun = (struct sockaddr_un *)&l->l_ss;
-
-	l->l_type = LISTEN_UNIX;
-	if (addr[5] != '/') {
-		*errstr = "a unix socket path must be absolute";
-		return -1;
-	}
-	if (strlen(addr + 5) >= sizeof(sun->sun_path)) {
-		*errstr = "unix socket path too long";
-		return -1;
-	}
-	sun->sun_family = AF_UNIX;
-	strlcpy(sun->sun_path, addr + 5, sizeof(sun->sun_path));
-	l->l_sslen = sizeof(*sun);
-	l->l_path = xstrdup(addr + 5);
 	return 0;
 }
 
@@ -238,8 +214,9 @@ listen_parse(const char *spec, int index, struct listener *l,
 
 /*
  * Open one socket for l, bound to its address (and, after the first, to
- * the port the first one got) and listening.  Returns the descriptor, or
- * -1 after logging why.
+ * the port the first one got) and listening; a unix socket's file gets
+ * l's mode and owner before it listens.  Returns the descriptor, or -1
+ * after logging why.
  */
 int
 listen_socket(struct listener *l, int reuseport, int backlog)
@@ -269,13 +246,16 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 	}
 	if (bind(fd, (struct sockaddr *)&l->l_ss, l->l_sslen) == -1) {
 		log_warn("listen %s: bind", l->l_addr);
-		goto fail;
+		close(fd);
+		return -1;
 	}
 	if (reuseport && port0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
 	    &one, sizeof(one)) == -1) {
 		log_warn("listen %s: setsockopt", l->l_addr);
 		goto fail;
 	}
+	if (l->l_type == LISTEN_UNIX && listen_unix_perms(l) == -1)
+		goto fail;
 	if (listen(fd, backlog) == -1) {
 		log_warn("listen %s: listen", l->l_addr);
 		goto fail;
@@ -302,41 +282,10 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 	return fd;
  fail:
 	close(fd);
+	if (l->l_type == LISTEN_UNIX)
+		(void)unlink(l->l_path);	/* the file bind(2) made */
 	return -1;
 }
-
-/*
- * Make way for a unix socket at l's path: a socket file left by a master
- * that is gone is removed; one that still accepts connections belongs to
- * a live process and is an error (EADDRINUSE), as is anything that is
- * not a socket (EEXIST).
- */
-int
-listen_unix_free(const struct listener *l)
-{
-	struct stat	 st;
-	int		 fd, rv;
-
-	if (lstat(l->l_path, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	rv = connect(fd, (const struct sockaddr *)&l->l_ss, l->l_sslen);
-	close(fd);
-	if (rv == 0) {
-		errno = EADDRINUSE;
-		return -1;
-	}
-	return unlink(l->l_path);
-}
-
-
-
-
 
 /*
  * The sockets listening on l's address (TCP: any address of its family
@@ -479,6 +428,27 @@ listen_busy(const struct listener *l)
 }
 
 /*
+ * A configuration c keeps unix listener l open (a reload, an upgrade):
+ * give its file the mode and owner c asks for, if another configuration
+ * gave it others (one taken over in an upgrade holds zeros: what its
+ * configuration, the one handed over, gave it is set again).  A socket
+ * the service manager passed keeps what the manager set.  Returns -1
+ * after logging.
+ */
+static int
+listen_keep_perms(struct listener *l, const struct config *c)
+{
+	if (l->l_type != LISTEN_UNIX || l->l_inherited ||
+	    (l->l_mode == c->c_sockmode && l->l_uid == c->c_sockuid &&
+	    l->l_gid == c->c_sockgid))
+		return 0;
+	l->l_mode = c->c_sockmode;
+	l->l_uid = c->c_sockuid;
+	l->l_gid = c->c_sockgid;
+	return listen_unix_perms(l);
+}
+
+/*
  * The listener of the listen address spec (entry index of configuration
  * c): the one already open for the same address and socket kind, shared,
  * or a new one with the sockets of its first slot.  An open one is found
@@ -515,6 +485,8 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 			;
 		if (k < index)
 			continue;
+		if (listen_keep_perms(l, c) == -1)
+			return NULL;
 		l->l_refs++;
 		return l;
 	}
@@ -529,6 +501,9 @@ listen_get(const char *spec, int index, const struct config *c, char **name)
 	*name = xstrdup(l->l_name);
 	l->l_reuseport = reuseport;
 	l->l_backlog = c->c_backlog;
+	l->l_mode = c->c_sockmode;
+	l->l_uid = c->c_sockuid;
+	l->l_gid = c->c_sockgid;
 	if (activate_take(l))
 		goto add;
 	if (listen_busy(l))

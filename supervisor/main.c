@@ -234,6 +234,8 @@ master_start(void)
 	pid_t		 other;
 	int		 code;
 
+	/* Before anything takes a descriptor number a passed one has. */
+	activate_init();
 	if ((c = config_read(&code)) == NULL) {
 		if (code == EXIT_USAGE)
 			usage(stderr, EXIT_USAGE);
@@ -261,7 +263,6 @@ master_start(void)
 	}
 
 	master.m_gen = master.m_lastgen = 1;
-	activate_init();
 	if (config_activate(c, master.m_gen) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);

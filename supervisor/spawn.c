@@ -78,38 +78,48 @@ spawn_reserved(const char *var)
 /*
  * Build the environment workers start from: a copy of env (the master's,
  * copied before setproctitle moved it) less the variables that belong to
- * the master, with the configuration's env entries replacing or adding.
+ * the master, then, replacing or adding, the variables of the user they
+ * run as (HOME, USER, LOGNAME, SHELL with user =), then the
+ * configuration's env entries.  The strings are env's and c's.
  */
 char **
 spawn_environ(const struct config *c, char **env)
 {
-	char			**v;
-	size_t			 n = 0, i, j, klen;
+	char			**v, **set;
+	size_t			 n = 0, nset = 0, i, j, klen;
 
 	for (i = 0; env[i] != NULL; i++)
 		;
-	v = xcalloc(i + c->c_nenv + 1, sizeof(*v));
+	for (j = 0; c->c_uenv != NULL && c->c_uenv[j] != NULL; j++)
+		;
+	/* What is set over env, in order: a later one wins. */
+	set = xcalloc(j + c->c_nenv + 1, sizeof(*set));
+	for (j = 0; c->c_uenv != NULL && c->c_uenv[j] != NULL; j++)
+		set[nset++] = c->c_uenv[j];
+	for (j = 0; j < c->c_nenv; j++)
+		set[nset++] = c->c_env[j];
+	v = xcalloc(i + nset + 1, sizeof(*v));
 	for (i = 0; env[i] != NULL; i++) {
 		if (spawn_reserved(env[i]))
 			continue;
-		for (j = 0; j < c->c_nenv; j++) {
-			klen = strcspn(c->c_env[j], "=") + 1;
-			if (strncmp(env[i], c->c_env[j], klen) == 0)
+		for (j = 0; j < nset; j++) {
+			klen = strcspn(set[j], "=") + 1;
+			if (strncmp(env[i], set[j], klen) == 0)
 				break;
 		}
-		if (j == c->c_nenv)
+		if (j == nset)
 			v[n++] = env[i];
 	}
-	/* Of two env entries for one name, the later wins. */
-	for (j = 0; j < c->c_nenv; j++) {
-		klen = strcspn(c->c_env[j], "=") + 1;
-		for (i = j + 1; i < c->c_nenv; i++)
-			if (strncmp(c->c_env[i], c->c_env[j], klen) == 0)
+	for (j = 0; j < nset; j++) {
+		klen = strcspn(set[j], "=") + 1;
+		for (i = j + 1; i < nset; i++)
+			if (strncmp(set[i], set[j], klen) == 0)
 				break;
-		if (i == c->c_nenv)
-			v[n++] = c->c_env[j];
+		if (i == nset)
+			v[n++] = set[j];
 	}
 	v[n] = NULL;
+	free(set);
 	return v;
 }
 

@@ -10,12 +10,16 @@
  * socket systemd-socket-activate opened ends up in the master and its
  * workers, and the connection that woke everything up is served.  A
  * passed socket that matches no listen entry is closed, with a warning.
+ * A LISTEN_FDS that counts a descriptor that is not open, or not a
+ * socket, is an error that names it (exit 71), not a reason to take the
+ * master's own descriptors for passed ones.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -44,6 +48,8 @@ static void		 start(struct tl_daemon *, const char *, int,
 static long long	 get_pid(int);
 static void		 test_by_name(void);
 static void		 test_by_address(void);
+static void		 test_bad_count(const char *, const char *,
+			    const char *);
 
 /* systemd-socket-activate, as an absolute path. */
 static const char	*ssa;
@@ -295,6 +301,37 @@ test_by_address(void)
 	    "status 0");
 }
 
+/*
+ * systemd-socket-activate passes one socket, fd 3, and a script between
+ * it and drover (so in the same process: LISTEN_PID stays right) runs
+ * the shell code prelude, which changes LISTEN_FDS: drover must exit 71
+ * with the message why, before it opens anything.
+ */
+static void
+test_bad_count(const char *what, const char *prelude, const char *why)
+{
+	struct tl_daemon	 d;
+	const char		*script, *argv[] = { "-w", "1", "-l",
+				    "127.0.0.1:PORT1", "--",
+				    tl_path("examples/hello-c/hello-c"), NULL };
+	int			 fd;
+
+	script = tl_fmt("%s/between", tl_tmpdir());
+	if (tl_write_file(script, "#!/bin/sh\n%s\nexec \"$@\"\n",
+	    prelude) == -1 || chmod(script, 0755) == -1)
+		sysbail("%s", script);
+	start(&d, tl_fmt("-l 127.0.0.1:PORT1 %s", script), 3, argv);
+	/* The first connection makes it execute drover. */
+	if ((fd = tl_connect(ports[0])) == -1)
+		sysbail("connect to %d", ports[0]);
+	is_int(71, tl_daemon_wait(&d, WAIT_MS), "%s: drover exits 71", what);
+	is_int(0, tl_wait_log(&d, why, 0), "%s: the log says \"%s\"", what,
+	    why);
+	close(fd);
+	if (d.exited == 0)
+		(void)tl_daemon_stop(&d, WAIT_MS);
+}
+
 int
 main(void)
 {
@@ -304,5 +341,12 @@ main(void)
 		    "it (Debian: apt-get install systemd)");
 	test_by_name();
 	test_by_address();
+	test_bad_count("LISTEN_FDS=5 with one socket passed",
+	    "LISTEN_FDS=5; export LISTEN_FDS", "socket activation: "
+	    "LISTEN_FDS=5, but descriptor 4 is not open");
+	test_bad_count("LISTEN_FDS=2 with fd 4 a file",
+	    "exec 4</dev/null; LISTEN_FDS=2; export LISTEN_FDS",
+	    "socket activation: LISTEN_FDS=2, but descriptor 4 is not a "
+	    "socket");
 	return 0;
 }

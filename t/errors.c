@@ -40,6 +40,7 @@ static int		 has_line(const char *);
 static void		 test_usage(const char *);
 static void		 test_config(const char *);
 static void		 test_check(const char *);
+static void		 test_limits(const char *);
 static void		 test_pidfile(void);
 static void		 test_bind(const char *);
 static void		 test_nocommand(void);
@@ -264,6 +265,79 @@ test_check(const char *st)
 }
 
 /*
+ * Values that would switch off a protection are errors that give the
+ * range, named at their file and line; so are an empty IPv6 host and a
+ * bad socket_mode.  The values whose 0 means something documented (a
+ * watchdog off, no reload grace) are taken.
+ */
+static void
+test_limits(const char *st)
+{
+	static const struct {
+		const char	*text;	/* line 2 of the file */
+		const char	*why;
+	} bad[] = {
+		{ "listen = []:80",
+		    "empty IPv6 address (all of them is [::])" },
+		{ "health = []:81", "empty IPv6 address" },
+		{ "restart_window = 0", "must be from 1s to 8760h" },
+		{ "restart_window = 999ms", "must be from 1s to 8760h" },
+		{ "restart_delay = 0", "must be from 1ms to 8760h" },
+		{ "restart_delay_max = 0", "must be from 1ms to 8760h" },
+		{ "restart_reset = 0", "must be from 1ms to 8760h" },
+		{ "ready_timeout = 0", "must be from 1ms to 8760h" },
+		{ "stop_timeout = 0s", "must be from 1ms to 8760h" },
+		{ "workers = 0", "must be auto or a number from 1 to 1024" },
+		{ "restart_budget = 0", "must be a number from 1 to 10000" },
+		{ "socket_mode = 888", "must be an octal mode from 0 to 0777" },
+		{ "socket_mode = 01777",
+		    "must be an octal mode from 0 to 0777" },
+	};
+	const char	*f;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f = tl_conf_file("workers = 2\n%s\n", bad[i].text);
+		is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true",
+		    NULL), "%s exits 78", bad[i].text);
+		ok(has(tl_fmt("%s:2: %s: %s", f, bad[i].text, bad[i].why)),
+		    "and the message names FILE:2 and says: %s", bad[i].why);
+	}
+	/* restart_delay is checked before restart_delay_max is read. */
+	f = tl_conf_file("restart_delay = 0\nrestart_delay_max = 0\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "restart_delay and restart_delay_max both 0 exit 78");
+	ok(has(tl_fmt("%s:1: restart_delay = 0: must be from 1ms", f)),
+	    "the message names the first of them, at FILE:1");
+	is_int(64, run("-n", "-s", st, "--stop-timeout", "0", "--",
+	    "/bin/true", NULL), "--stop-timeout 0 exits 64");
+	ok(has("stop_timeout = 0: must be from 1ms to 8760h"),
+	    "and the message gives the range");
+
+	f = tl_conf_file("socket_owner = no-such-user-here\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an unknown socket_owner exits 78");
+	ok(has(tl_fmt("%s: socket_owner = no-such-user-here: no such user",
+	    f)), "and the message names the file, the key and the user");
+	f = tl_conf_file("socket_group = no-such-group-here\n");
+	is_int(78, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "an unknown socket_group exits 78");
+	ok(has("socket_group = no-such-group-here: no such group"),
+	    "and the message names the key and the group");
+
+	f = tl_conf_file("watchdog = 0\nreload_grace = 0\n"
+	    "socket_mode = 0660\n");
+	is_int(0, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "watchdog = 0 (off), reload_grace = 0 and socket_mode = 0660 "
+	    "are taken");
+	ok(tl_count(out, "watchdog") == 0 && has_line("reload_grace = 0s") &&
+	    has_line("socket_mode = 0660"), "-n shows no watchdog, "
+	    "reload_grace = 0s and the mode as written");
+	ok(access(st, F_OK) == -1, "none of these created the state "
+	    "directory");
+}
+
+/*
  * A second master with the pid file of a running one exits 75, names the
  * first one's pid, and leaves the first one alone.
  */
@@ -447,6 +521,7 @@ main(void)
 	test_usage(tl_fmt("%s/state", dir));
 	test_config(tl_fmt("%s/state", dir));
 	test_check(tl_fmt("%s/state", dir));
+	test_limits(tl_fmt("%s/state", dir));
 	test_pidfile();
 	test_bind(tl_fmt("%s/state", dir));
 	test_nocommand();

@@ -13,15 +13,22 @@
  * endpoint on a unix socket survives.  Twenty upgrades interleaved with
  * worker kills, reloads and scaling, and HUP, TERM or USR2 sent 0, 1 and
  * 3 ms after a USR2, are each handled and none is fatal.  Every part runs
- * under a continuous client that must see no failed request.
+ * under a continuous client that must see no failed request.  A handoff
+ * that names a process which is not the master's child (forged here by
+ * the test standing in for the previous image) does not get it adopted:
+ * it is neither shown as a worker nor signalled.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +63,8 @@ static void		 test_health_unix(void);
 static void		 test_bad_binary(void);
 static void		 test_twenty(void);
 static void		 test_race(int, int);
+static void		 handoff_forge(char **);
+static void		 test_stranger(void);
 
 static const char	*drover_copy;	/* the binary the tests run */
 static const char	*hello;
@@ -557,14 +566,103 @@ test_race(int sig, int ms)
 	    "status 0", what);
 }
 
+/*
+ * As the previous image of an upgrade would, in the process that then
+ * executes the new one: hand over (argv: --handoff PID DROVER -s STATE
+ * ...) a state directory and a slot whose worker is PID, a process that
+ * is not a child of the master, then execute DROVER with the rest of
+ * argv.  Run as the daemon wrapper (TL_DAEMON_WRAPPER).
+ */
+static void
+handoff_forge(char **argv)
+{
+	const char	*state = argv[5];
+	char		 num[16], lock[4096];
+	int		 dirfd, lockfd, mfd;
+
+	if (argv[3] == NULL || argv[4] == NULL || strcmp(argv[4], "-s") != 0 ||
+	    state == NULL)
+		errx(126, "usage: --handoff PID DROVER -s STATE ...");
+	(void)snprintf(lock, sizeof(lock), "%s/lock", state);
+	if (mkdir(state, 0755) == -1 ||
+	    (dirfd = open(state, O_RDONLY | O_DIRECTORY)) == -1 ||
+	    (lockfd = open(lock, O_RDWR | O_CREAT, 0644)) == -1 ||
+	    (mfd = memfd_create("drover-upgrade", 0)) == -1)
+		err(126, "%s", state);
+	dprintf(mfd, "drover-upgrade 2\ngen 1 1 0\nfds -1 %d %d -1\n"
+	    "upgrade 1 0 0.0 0\nreload 0 - 0.0 0.0 0 -\nconf workers 1\n"
+	    "conf state_dir %s\nconf command /bin/sleep%%201000\n"
+	    "slot 0 ready 0 0 %s 1 0.0 1 -1 -1 -1 -\nend\n", dirfd, lockfd,
+	    state, argv[2]);
+	(void)snprintf(num, sizeof(num), "%d", mfd);
+	if (lseek(mfd, 0, SEEK_SET) == -1 ||
+	    setenv("DROVER_UPGRADE", num, 1) == -1)
+		err(126, "memfd");
+	execv(argv[3], argv + 3);
+	err(126, "%s", argv[3]);
+}
+
+/*
+ * The state handed over names, as slot 0's worker, a process the test
+ * started (a sibling of the master, not its child): the new image says
+ * so, starts a worker of its own, and leaves that process alone, also
+ * when it stops.
+ */
+static void
+test_stranger(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*argv[] = { "--", "/bin/sleep", "1000", NULL };
+	char			 self[4096];
+	ssize_t			 n;
+	pid_t			 stranger, kids[4];
+	long long		 pid;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		sysbail("readlink /proc/self/exe");
+	self[n] = '\0';
+	fflush(NULL);
+	if ((stranger = fork()) == -1)
+		sysbail("fork");
+	if (stranger == 0) {
+		execl("/bin/sleep", "sleep", "1000", (char *)NULL);
+		_exit(127);
+	}
+	if (setenv("TL_DAEMON_WRAPPER", tl_fmt("%s --handoff %ld", self,
+	    (long)stranger), 1) == -1)
+		sysbail("setenv");
+	tl_start(&d, argv, 0);
+	(void)unsetenv("TL_DAEMON_WRAPPER");
+	is_int(0, tl_wait_log(&d, tl_fmt("upgrade: slot 0: pid %ld is not a "
+	    "child of this master: not adopted", (long)stranger), WAIT_MS),
+	    "stranger: the new image refuses pid %ld, not its child",
+	    (long)stranger);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_NE("slots.0.pid", stranger), TL_NE("slots.0.pid", 0));
+	ok(j != NULL, "stranger: slot 0 gets a worker of its own");
+	pid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	ok(tl_children(d.pid, kids, 4) == 1 && kids[0] == pid,
+	    "stranger: which is the master's only child");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "stranger: drover stops with 0");
+	ok(kill(stranger, 0) == 0 && waitpid(stranger, NULL, WNOHANG) == 0,
+	    "stranger: pid %ld was never signalled: it runs on",
+	    (long)stranger);
+	(void)kill(stranger, SIGKILL);
+	(void)waitpid(stranger, NULL, 0);
+}
+
 int
-main(void)
+main(int argc, char *argv[])
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGUSR2 };
 	static const int	 gaps[] = { 0, 1, 3 };
 	char			*copy;
 	size_t			 i, k;
 
+	if (argc > 1 && strcmp(argv[1], "--handoff") == 0)
+		handoff_forge(argv);
 	plan_lazy();
 	/* Run a copy of drover, so that the test can replace it. */
 	copy = strdup(tl_fmt("%s/drover-copy", tl_tmpdir()));
@@ -584,6 +682,7 @@ main(void)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		for (k = 0; k < sizeof(gaps) / sizeof(gaps[0]); k++)
 			test_race(sigs[i], gaps[k]);
+	test_stranger();
 	free(copy);
 	return 0;
 }
