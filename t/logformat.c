@@ -15,8 +15,9 @@
  * it; here a wrapper sets it for the file the test gives drover), and
  * shows as "[err]" otherwise; "stdout" and "stderr" tell the streams
  * apart; and the start line shows the command with every argument,
- * quoted where it has a blank.  (No journald runs here, as nothing runs
- * systemd as PID 1: t/systemd.t is where a real journal would be used.)
+ * quoted where it has a blank.  A real journal is not used: journald
+ * needs systemd as PID 1, which a test cannot assume (nor a container
+ * have), and drover knows the journal only by that device and inode.
  */
 
 #include "config.h"
