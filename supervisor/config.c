@@ -63,6 +63,9 @@ static const char * const config_ready_words[] = {
 static const char * const config_output_words[] = {
 	[OUTPUT_INHERIT] = "inherit", [OUTPUT_PREFIX] = "prefix", NULL
 };
+static const char * const config_log_format_words[] = {
+	[LOG_TEXT] = "text", [LOG_JSON] = "json", NULL
+};
 static const char * const config_reload_words[] = {
 	[RELOAD_ROLLING] = "rolling", [RELOAD_ALL] = "all", NULL
 };
@@ -70,6 +73,7 @@ static const char * const config_reload_words[] = {
 /* An enum member is set through an int. */
 _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
     sizeof(enum output_mode) == sizeof(int) &&
+    sizeof(enum log_format) == sizeof(int) &&
     sizeof(enum reload_mode) == sizeof(int), "enum keys are ints");
 
 /*
@@ -130,6 +134,7 @@ static const struct config_key config_keys[] = {
 	KEY_DUR("watchdog", c_watchdog, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_DUR("reload_grace", c_reload_grace, "1s", 0, YEAR_MS, 0),
 	KEY_ENUM("output", c_output, "inherit", config_output_words),
+	KEY_ENUM("log_format", c_log_format, "text", config_log_format_words),
 	KEY_INT("min_ready", c_min_ready, NULL, 0, DROVER_MAX_WORKERS, CF_OPT),
 	KEY_BOOL("subreaper", c_subreaper, NULL, CF_OPT),
 	KEY_STR("health", c_health, NULL, CF_OPT, config_check_health),

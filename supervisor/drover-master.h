@@ -40,6 +40,12 @@ enum output_mode {
 	OUTPUT_PREFIX		/* through the master, line by line */
 };
 
+/* How the master writes its log lines (log.c). */
+enum log_format {
+	LOG_TEXT,		/* "drover[PID]: ", "slot N pid P stdout: " */
+	LOG_JSON		/* one JSON object per line */
+};
+
 /* When a worker counts as ready. */
 enum ready_mode {
 	READY_EXEC,		/* as soon as exec succeeded */
@@ -88,6 +94,7 @@ struct config {
 	int		 c_min_ready;	/* 0: every slot */
 	int		 c_subreaper;
 	enum output_mode c_output;
+	enum log_format	 c_log_format;
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
@@ -197,6 +204,21 @@ struct exitinfo {
 };
 
 /*
+ * One of the two pipes of a worker's output with output = prefix
+ * (output.c): its standard output, then its standard error.
+ */
+struct outpipe {
+	struct worker	*op_w;
+	int		 op_fd;		/* the read end, or -1 */
+	ev_io		 op_io;
+	char		*op_buf;	/* a partial line */
+	size_t		 op_len;
+	int		 op_pri;	/* the priority of a line being cut */
+	int		 op_given;	/* the worker gave it (<N>) */
+	int		 op_cut;	/* the next piece continues a line */
+};
+
+/*
  * A worker process.  Its watchers carry a pointer back to it in their
  * data field, so a callback finds its worker without a search.
  */
@@ -231,10 +253,7 @@ struct worker {
 	int		 w_wdfired;	/* SIGABRT sent */
 	int		 w_closing;	/* reading its last words */
 	/* Its output with output = prefix (output.c). */
-	int		 w_ofd;		/* the read end of its pipe, or -1 */
-	ev_io		 w_oio;
-	char		*w_obuf;	/* a partial line */
-	size_t		 w_olen;
+	struct outpipe	 w_out[2];	/* standard output, standard error */
 };
 
 /*
@@ -357,7 +376,17 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
 
 /* log.c */
-void	 log_init(int);
+/* Who a log line is from or about, for log_compose(). */
+struct logsrc {
+	int		 ls_slot;	/* -1: no slot */
+	long		 ls_pid;
+	uint64_t	 ls_gen;	/* 0: none yet */
+	const char	*ls_stream;	/* "stdout" or "stderr" of a worker's
+					   line, NULL for the master's */
+	int		 ls_given;	/* the worker gave the priority */
+};
+
+void	 log_init(int, int);
 void	 log_warn(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	 log_warnx(const char *, ...)
@@ -377,6 +406,8 @@ const char *
 const char *
 	 log_last(void);
 void	 log_setsink(void (*)(const char *, size_t));
+size_t	 log_compose(int, const struct logsrc *, const char *, size_t,
+	    const char **);
 
 /* text.c */
 size_t	 text_log(char *, size_t, const char *, size_t);
@@ -542,7 +573,8 @@ void	 sdnotify_stopping(void);
 
 /* output.c */
 int	 output_init(int);
-int	 output_open(struct worker *, int *);
+int	 output_open(struct worker *, int [2]);
+int	 output_adopt(struct worker *, const char *);
 void	 output_start(struct worker *);
 void	 output_close(struct worker *);
 void	 output_finish(void);

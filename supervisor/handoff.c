@@ -14,7 +14,9 @@
  *	reload GEN RESULT STARTED FINISHED REQUESTS ERROR
  *	conf KEY VALUE			(the configuration in use, key by key)
  *	listener REUSEPORT INHERITED BACKLOG NFDS FD:GIDX,... ADDRESS
- *	slot ID STATE RESTARTS FAILURES PID GEN STARTED READY NFD SFD OFD PATH
+ *	slot ID STATE RESTARTS FAILURES PID GEN STARTED READY NFD SFD
+ *	    OFD,EFD PATH		(one line; OFD alone from an image
+ *					 that had one output pipe)
  *	end
  *
  * A listener's sockets are listed per slot with their index in the
@@ -182,11 +184,12 @@ handoff_write(FILE *fp, int again)
 	for (k = 0; k < master.m_nslots; k++) {
 		s = master.m_slots[k];
 		w = SLOT_CUR(s);
-		fprintf(fp, "slot %d %s %u %u %ld %llu %.6f %d %d %d %d ",
+		fprintf(fp, "slot %d %s %u %u %ld %llu %.6f %d %d %d %d,%d ",
 		    s->s_id, slot_state_name(s->s_state), s->s_restarts,
 		    s->s_failures, (long)w->w_pid,
 		    (unsigned long long)w->w_gen, w->w_started, w->w_ready,
-		    w->w_nfd, w->w_sfd, w->w_ofd);
+		    w->w_nfd, w->w_sfd, w->w_out[0].op_fd,
+		    w->w_out[1].op_fd);
 		handoff_esc(fp, w->w_npath != NULL ? w->w_npath : "");
 		fputc('\n', fp);
 	}
@@ -550,17 +553,15 @@ handoff_worker(struct worker *w, pid_t pid, char **f, struct config *c)
 	w->w_ready = w->w_proven = f[8][0] == '1';
 	w->w_nfd = (int)strtonum(f[9], -1, INT32_MAX, NULL);
 	w->w_sfd = (int)strtonum(f[10], -1, INT32_MAX, NULL);
-	w->w_ofd = (int)strtonum(f[11], -1, INT32_MAX, NULL);
 	if (!handoff_sock(w->w_nfd))
 		w->w_nfd = -1;
 	if (!handoff_sock(w->w_sfd))
 		w->w_sfd = -1;
 	handoff_cloexec(w->w_nfd);
 	handoff_cloexec(w->w_sfd);
-	if (w->w_ofd != -1) {
-		/* It writes to a pipe: keep reading it. */
-		output_init(1);
-		handoff_cloexec(w->w_ofd);
+	if (output_adopt(w, f[11]) == 0) {
+		handoff_cloexec(w->w_out[0].op_fd);
+		handoff_cloexec(w->w_out[1].op_fd);
 	}
 	if (*f[12] != '\0' && w->w_nfd != -1)
 		w->w_npath = xstrdup(f[12]);

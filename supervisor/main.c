@@ -42,6 +42,7 @@ static void	 master_options(int, char *[], const char ***, size_t *,
 static void	 master_start(void);
 static void	 master_adopt(void);
 static void	 master_loop(const struct config *);
+static void	 master_command(void *, const char *, const char *);
 
 static int		 pidfd = -1;	/* the locked pid file */
 static char		*pidpath;	/* its path, as configured */
@@ -57,6 +58,7 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, 'p' },
 	{ "ready",		required_argument,	NULL, 'R' },
 	{ "stop-timeout",	required_argument,	NULL, 'T' },
+	{ "log-format",		required_argument,	NULL, 'F' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "debug",		no_argument,		NULL, 'd' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -71,7 +73,8 @@ usage(FILE *fp, int code)
 	    "usage: drover [-dnVh] [-c file] [-w n|auto] [-l addr] ... "
 	    "[-s dir] [-p file]\n"
 	    "              [--ready exec|notify] [--stop-timeout dur] "
-	    "[-- command [arg ...]]\n");
+	    "[--log-format text|json]\n"
+	    "              [-- command [arg ...]]\n");
 	exit(code);
 }
 
@@ -138,6 +141,9 @@ master_options(int argc, char *argv[], const char ***cliopt, size_t *ncli,
 		case 'T':
 			key = "stop_timeout";
 			break;
+		case 'F':
+			key = "log_format";
+			break;
 		case 'n':
 			*check = 1;
 			break;
@@ -166,15 +172,19 @@ main(int argc, char *argv[])
 	struct config	*c;
 	const char	**cliopt = NULL;
 	char		**cmd = NULL, *conffile = NULL;
-	size_t		 ncli = 0;
-	int		 check = 0, debug = 0, code;
+	size_t		 ncli = 0, i;
+	int		 check = 0, debug = 0, json = 0, code;
 
 	master_stdio();
 	env = copy_environ();
 	upgrade_init(argc, argv, env);
 	master_options(argc, argv, &cliopt, &ncli, &conffile, &cmd, &check,
 	    &debug);
-	log_init(debug);
+	/* --log-format json counts before the configuration is read. */
+	for (i = 0; i < ncli; i += 2)
+		if (strcmp(cliopt[i], "log_format") == 0)
+			json = strcmp(cliopt[i + 1], "json") == 0;
+	log_init(debug, json);
 	master.m_environ = env;
 	config_init_sources(conffile, cliopt, ncli, cmd);
 	if (check) {
@@ -232,6 +242,7 @@ master_start(void)
 {
 	struct config	*c;
 	pid_t		 other;
+	char		 cmd[1024], where[512];
 	int		 code;
 
 	/* Before anything takes a descriptor number a passed one has. */
@@ -282,8 +293,13 @@ master_start(void)
 		master_exit();
 		exit(EXIT_OSERR);
 	}
-	log_info("started: %d workers of %s, generation %llu",
-	    master.m_nslots, c->c_cmdpath, (unsigned long long)master.m_gen);
+	cmd[0] = where[0] = '\0';
+	config_each(c, master_command, cmd);
+	if (strcmp(c->c_argv[0], c->c_cmdpath) != 0)
+		(void)snprintf(where, sizeof(where), " (%s is %s)",
+		    c->c_argv[0], c->c_cmdpath);
+	log_info("started: %d workers of %s, generation %llu%s",
+	    master.m_nslots, cmd, (unsigned long long)master.m_gen, where);
 	/* The engine starts them, in the loop's first iteration. */
 	reload_due();
 }
@@ -322,6 +338,22 @@ master_adopt(void)
 	setproctitle("master");
 	handoff_slots();
 	upgrade_adopted();
+}
+
+/*
+ * A config_each() callback: the command into arg (1024 bytes), as -n
+ * prints it, each word that holds a blank or a quote in quotes, so that
+ * the start line shows where each argument begins and ends.
+ */
+static void
+master_command(void *arg, const char *key, const char *value)
+{
+	char	*cmd = arg;
+
+	if (strcmp(key, "command") != 0)
+		return;
+	if (strlcpy(cmd, value, 1024) >= 1024)
+		memcpy(cmd + 1024 - 4, "...", 4);
 }
 
 /* The event loop and the signals it handles. */

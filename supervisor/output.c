@@ -2,12 +2,18 @@
 /*
  * Copyright (c) 2026 The drover authors.
  *
- * Worker output with output = prefix.  Each worker's standard output and
- * standard error go to one pipe of its own; the master reads whole lines
- * from it and writes them to its own standard error as "slot N pid P:
- * line", so lines of different workers never mix, with their control
- * characters escaped (text_log()) and a CR before the newline dropped.
- * A line longer than OUTPUT_LINE is cut into pieces of that size.
+ * Worker output with output = prefix.  A worker's standard output and
+ * its standard error go to two pipes of their own, so that its lines say
+ * which they came from (one pipe would mix them beyond telling); the
+ * master reads whole lines from them and writes each to its own standard
+ * error as "slot N pid P stdout: line" (or as a JSON object, log.c), so
+ * lines of different workers never mix, with their control characters
+ * escaped and a CR before the newline dropped.  A line that starts with
+ * an sd-daemon(3) priority, "<0>" to "<7>", has it taken off and given to
+ * log_compose(), which puts it in front of the whole line for the
+ * journal; a line without one is "info", on either stream, as systemd
+ * itself takes both.  A line longer than OUTPUT_LINE is cut into pieces
+ * of that size, each with the first piece's priority.
  * Nothing here can block a worker or the master: the pipes are drained
  * as they fill (a bounded amount per wakeup), and the lines wait in one
  * queue of OUTPUT_QUEUE bytes for a sink that is slow; a line that does
@@ -30,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "drover-master.h"
@@ -40,10 +47,10 @@
 
 static void	 output_read_cb(struct ev_loop *, ev_io *, int);
 static void	 output_write_cb(struct ev_loop *, ev_io *, int);
-static void	 output_line(struct worker *, const char *, size_t);
+static void	 output_line(struct outpipe *, const char *, size_t);
 static void	 output_flush(void);
-static void	 output_queue(const char *, size_t, const char *, size_t);
-static void	 output_log(const char *, size_t);
+static void	 output_queue(const char *, size_t);
+static void	 output_split(struct outpipe *, const char *, size_t);
 
 static int	 out_fd = -1;		/* ours, non-blocking */
 static int	 out_sock;		/* standard error is a socket */
@@ -76,15 +83,9 @@ output_init(int force)
 	/* A regular file is written as it is: it does not block. */
 	out_q = xmalloc(OUTPUT_QUEUE);
 	ev_io_init(&out_io, output_write_cb, out_fd, EV_WRITE);
-	log_setsink(output_log);
+	/* The master's own lines, formatted with their newline. */
+	log_setsink(output_queue);
 	return 0;
-}
-
-/* A log line of the master's own, already formatted with its newline. */
-static void
-output_log(const char *line, size_t len)
-{
-	output_queue("", 0, line, len - 1);
 }
 
 /* Lines dropped because the sink was too slow, for status.json. */
@@ -95,143 +96,229 @@ output_dropped(void)
 }
 
 /*
- * Before worker w is forked: the pipe its standard output and error go
- * to.  The write end goes to *wfd; -1 if the pipe cannot be made (the
- * worker then inherits the master's).
+ * Before worker w is forked: the pipes its standard output and error go
+ * to.  Their write ends go to wfd[0] and wfd[1]; -1 if the pipes cannot
+ * be made (the worker then inherits the master's).
  */
 int
-output_open(struct worker *w, int *wfd)
+output_open(struct worker *w, int wfd[2])
 {
-	int	 p[2];
+	int	 p[2], i;
 
-	w->w_ofd = -1;
-	*wfd = -1;
+	wfd[0] = wfd[1] = -1;
+	for (i = 0; i < 2; i++) {
+		w->w_out[i].op_fd = -1;
+		w->w_out[i].op_w = w;
+	}
 	if (w->w_conf->c_output != OUTPUT_PREFIX)
 		return 0;
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		log_warn("slot %d: output pipe", w->w_slot->s_id);
-		return -1;
+	for (i = 0; i < 2; i++) {
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			log_warn("slot %d: output pipe", w->w_slot->s_id);
+			if (i == 1) {
+				close(w->w_out[0].op_fd);
+				close(wfd[0]);
+				w->w_out[0].op_fd = wfd[0] = -1;
+			}
+			return -1;
+		}
+		(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+		w->w_out[i].op_fd = p[0];
+		wfd[i] = p[1];
 	}
-	(void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-	w->w_ofd = p[0];
-	*wfd = p[1];
 	return 0;
 }
 
-/* Once w is forked: watch its pipe. */
+/*
+ * In a new image of an upgrade: the pipes of adopted worker w, as the
+ * handoff spells them, "OFD,EFD"; an image from before the two pipes
+ * wrote "OFD" alone, one pipe for both streams, whose lines are then
+ * said to be on "output".  Anything but a pipe is not read.  Returns
+ * -1 if field does not read.
+ */
+int
+output_adopt(struct worker *w, const char *field)
+{
+	struct stat	 st;
+	const char	*e;
+	char		 buf[32], *comma;
+	int		 i, fd;
+
+	if (strlcpy(buf, field, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((comma = strchr(buf, ',')) != NULL)
+		*comma = '\0';
+	for (i = 0; i < 2; i++) {
+		w->w_out[i].op_fd = -1;
+		w->w_out[i].op_w = w;
+		if (i == 1 && comma == NULL)
+			break;
+		fd = (int)strtonum(i == 0 ? buf : comma + 1, -1, INT32_MAX,
+		    &e);
+		if (e != NULL)
+			return -1;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			w->w_out[i].op_fd = fd;
+	}
+	/* They write to pipes: keep reading them. */
+	if (w->w_out[0].op_fd != -1 || w->w_out[1].op_fd != -1)
+		output_init(1);
+	return 0;
+}
+
+/* Once w is forked: watch its pipes. */
 void
 output_start(struct worker *w)
 {
-	if (w->w_ofd == -1)
-		return;
-	ev_io_init(&w->w_oio, output_read_cb, w->w_ofd, EV_READ);
-	w->w_oio.data = w;
-	ev_io_start(EV_DEFAULT, &w->w_oio);
+	struct outpipe	*op;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		op = &w->w_out[i];
+		op->op_w = w;
+		op->op_cut = 0;
+		if (op->op_fd == -1)
+			continue;
+		ev_io_init(&op->op_io, output_read_cb, op->op_fd, EV_READ);
+		op->op_io.data = op;
+		ev_io_start(EV_DEFAULT, &op->op_io);
+	}
 }
 
-/* w has exited: take what is left in its pipe, then close it. */
+/* w has exited: take what is left in its pipes, then close them. */
 void
 output_close(struct worker *w)
 {
-	if (w->w_ofd == -1)
-		return;
-	if (w->w_pid != 0)
-		output_read_cb(EV_DEFAULT, &w->w_oio, EV_READ);
-	if (w->w_olen > 0)
-		output_line(w, w->w_obuf, w->w_olen);
-	ev_io_stop(EV_DEFAULT, &w->w_oio);
-	close(w->w_ofd);
-	w->w_ofd = -1;
-	free(w->w_obuf);
-	w->w_obuf = NULL;
-	w->w_olen = 0;
+	struct outpipe	*op;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		op = &w->w_out[i];
+		if (op->op_fd == -1)
+			continue;
+		if (w->w_pid != 0)
+			output_read_cb(EV_DEFAULT, &op->op_io, EV_READ);
+		if (op->op_len > 0)
+			output_line(op, op->op_buf, op->op_len);
+		ev_io_stop(EV_DEFAULT, &op->op_io);
+		close(op->op_fd);
+		op->op_fd = -1;
+		free(op->op_buf);
+		op->op_buf = NULL;
+		op->op_len = 0;
+	}
 }
 
 /*
- * Queue one line of worker w (without its newline), with its prefix and
- * escaped by text_log(), so that a carriage return or a terminal escape
- * cannot hide the prefix or pass for a line of the master's; drop it if
- * the queue is full.
+ * Queue one line (without its newline) from pipe op, with its prefix
+ * and escaped (log_compose()), so that a carriage return or a terminal
+ * escape cannot hide the prefix or pass for a line of the master's; its
+ * "<N>" is taken off unless it continues a line that was cut.
  */
 static void
-output_line(struct worker *w, const char *text, size_t len)
+output_line(struct outpipe *op, const char *text, size_t len)
 {
-	char	 prefix[64], esc[4 * OUTPUT_LINE + 1];
-	size_t	 elen;
-	int	 n;
+	struct worker	*w = op->op_w;
+	struct logsrc	 ls;
+	const char	*line;
+	size_t		 n;
 
-	n = snprintf(prefix, sizeof(prefix), "slot %d pid %ld: ",
-	    w->w_slot->s_id, (long)w->w_pid);
 	if (len > 0 && text[len - 1] == '\r')
 		len--;			/* CRLF ends a line too */
-	elen = text_log(esc, sizeof(esc), text, len);
-	if (n > 0)
-		output_queue(prefix, (size_t)n, esc, elen);
+	if (!op->op_cut) {
+		op->op_pri = LOG_INFO;
+		op->op_given = 0;
+		if (len >= 3 && text[0] == '<' && text[1] >= '0' &&
+		    text[1] <= '7' && text[2] == '>') {
+			op->op_pri = text[1] - '0';
+			op->op_given = 1;
+			text += 3;
+			len -= 3;
+		}
+	}
+	ls.ls_slot = w->w_slot->s_id;
+	ls.ls_pid = (long)w->w_pid;
+	ls.ls_gen = w->w_gen;
+	ls.ls_given = op->op_given;
+	if (op == &w->w_out[1])
+		ls.ls_stream = "stderr";
+	else
+		ls.ls_stream = w->w_out[1].op_fd == -1 ? "output" : "stdout";
+	n = log_compose(op->op_pri, &ls, text, len, &line);
+	output_queue(line, n);
 }
 
 /*
- * Queue prefix and text as one line, or drop and count it if the queue
- * has no room, then write what the sink takes.
+ * Queue a line, newline included, or drop and count it if the queue has
+ * no room, then write what the sink takes.
  */
 static void
-output_queue(const char *prefix, size_t plen, const char *text, size_t len)
+output_queue(const char *line, size_t len)
 {
-	if (out_len + plen + len + 1 > OUTPUT_QUEUE) {
+	if (out_len + len > OUTPUT_QUEUE) {
 		out_dropped++;
 		status_counted();
 		return;
 	}
-	memcpy(out_q + out_len, prefix, plen);
-	memcpy(out_q + out_len + plen, text, len);
-	out_len += plen + len;
-	out_q[out_len++] = '\n';
+	memcpy(out_q + out_len, line, len);
+	out_len += len;
 	output_flush();
 }
 
 /*
  * Read what the worker wrote, a bounded amount per wakeup, and queue
- * every whole line; a partial one waits in the worker's buffer until its
+ * every whole line; a partial one waits in the pipe's buffer until its
  * end comes, or is cut at OUTPUT_LINE.
  */
 static void
 output_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker	*w = io->data;
-	char		 buf[OUTPUT_LINE], *p, *nl;
-	size_t		 len, take;
+	struct outpipe	*op = io->data;
+	char		 buf[OUTPUT_LINE];
 	ssize_t		 n;
 	int		 i;
 
 	(void)loop;
 	(void)revents;
 	for (i = 0; i < OUTPUT_BURST; i++) {
-		n = read(w->w_ofd, buf, sizeof(buf));
+		n = read(op->op_fd, buf, sizeof(buf));
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
 			ev_io_stop(EV_DEFAULT, io);
 			return;
 		}
-		for (p = buf, len = (size_t)n; len > 0;
-		    p += take, len -= take) {
-			nl = memchr(p, '\n', len);
-			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
-			if (w->w_obuf == NULL)
-				w->w_obuf = xmalloc(OUTPUT_LINE);
-			if (w->w_olen + take - (nl != NULL) > OUTPUT_LINE) {
-				/* Cut a long line where the buffer ends. */
-				take = OUTPUT_LINE - w->w_olen;
-				memcpy(w->w_obuf + w->w_olen, p, take);
-				output_line(w, w->w_obuf, OUTPUT_LINE);
-				w->w_olen = 0;
-				continue;
-			}
-			memcpy(w->w_obuf + w->w_olen, p, take - (nl != NULL));
-			w->w_olen += take - (nl != NULL);
-			if (nl != NULL) {
-				output_line(w, w->w_obuf, w->w_olen);
-				w->w_olen = 0;
-			}
+		output_split(op, buf, (size_t)n);
+	}
+}
+
+/* Queue the whole lines in len bytes read from op; keep the rest. */
+static void
+output_split(struct outpipe *op, const char *p, size_t len)
+{
+	const char	*nl;
+	size_t		 take;
+
+	for (; len > 0; p += take, len -= take) {
+		nl = memchr(p, '\n', len);
+		take = nl != NULL ? (size_t)(nl - p) + 1 : len;
+		if (op->op_buf == NULL)
+			op->op_buf = xmalloc(OUTPUT_LINE);
+		if (op->op_len + take - (nl != NULL) > OUTPUT_LINE) {
+			/* Cut a long line where the buffer ends. */
+			take = OUTPUT_LINE - op->op_len;
+			memcpy(op->op_buf + op->op_len, p, take);
+			output_line(op, op->op_buf, OUTPUT_LINE);
+			op->op_cut = 1;
+			op->op_len = 0;
+			continue;
+		}
+		memcpy(op->op_buf + op->op_len, p, take - (nl != NULL));
+		op->op_len += take - (nl != NULL);
+		if (nl != NULL) {
+			output_line(op, op->op_buf, op->op_len);
+			op->op_cut = 0;
+			op->op_len = 0;
 		}
 	}
 }

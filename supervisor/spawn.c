@@ -38,8 +38,8 @@
 #define SPAWN_PIDLEN	24
 
 __attribute__((__noreturn__)) static void
-		 spawn_child(const struct config *, int, int, const int *,
-		    int, char **, char **, int, pid_t);
+		 spawn_child(const struct config *, int, const int *,
+		    const int *, int, char **, char **, int, pid_t);
 static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
@@ -228,14 +228,14 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			*pidvars[2], *names = NULL;
 	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
-	int			 npid = 0, owfd;
+	int			 npid = 0, owfd[2];
 	pid_t			 pid, parent = getpid();
 	sigset_t		 all, old;
 
 	nfds = group_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
 	if (notify_open(w, &fds[nfds]) == -1)
 		return -1;
-	if (output_open(w, &owfd) == -1) {
+	if (output_open(w, owfd) == -1) {
 		close(fds[nfds]);
 		notify_close(w);
 		return -1;
@@ -276,8 +276,10 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
  done:
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[nfds]);		/* the worker's end of the stream */
-	if (owfd != -1)
-		close(owfd);		/* the worker's end of its output */
+	if (owfd[0] != -1)
+		close(owfd[0]);		/* the worker's ends of its output */
+	if (owfd[1] != -1)
+		close(owfd[1]);
 	if (pid == -1) {
 		notify_close(w);
 		output_close(w);
@@ -343,7 +345,8 @@ spawn_fail(int fd, int step, int err)
  * that ever changes, and keeps it short.
  */
 static void
-spawn_child(const struct config *c, int report, int out, const int *fds,
+spawn_child(const struct config *c, int report, const int *out,
+    const int *fds,
     int nfds, char **envp, char **pidvars, int npid, pid_t parent)
 {
 	char			 digits[SPAWN_PIDLEN], *pidvar;
@@ -377,8 +380,8 @@ spawn_child(const struct config *c, int report, int out, const int *fds,
 	if (getppid() != parent)
 		_exit(125);
 
-	/* With output = prefix, standard output and error go to the pipe. */
-	if (out != -1 && (dup2(out, 1) == -1 || dup2(out, 2) == -1))
+	/* With output = prefix, standard output and error go to pipes. */
+	if (out[0] != -1 && (dup2(out[0], 1) == -1 || dup2(out[1], 2) == -1))
 		spawn_fail(report, 5, errno);
 
 	/*

@@ -3,8 +3,8 @@
  * Copyright (c) 2026 The drover authors.
  *
  * output = prefix: what workers write to standard output and standard
- * error reaches the master's log one line at a time, as "slot N pid P:
- * text"; a line longer than 4096 bytes is cut into prefixed pieces of at
+ * error reaches the master's log one line at a time, as "slot N pid P
+ * stdout: text" or "... stderr: text"; a line longer than 4096 bytes is cut into prefixed pieces of at
  * most 4096; a last line without a newline is written when the worker
  * exits.  A worker writing 50 MB as fast as it can neither holds up the
  * master (another slot's worker is replaced meanwhile) nor grows its
@@ -134,12 +134,13 @@ main(void)
 	tl_json_free(j);
 
 	/* Lines, prefixed. */
-	prefix = tl_fmt("slot 0 pid %lld: ", w0);
+	prefix = tl_fmt("slot 0 pid %lld stdout: ", w0);
 	is_int(0, tl_wait_log(&d, tl_fmt("\n%shello stdout\n", prefix),
 	    WAIT_MS), "a line on standard output reaches the log as \"%s"
 	    "hello stdout\"", prefix);
-	is_int(0, tl_wait_log(&d, tl_fmt("\n%shello stderr\n", prefix),
-	    WAIT_MS), "a line on standard error too");
+	is_int(0, tl_wait_log(&d, tl_fmt("\nslot 0 pid %lld stderr: hello "
+	    "stderr\n", w0), WAIT_MS), "a line on standard error too, "
+	    "marked stderr");
 	memset(tail, 'x', LONG_LINE - 2 * LINE_MAX_OUT);
 	tail[LONG_LINE - 2 * LINE_MAX_OUT] = '\0';
 	is_int(0, tl_wait_log(&d, tl_fmt("\n%s%s\n", prefix, tail), WAIT_MS),
@@ -206,7 +207,7 @@ main(void)
 
 	r = tl_daemon_stop(&d, WAIT_MS);
 	is_int(0, r, "drover stops with status 0");
-	prefix = tl_fmt("slot 1 pid %lld: ", w1);
+	prefix = tl_fmt("slot 1 pid %lld stdout: ", w1);
 	scan_log(d.log, prefix, &sc);
 	is_int(FLOOD_BYTES + 1, sc.bytes, "every byte of the flood is in the "
 	    "log, in %lld prefixed lines", sc.lines);
