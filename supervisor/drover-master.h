@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shared.h"
+
 #define DROVER_MAX_WORKERS	1024
 #define DROVER_MAX_LISTEN	64
 
@@ -366,9 +368,7 @@ const char *
 	 log_last(void);
 void	 log_setsink(void (*)(const char *, size_t));
 
-/* text.c */
-size_t	 text_log(char *, size_t, const char *, size_t);
-void	 text_json(FILE *, const char *, size_t);
+/* text.c and config-share.c: in shared.h */
 
 /* config.c */
 struct config *
@@ -391,7 +391,6 @@ int	 config_value_set(struct config *, const struct config_key *,
 void	 config_value_show(const struct config *, const struct config_key *,
 	    void (*)(void *, const char *, const char *), void *);
 void	 config_value_free(struct config *, const struct config_key *);
-int	 config_duration(const char *, double *);
 void	 config_append(char ***, size_t *, const char *);
 void	 config_freev(char **);
 
