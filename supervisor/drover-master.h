@@ -283,6 +283,7 @@ struct reloadinfo {
 	double		 r_started;	/* wall clock */
 	double		 r_finished;	/* 0 while in progress */
 	unsigned int	 r_count;	/* reloads asked for, ever */
+	unsigned int	 r_covers;	/* r_count when this one began */
 };
 
 /* The last upgrade (SIGUSR2), for status.json. */
@@ -293,6 +294,7 @@ struct upgradeinfo {
 	double		 u_finished;	/* 0 while in progress */
 	unsigned int	 u_requests;	/* USR2 received, ever */
 	unsigned int	 u_done;	/* upgrades done, ever */
+	unsigned int	 u_covers;	/* u_requests when its check began */
 };
 
 /* The descriptors an upgrade hands over besides the sockets. */
