@@ -507,42 +507,6 @@ config_append(char ***vp, size_t *np, const char *s)
 	*vp = v;
 }
 
-/*
- * Parse a duration: a decimal number followed by "ms", "s", "m" or "h",
- * or no unit for seconds.  Returns 0 and the seconds in *d, or -1.
- */
-int
-config_duration(const char *s, double *d)
-{
-	char	*end;
-	double	 v, mult = 1;
-
-	/* Plain decimals only: strtod would take "nan", hex and exponents. */
-	if (!isdigit((unsigned char)*s) || strspn(s, "0123456789.") == 0 ||
-	    strchr(s, 'e') != NULL || strchr(s, 'x') != NULL ||
-	    strchr(s, 'E') != NULL || strchr(s, 'X') != NULL)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		return -1;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mult = 1;
-	else if (strcmp(end, "ms") == 0)
-		mult = 0.001;
-	else if (strcmp(end, "m") == 0)
-		mult = 60;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600;
-	else
-		return -1;
-	v *= mult;
-	if (v > 86400 * 365)
-		return -1;
-	*d = v;
-	return 0;
-}
-
 /* A boolean: yes, true, on or 1, no, false, off or 0, in any case. */
 static int
 config_bool(const char *s, int *b)

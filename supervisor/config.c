@@ -46,7 +46,6 @@ static int	 config_address(const char *, int, const char **);
 static const struct config_key *
 		 config_key(const char *);
 static void	 config_print_line(void *, const char *, const char *);
-static char	*config_instance(const char *);
 static int	 config_state_dir(struct config *, const char **);
 static int	 config_ids(struct config *, const char **);
 static struct passwd *
@@ -396,34 +395,6 @@ config_address(const char *val, int index, const char **errstr)
 }
 
 /*
- * The instance name of a configuration file: its base name without
- * ".conf", or "" for none, for "drover.conf" or for a name that is not
- * [A-Za-z0-9_.-]+ (never a path).  Allocated.
- */
-static char *
-config_instance(const char *file)
-{
-	const char	*base;
-	char		*name;
-	size_t		 len;
-
-	if (file == NULL)
-		return xstrdup("");
-	base = (base = strrchr(file, '/')) != NULL ? base + 1 : file;
-	len = strlen(base);
-	if (len > 5 && strcmp(base + len - 5, ".conf") == 0)
-		len -= 5;
-	name = strndup(base, len);
-	if (name == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	if (strcmp(name, "drover") == 0 || *name == '.' ||
-	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_.-") != len)
-		*name = '\0';
-	return name;
-}
-
-/*
  * The default state directory, for a configuration that sets none: an
  * instance of its own per configuration file, NAME.conf getting
  * .../drover/NAME (but drover.conf just .../drover), so that masters
@@ -433,26 +404,14 @@ config_instance(const char *file)
 static int
 config_state_dir(struct config *c, const char **errstr)
 {
-	const char	*dir;
-	char		*inst;
-	int		 rv = 0;
+	char	 dir[PATH_MAX];
 
-	inst = config_instance(c->c_file);
-	if ((dir = getenv("RUNTIME_DIRECTORY")) != NULL && *dir == '/' &&
-	    strchr(dir, ':') == NULL)
-		c->c_state_dir = xstrdup(dir);
-	else if (geteuid() == 0)
-		(void)xasprintf(&c->c_state_dir, "/run/drover%s%s",
-		    *inst != '\0' ? "/" : "", inst);
-	else if ((dir = getenv("XDG_RUNTIME_DIR")) != NULL && *dir == '/')
-		(void)xasprintf(&c->c_state_dir, "%s/drover%s%s", dir,
-		    *inst != '\0' ? "/" : "", inst);
-	else {
+	if (config_default_state_dir(c->c_file, dir, sizeof(dir)) == -1) {
 		*errstr = "no state directory: set state_dir or -s";
-		rv = -1;
+		return -1;
 	}
-	free(inst);
-	return rv;
+	c->c_state_dir = xstrdup(dir);
+	return 0;
 }
 
 /*

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shared.h"
+
 #define DROVER_MAX_WORKERS	1024
 #define DROVER_MAX_LISTEN	64
 
@@ -312,6 +314,7 @@ struct reloadinfo {
 	double		 r_started;	/* wall clock */
 	double		 r_finished;	/* 0 while in progress */
 	unsigned int	 r_count;	/* reloads asked for, ever */
+	unsigned int	 r_covers;	/* r_count when this one began */
 };
 
 /* The last upgrade (SIGUSR2), for status.json. */
@@ -322,6 +325,7 @@ struct upgradeinfo {
 	double		 u_finished;	/* 0 while in progress */
 	unsigned int	 u_requests;	/* USR2 received, ever */
 	unsigned int	 u_done;	/* upgrades done, ever */
+	unsigned int	 u_covers;	/* u_requests when its check began */
 };
 
 /* The descriptors an upgrade hands over besides the sockets. */
@@ -409,9 +413,7 @@ void	 log_setsink(void (*)(const char *, size_t));
 size_t	 log_compose(int, const struct logsrc *, const char *, size_t,
 	    const char **);
 
-/* text.c */
-size_t	 text_log(char *, size_t, const char *, size_t);
-void	 text_json(FILE *, const char *, size_t);
+/* text.c and config-share.c: in shared.h */
 
 /* config.c */
 struct config *
@@ -434,7 +436,6 @@ int	 config_value_set(struct config *, const struct config_key *,
 void	 config_value_show(const struct config *, const struct config_key *,
 	    void (*)(void *, const char *, const char *), void *);
 void	 config_value_free(struct config *, const struct config_key *);
-int	 config_duration(const char *, double *);
 void	 config_append(char ***, size_t *, const char *);
 void	 config_freev(char **);
 

@@ -516,6 +516,15 @@ handoff_take(int fd, int *fds, int *again)
 	u->u_error[0] = '\0';
 	u->u_finished = ev_time();
 	u->u_done++;
+	/*
+	 * What the upgrade and the last reload covered (droverctl(8)) needs
+	 * no line of the state: an upgrade runs only when no reload does, so
+	 * the last one covered every SIGHUP; and this upgrade every SIGUSR2
+	 * unless one came during its check, which another upgrade follows
+	 * (0: it is not known which).
+	 */
+	master.m_reload.r_covers = master.m_reload.r_count;
+	u->u_covers = handoff_again ? 0 : u->u_requests;
 	*again = handoff_again;
 	return c;
 }

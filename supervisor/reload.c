@@ -380,6 +380,11 @@ reload_begin(void)
 	struct config		*nc, *oc = master.m_conf;
 	int			 code;
 
+	/*
+	 * Every request counted so far is answered by this reload, which
+	 * reads the file now: droverctl(8) waits for one that covers its own.
+	 */
+	r->r_covers = r->r_count;
 	if ((nc = config_read(&code)) == NULL) {
 		reload_invalid("invalid-config", log_last());
 		return;

@@ -463,8 +463,10 @@ status_json(FILE *fp)
 	    (unsigned long long)r->r_gen);
 	status_outcome(fp, r->r_result, r->r_error, r->r_started,
 	    r->r_finished);
-	fprintf(fp, ", \"pending\": %s, \"requests\": %u},\n",
-	    master.m_reload_pending ? "true" : "false", r->r_count);
+	fprintf(fp, ", \"pending\": %s, \"requests\": %u, "
+	    "\"covers\": %u},\n",
+	    master.m_reload_pending ? "true" : "false", r->r_count,
+	    r->r_covers);
 
 	fputs("  \"upgrade\": ", fp);
 	upgrade_status(fp);

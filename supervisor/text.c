@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "drover-master.h"
+#include "shared.h"
 
 static size_t	 text_utf8(const unsigned char *, size_t);
 

@@ -362,8 +362,12 @@ upgrade_check(void)
 
 	upgrade_outlen = 0;
 	upgrade_timedout = 0;
-	/* A request from now on is answered by this check, or another. */
+	/*
+	 * A request from now on is answered by this check, or another; those
+	 * counted so far by this one.
+	 */
 	master.m_upgrade.u_started = ev_time();
+	master.m_upgrade.u_covers = master.m_upgrade.u_requests;
 	status_changed();
 	if ((upgrade_checkfd = upgrade_state()) == -1) {
 		upgrade_end("failed", "cannot write the state");
@@ -614,8 +618,8 @@ upgrade_status(FILE *fp)
 	fputc('{', fp);
 	status_outcome(fp, u->u_result, u->u_error, u->u_started,
 	    u->u_finished);
-	fprintf(fp, ", \"upgrades\": %u, \"requests\": %u}", u->u_done,
-	    u->u_requests);
+	fprintf(fp, ", \"upgrades\": %u, \"requests\": %u, "
+	    "\"covers\": %u}", u->u_done, u->u_requests, u->u_covers);
 }
 
 /*

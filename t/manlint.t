@@ -1,15 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # The manual pages pass mandoc -Tlint -Wwarning, and every option the
-# master accepts, every key it knows and every variable node/drover.js
-# reads is documented.
+# master and droverctl accept, every key the master knows and every
+# variable node/drover.js reads is documented.
 srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 MANDOC=${MANDOC:-mandoc}
 if ! command -v "$MANDOC" >/dev/null 2>&1; then
 	echo "Bail out! mandoc is needed (Debian: mandoc)"
 	exit 1
 fi
-pages="drover.8 drover.conf.5 libdrover.3 drover-migrate.7"
+pages="drover.8 droverctl.8 drover.conf.5 libdrover.3 drover-migrate.7"
 # The keys come from their one table, config_keys[] in supervisor/config.c,
 # where each is a line: a tab, KEY_<KIND>( and the quoted name.
 keys=$(sed -n 's/^	KEY_[A-Z]*("\([a-z_]*\)",.*/\1/p' \
@@ -20,11 +20,12 @@ if [ -z "$keys" ]; then
 fi
 opts="--config --workers --listen --state-dir --pidfile --ready
 --stop-timeout --check --debug --version --help"
+ctlopts="--config --state-dir --pidfile --pid --timeout --json --help --version"
 nodevars=$(sed -n "s/.*process\.env\.\([A-Z_]*\).*/\1/p; s/.*envInt('\([A-Z_]*\)').*/\1/p" \
     "$srcdir/node/drover.js" | sort -u)
 n=0
 for p in $pages; do n=$((n + 1)); done
-for k in $keys $opts; do n=$((n + 1)); done
+for k in $keys $opts $ctlopts; do n=$((n + 1)); done
 n=$((n + 1))
 for v in $nodevars; do n=$((n + 1)); done
 echo "1..$n"
@@ -57,6 +58,15 @@ for o in $opts; do
 		echo "ok $i - drover(8) documents $o"
 	else
 		echo "not ok $i - drover(8) documents $o"
+		fail=1
+	fi
+done
+for o in $ctlopts; do
+	i=$((i + 1))
+	if grep -q "Fl \\\\-${o#--}\\b" "$srcdir/man/droverctl.8"; then
+		echo "ok $i - droverctl(8) documents $o"
+	else
+		echo "not ok $i - droverctl(8) documents $o"
 		fail=1
 	fi
 done
