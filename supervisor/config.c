@@ -461,17 +461,13 @@ int
 config_finish(struct config *c, const char **errstr)
 {
 	char	 cwd[PATH_MAX], *abs;
-	long	 ncpu;
 
 	if (c->c_argv == NULL) {
 		*errstr = "no command: give one after -- or set command";
 		return -1;
 	}
-	if (c->c_workers == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		c->c_workers = ncpu < 1 ? 1 : ncpu > DROVER_MAX_WORKERS ?
-		    DROVER_MAX_WORKERS : (int)ncpu;
-	}
+	if (c->c_workers == 0)
+		c->c_workers = cpus_usable();
 	if (c->c_state_dir == NULL && config_state_dir(c, errstr) == -1)
 		return -1;
 	/*

@@ -395,6 +395,9 @@ int	 config_duration(const char *, double *);
 void	 config_append(char ***, size_t *, const char *);
 void	 config_freev(char **);
 
+/* cpus.c */
+int	 cpus_usable(void);
+
 /* config-read.c */
 void	 config_init_sources(const char *, const char **, size_t, char **);
 struct config *
