@@ -205,6 +205,7 @@ config_load(struct config *c, const char *file)
 			log_warnx("%s:%d: %s", file, p.p_ent[i].e_line, e);
 			goto done;
 		}
+		config_set_line(c, p.p_ent[i].e_key, p.p_ent[i].e_line);
 	}
 	rv = 0;
  done:
@@ -258,6 +259,7 @@ config_read(int *code)
 			*code = EXIT_USAGE;
 			goto fail;
 		}
+		config_set_line(c, config_cli[i], 0);
 	}
 	if (config_cmd != NULL)
 		config_set_argv(c, config_cmd);

@@ -154,8 +154,10 @@ static const struct config_key config_keys[] = {
 	KEY_WORDS("command", c_argv),
 };
 #define CONFIG_NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(CONFIG_NKEYS <= CONFIG_MAXKEYS, "raise CONFIG_MAXKEYS");
 
 static char	 config_errbuf[256];	/* the message of config_set() */
+static char	 config_wherebuf[PATH_MAX + 32];	/* config_where()'s */
 
 /*
  * Return a configuration holding the defaults, each set through its key
@@ -202,12 +204,13 @@ config_free(struct config *c)
 	free(c->c_fdnames);
 	free(c->c_wenv);
 	free(c->c_cmdpath);
+	config_freev(c->c_cmdtry);
 	free(c);
 }
 
 /*
- * Put a complete configuration to use as generation gen: resolve the
- * command, build the workers' environment and open (or share, with the
+ * Put a complete configuration to use as generation gen: build the
+ * workers' environment, resolve the command and open (or share, with the
  * configuration in use) its listening sockets, for as many slots as it
  * wants.  Returns -1 after logging if a socket cannot be opened; the
  * configuration must then be freed.
@@ -219,8 +222,10 @@ config_activate(struct config *c, uint64_t gen)
 	char	*name;
 
 	c->c_gen = gen;
-	c->c_cmdpath = spawn_resolve(c->c_argv[0]);
 	c->c_wenv = spawn_environ(c, master.m_environ);
+	/* As execvp(3) would in the worker: with the PATH it gets. */
+	c->c_cmdpath = spawn_lookup(c->c_argv[0], spawn_path(c->c_wenv));
+	c->c_cmdtry = spawn_candidates(c->c_argv[0], spawn_path(c->c_wenv));
 	c->c_lis = xcalloc(c->c_nlisten + 1, sizeof(*c->c_lis));
 	for (i = 0; i < c->c_nlisten; i++) {
 		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
@@ -275,6 +280,7 @@ config_set_argv(struct config *c, char **argv)
 
 	config_freev(c->c_argv);
 	c->c_argv = NULL;
+	config_set_line(c, "command", 0);
 	for (; *argv != NULL; argv++)
 		config_append(&c->c_argv, &n, *argv);
 }
@@ -303,6 +309,39 @@ config_set(struct config *c, const char *key, const char *val,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Remember that key was set on line line of the file (0: elsewhere, on
+ * the command line), for config_where().
+ */
+void
+config_set_line(struct config *c, const char *key, int line)
+{
+	const struct config_key	*k;
+
+	if ((k = config_key(key)) != NULL)
+		c->c_lines[k - config_keys] = line;
+}
+
+/*
+ * Where key got its value, as the prefix of a message: "FILE:LINE: ",
+ * or "" when it was not set in the file.  The string is overwritten by
+ * the next call.
+ */
+const char *
+config_where(const struct config *c, const char *key)
+{
+	const struct config_key	*k;
+	int			 line = 0;
+
+	if ((k = config_key(key)) != NULL)
+		line = c->c_lines[k - config_keys];
+	if (c->c_file == NULL || line <= 0)
+		return "";
+	(void)snprintf(config_wherebuf, sizeof(config_wherebuf), "%s:%d: ",
+	    c->c_file, line);
+	return config_wherebuf;
 }
 
 /* The line of config_keys[] for key, or NULL if there is none. */
@@ -536,17 +575,13 @@ int
 config_finish(struct config *c, const char **errstr)
 {
 	char	 cwd[PATH_MAX], *abs;
-	long	 ncpu;
 
 	if (c->c_argv == NULL) {
 		*errstr = "no command: give one after -- or set command";
 		return -1;
 	}
-	if (c->c_workers == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		c->c_workers = ncpu < 1 ? 1 : ncpu > DROVER_MAX_WORKERS ?
-		    DROVER_MAX_WORKERS : (int)ncpu;
-	}
+	if (c->c_workers == 0)
+		c->c_workers = cpus_usable();
 	if (c->c_state_dir == NULL && config_state_dir(c, errstr) == -1)
 		return -1;
 	/*

@@ -22,6 +22,7 @@
 
 #define DROVER_MAX_WORKERS	1024
 #define DROVER_MAX_LISTEN	64
+#define CONFIG_MAXKEYS		64	/* keys in config.c's table, at most */
 
 /* Exit codes, from sysexits(3), as the manual documents them. */
 #define EXIT_USAGE	64
@@ -61,6 +62,8 @@ enum ready_mode {
  */
 struct config {
 	char		*c_file;	/* the file read, or NULL */
+	int		 c_lines[CONFIG_MAXKEYS];	/* per key, the line of
+					   c_file that set it (0: none) */
 	int		 c_workers;	/* slots; 0 means one per CPU */
 	char		**c_listen;	/* listen addresses as written */
 	size_t		 c_nlisten;
@@ -111,6 +114,7 @@ struct config {
 	char		*c_fdnames;	/* the LISTEN_FDNAMES value */
 	char		**c_wenv;	/* the environment workers start from */
 	char		*c_cmdpath;	/* c_argv[0] resolved through PATH */
+	char		**c_cmdtry;	/* what a worker tries to execute */
 };
 
 /*
@@ -429,6 +433,9 @@ void	 config_each(const struct config *,
 	    void (*)(void *, const char *, const char *), void *);
 int	 config_activate(struct config *, uint64_t);
 void	 config_release(struct config *);
+void	 config_set_line(struct config *, const char *, int);
+const char *
+	 config_where(const struct config *, const char *);
 
 /* config-value.c */
 int	 config_value_set(struct config *, const struct config_key *,
@@ -438,6 +445,12 @@ void	 config_value_show(const struct config *, const struct config_key *,
 void	 config_value_free(struct config *, const struct config_key *);
 void	 config_append(char ***, size_t *, const char *);
 void	 config_freev(char **);
+
+/* check.c */
+int	 check_worker(const struct config *);
+
+/* cpus.c */
+int	 cpus_usable(void);
 
 /* config-read.c */
 void	 config_init_sources(const char *, const char **, size_t, char **);
@@ -528,6 +541,12 @@ void	 reload_scale(int);
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
 char	**spawn_environ(const struct config *, char **);
 char	*spawn_resolve(const char *);
+char	*spawn_lookup(const char *, const char *);
+char	**spawn_candidates(const char *, const char *);
+const char *
+	 spawn_path(char **);
+int	 spawn_interpreter(const char *, char *, size_t);
+void	 spawn_report(const struct worker *);
 int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
 pid_t	 spawn_ppid(pid_t);
@@ -536,6 +555,7 @@ const char *
 
 /* main.c */
 void	 master_check_done(void);
+void	 master_check_halted(void);
 int	 master_pidfile(void);
 
 /* lock.c */

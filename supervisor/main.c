@@ -44,6 +44,7 @@ static void	 master_adopt(void);
 static void	 master_loop(const struct config *);
 static void	 master_command(void *, const char *, const char *);
 
+static int		 exitcode;	/* drover's, once the loop ends */
 static int		 pidfd = -1;	/* the locked pid file */
 static char		*pidpath;	/* its path, as configured */
 static char		**env;		/* our copy of the environment */
@@ -194,6 +195,14 @@ main(int argc, char *argv[])
 			exit(code);
 		}
 		config_print(c, stdout);
+		/*
+		 * Could workers start?  Not asked by a master about to
+		 * upgrade: its workers run, and the upgrade is of drover.
+		 */
+		if (!upgrade_handed() && check_worker(c) > 0) {
+			config_free(c);
+			exit(EXIT_CONFIG);
+		}
 		printf("configuration ok\n");
 		config_free(c);
 		/* Asked by a master about to upgrade to this binary. */
@@ -209,7 +218,7 @@ main(int argc, char *argv[])
 
 	master_exit();
 	log_info("stopped");
-	return 0;
+	return exitcode;
 }
 
 /*
@@ -451,6 +460,33 @@ master_check_done(void)
 {
 	if (master.m_stopping && slot_nworkers() == 0)
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
+}
+
+/*
+ * After each pass of the engine: when every wanted slot is halted (its
+ * last worker exited 78, saying its configuration is broken) and no
+ * worker is left at all, nothing will ever serve again.  Stop, and exit
+ * 78, so that systemd (RestartPreventExitStatus=) and Kubernetes
+ * (CrashLoopBackOff) see it, instead of a master that runs and serves
+ * nothing.  A reload whose new workers exit 78 is rolled back before
+ * this is asked, so it stops the master only if the generation it goes
+ * back to exits 78 as well.
+ */
+void
+master_check_halted(void)
+{
+	int	 k, target = slot_target();
+
+	if (master.m_stopping || target == 0 || slot_nworkers() > 0)
+		return;
+	for (k = 0; k < target; k++)
+		if (master.m_slots[k]->s_state != SLOT_HALTED)
+			return;
+	log_warnx("every worker exited %d (its configuration is broken) and "
+	    "no slot serves: stopping, exit status %d", EXIT_CONFIG,
+	    EXIT_CONFIG);
+	exitcode = EXIT_CONFIG;
+	master_stop(STOP_GRACEFUL);
 }
 
 /* Remove what the master created: sockets, state files, pid file. */

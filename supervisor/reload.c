@@ -144,6 +144,7 @@ reload_engine(void)
 	slot_free_retired();
 	if (master.m_reloading && reload_done(master.m_conf->c_workers))
 		reload_finish();
+	master_check_halted();
 }
 
 /*

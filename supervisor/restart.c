@@ -154,17 +154,9 @@ slot_record(struct worker *w, int status, int expected)
 	s->s_last.x_execerr = w->w_execerr;
 	s->s_last.x_execstep = w->w_execstep;
 	s->s_last.x_reason = w->w_killreason;
-	if (w->w_execerr != 0) {
-		if (!master.m_execlogged)
-			log_warnx("slot %d: cannot %s %s: %s", s->s_id,
-			    spawn_step(w->w_execstep), w->w_conf->c_cmdpath,
-			    strerror(w->w_execerr));
-		else
-			log_debug("slot %d: cannot %s %s: %s", s->s_id,
-			    spawn_step(w->w_execstep), w->w_conf->c_cmdpath,
-			    strerror(w->w_execerr));
-		master.m_execlogged = 1;
-	} else if (expected)
+	if (w->w_execerr != 0)
+		spawn_report(w);
+	else if (expected)
 		log_info("slot %d: worker %ld (gen %llu) %s", s->s_id,
 		    (long)w->w_pid, (unsigned long long)w->w_gen,
 		    log_status(status, 0, how, sizeof(how)));

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@
 #define SPAWN_NVARS	12
 #define SPAWN_VARLEN	(sizeof("NOTIFY_SOCKET=") + 108)
 #define SPAWN_PIDLEN	24
+/* Where execvp(3) looks when there is no PATH (glibc's _CS_PATH). */
+#define SPAWN_DEFPATH	"/bin:/usr/bin"
 
 __attribute__((__noreturn__)) static void
 		 spawn_child(const struct config *, int, const int *,
@@ -124,31 +127,78 @@ spawn_environ(const struct config *c, char **env)
 }
 
 /*
- * Find a command without a slash in PATH, as execvp(3) would; return a
- * path to pass to execve (the name itself when nothing matches, so that
- * the exec fails with ENOENT).  The result is allocated.
+ * The PATH a command is looked up in, in environment envp: its PATH, or
+ * the path execvp(3) searches when there is none.
  */
+const char *
+spawn_path(char **envp)
+{
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	return SPAWN_DEFPATH;
+}
+
+/*
+ * The paths execvp(3) would try for cmd, in order, searching path (a
+ * PATH value): cmd itself if it has a slash, else each entry of path
+ * joined to it (an empty entry is the working directory).  A worker
+ * tries them the same way (spawn_child()), after taking its own
+ * credentials and directory.  NULL-terminated and allocated.
+ */
+char **
+spawn_candidates(const char *cmd, const char *path)
+{
+	const char	*p, *end;
+	char		**v = NULL, *full;
+	size_t		 n = 0;
+
+	if (strchr(cmd, '/') != NULL || *cmd == '\0') {
+		config_append(&v, &n, cmd);
+		return v;
+	}
+	for (p = path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (end == p)
+			(void)xasprintf(&full, "./%s", cmd);
+		else
+			(void)xasprintf(&full, "%.*s/%s", (int)(end - p), p,
+			    cmd);
+		config_append(&v, &n, full);
+		free(full);
+		if (*end == '\0')
+			return v;
+	}
+}
+
+/*
+ * Find cmd as execvp(3) would in path: the first of its candidates that
+ * is a regular file the caller may execute.  Returns it, or cmd itself
+ * when none is, so that an exec fails with ENOENT.  Allocated.
+ */
+char *
+spawn_lookup(const char *cmd, const char *path)
+{
+	char		**v, *found = NULL;
+	struct stat	 st;
+	size_t		 i;
+
+	v = spawn_candidates(cmd, path);
+	for (i = 0; v[i] != NULL && found == NULL; i++)
+		if (stat(v[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(v[i], X_OK) == 0)
+			found = xstrdup(v[i]);
+	config_freev(v);
+	return found != NULL ? found : xstrdup(cmd);
+}
+
+/* Look cmd up in drover's own PATH (spawn_lookup()). */
 char *
 spawn_resolve(const char *cmd)
 {
-	const char	*path, *p, *end;
-	char		*full;
-	struct stat	 st;
+	const char	*path = getenv("PATH");
 
-	if (strchr(cmd, '/') != NULL || (path = getenv("PATH")) == NULL)
-		path = "";
-	for (p = path; strchr(cmd, '/') == NULL && *p != '\0'; p = end) {
-		end = strchrnul(p, ':');
-		(void)xasprintf(&full, "%.*s/%s", (int)(end - p), p, cmd);
-		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(full, X_OK) == 0)
-			return full;
-		free(full);
-		if (*end == ':')
-			end++;
-	}
-	full = xstrdup(cmd);
-	return full;
+	return spawn_lookup(cmd, path != NULL ? path : SPAWN_DEFPATH);
 }
 
 /*
@@ -351,6 +401,7 @@ spawn_child(const struct config *c, int report, const int *out,
 {
 	char			 digits[SPAWN_PIDLEN], *pidvar;
 	int			 i, base, tmp[DROVER_MAX_LISTEN + 1], n;
+	int			 eacces = 0;
 	pid_t			 me;
 
 	spawn_reset_signals();
@@ -418,8 +469,21 @@ spawn_child(const struct config *c, int report, const int *out,
 		pidvar[n] = '\0';
 	}
 
-	execve(c->c_cmdpath, c->c_argv, envp);
-	spawn_fail(report, 0, errno);
+	/*
+	 * The PATH search of execvp(3), as this user and from this
+	 * directory: a candidate that is missing or may not be executed
+	 * is passed over, any other failure ends the search.
+	 */
+	for (i = 0; c->c_cmdtry[i] != NULL; i++) {
+		execve(c->c_cmdtry[i], c->c_argv, envp);
+		if (errno == EACCES)
+			eacces = 1;
+		else if (errno != ENOENT && errno != ENOTDIR &&
+		    errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT)
+			break;
+	}
+	spawn_fail(report, 0, eacces && c->c_cmdtry[i] == NULL ? EACCES :
+	    errno);
 	_exit(126);
 }
 
@@ -443,6 +507,94 @@ spawn_step(int step)
 	default:
 		return "set up descriptors for";
 	}
+}
+
+/*
+ * Whether file is a script whose #! line names an interpreter that
+ * cannot be executed: then its path goes to interp (len bytes) and
+ * access(2)'s errno for it (ENOENT: it does not exist) is returned, as
+ * execve(2) returns it for the script.  0 otherwise: not a script, not
+ * readable, or its interpreter is there.  The kernel reads no more than
+ * the first 256 bytes of a script for its #! line either.
+ */
+int
+spawn_interpreter(const char *file, char *interp, size_t len)
+{
+	char	 buf[256];
+	ssize_t	 n;
+	size_t	 i, j;
+	int	 fd;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 3 || buf[0] != '#' || buf[1] != '!')
+		return 0;
+	buf[n] = '\0';
+	i = 2 + strspn(buf + 2, " \t");
+	j = i + strcspn(buf + i, " \t\r\n");
+	if (j == i)
+		return 0;
+	buf[j] = '\0';
+	strlcpy(interp, buf + i, len);
+	return access(interp, X_OK) == 0 ? 0 : errno;
+}
+
+/*
+ * Log why worker w could not be started, from its exec report: the
+ * step, the command and the reason, naming the directory or the user
+ * when that step failed, and the interpreter when the command is a
+ * script whose #! line points nowhere (execve(2) then says ENOENT of a
+ * file that exists).  A slot that cannot start keeps trying with a
+ * growing delay, and says so again: at most once a second and once per
+ * restart delay, so that one line stands for all the slots failing
+ * together and counts the failures it stands for; and at once after a
+ * start succeeded (master.m_execlogged is 0 again).
+ */
+void
+spawn_report(const struct worker *w)
+{
+	static ev_tstamp	 last;
+	static unsigned long	 quiet;
+	const struct slot	*s = w->w_slot;
+	const struct config	*c = w->w_conf;
+	ev_tstamp		 now = ev_now(EV_DEFAULT);
+	char			 why[PATH_MAX + 64], more[96] = "";
+	char			 interp[PATH_MAX];
+
+	if (master.m_execlogged && (now - last < 1.0 || now - last <
+	    s->s_delay)) {
+		quiet++;
+		return;
+	}
+	strlcpy(why, strerror(w->w_execerr), sizeof(why));
+	if (w->w_execstep == 0 && w->w_execerr == ENOENT &&
+	    strchr(c->c_cmdpath, '/') == NULL)
+		(void)snprintf(why, sizeof(why), "not found in PATH (%s)",
+		    spawn_path(c->c_wenv));
+	else if (w->w_execstep == 0 && w->w_execerr == ENOENT &&
+	    spawn_interpreter(c->c_cmdpath, interp, sizeof(interp)) == ENOENT)
+		(void)snprintf(why, sizeof(why), "interpreter %s not found",
+		    interp);
+	else if (w->w_execstep == 2)
+		(void)snprintf(why, sizeof(why), "%s: %s", c->c_directory,
+		    strerror(w->w_execerr));
+	else if (w->w_execstep == 3 || w->w_execstep == 4)
+		(void)snprintf(why, sizeof(why), "%s %s: %s",
+		    w->w_execstep == 3 ? "group" : "user", w->w_execstep == 3 &&
+		    c->c_group != NULL ? c->c_group : c->c_user,
+		    strerror(w->w_execerr));
+	if (quiet > 0)
+		(void)snprintf(more, sizeof(more), "; %lu not logged since "
+		    "the last report", quiet);
+	log_warnx("slot %d: cannot %s %s: %s (failed start %u in a row%s)",
+	    s->s_id, spawn_step(w->w_execstep), c->c_cmdpath, why,
+	    s->s_failures + 1, more);
+	master.m_execlogged = 1;
+	last = now;
+	quiet = 0;
 }
 
 /*

@@ -5,15 +5,19 @@
  * Bad input: a wrong command line, a broken configuration file, a pid
  * file another master holds, an address or state directory that cannot be
  * used and a command that cannot be executed each get a clear message
- * and the exit status drover(8) documents (64, 78, 75, 71), or, for the
- * command, a logged failure and throttled retries while the master keeps
- * running.  None of them disturbs a master that is already running.
+ * and the exit status drover(8) documents (64, 78, 75, 71).  -n finds a
+ * command or directory a worker could not use, as the user workers run
+ * as; a running master logs a command that cannot be executed again
+ * with each step of its throttled retries, and stops with 78 once every
+ * worker exited 78.  None of them disturbs a master that is already
+ * running.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -45,6 +49,10 @@ static void		 test_pidfile(void);
 static void		 test_bind(const char *);
 static void		 test_nocommand(void);
 static void		 test_noexec(const char *);
+static void		 test_check_worker(const char *, const char *);
+static void		 test_interpreter(const char *);
+static void		 test_all_halted(void);
+static void		 test_halted_reload(void);
 
 /* The output (stdout and stderr together) of the last run(). */
 static char		*out;
@@ -437,8 +445,9 @@ test_bind(const char *st)
 }
 
 /*
- * A command that does not exist: the master keeps running, says so once,
- * and retries each slot with a growing delay instead of a fork storm.
+ * A command that does not exist: the master keeps running, retries each
+ * slot with a growing delay instead of a fork storm, and says so again
+ * as it retries: once a second at most, one line for all the slots.
  */
 static void
 test_nocommand(void)
@@ -447,8 +456,11 @@ test_nocommand(void)
 	struct tl_json		*j;
 	const char		*st, *argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--", "/nonexistent/cmd", NULL };
+	const char		*msg = "cannot exec /nonexistent/cmd: No such "
+				    "file or directory";
 	char			*log;
 	long long		 t0, elapsed, b2, b4, restarts;
+	int			 lines;
 
 	t0 = tl_now_ms();
 	tl_start(&d, argv, 0);
@@ -477,11 +489,25 @@ test_nocommand(void)
 	is_string("running", tl_json_str(j, "state"), "the master runs on");
 	tl_json_free(j);
 
-	is_int(-1, tl_daemon_wait(&d, 0), "the master has not exited");
+	/* Reported again as it retries, not once and then silently. */
+	is_int(0, tl_wait_log_count(&d, msg, 3, 15000),
+	    "the failure is logged again as the slots retry (3 times)");
+	elapsed = tl_now_ms() - t0;
+	j = tl_status(&d);
 	log = tl_slurp(d.log);
-	is_int(1, tl_count(log, "cannot exec /nonexistent/cmd: No such file "
-	    "or directory"), "the failure is logged once, not per attempt");
+	lines = tl_count(log, msg);
+	ok(lines <= elapsed / 1000 + 1, "at most once a second: %d lines "
+	    "in %lld ms", lines, elapsed);
+	ok(tl_json_int(j, "slots.0.restarts", 0) + tl_json_int(j,
+	    "slots.1.restarts", 0) + 2 > lines, "fewer lines than failed "
+	    "starts of the two slots (%lld and %lld restarts)",
+	    tl_json_int(j, "slots.0.restarts", 0),
+	    tl_json_int(j, "slots.1.restarts", 0));
+	ok(tl_count(log, "not logged since the last report") >= 1,
+	    "a line counts the failures it stands for");
+	tl_json_free(j);
 	free(log);
+	is_int(-1, tl_daemon_wait(&d, 0), "the master has not exited");
 	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
 }
 
@@ -510,6 +536,173 @@ test_noexec(const char *dir)
 	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
 }
 
+/*
+ * -n checks that a worker could start: the command is found (in the PATH
+ * workers get) and may be executed, a #! line names an interpreter that
+ * exists, and the directory can be entered, all as the user workers run
+ * as.  Each problem names the file and line of its key and exits 78.
+ */
+static void
+test_check_worker(const char *dir, const char *st)
+{
+	const char	*f, *script, *tool;
+
+	script = tl_fmt("%s/app.js", dir);
+	if (tl_write_file(script, "#!/usr/bin/nodee\nconsole.log(1)\n") ==
+	    -1 || chmod(script, 0755) == -1)
+		sysbail("write %s", script);
+	is_int(78, run("-n", "-s", st, "--", script, NULL),
+	    "-n: a script whose interpreter is missing exits 78");
+	ok(has(tl_fmt("command: %s: interpreter /usr/bin/nodee not found",
+	    script)), "and names the interpreter");
+	ok(out == NULL || strstr(out, "configuration ok") == NULL,
+	    "and does not say configuration ok");
+
+	is_int(78, run("-n", "-s", st, "--", "nodee-drover-test", "app.js",
+	    NULL), "-n: a command not in PATH exits 78");
+	ok(has("command: nodee-drover-test not found in PATH ("),
+	    "and says it is not in PATH, showing the PATH");
+	is_int(78, run("-n", "-s", st, "--", tl_fmt("%s/notexec", dir), NULL),
+	    "-n: a command of mode 0644 exits 78");
+	ok(has(tl_fmt("command: %s/notexec: Permission denied", dir)),
+	    "and says Permission denied");
+
+	f = tl_conf_file("workers = 1\ndirectory = /nonexistent/dir\n"
+	    "command = /bin/true\n");
+	is_int(78, run("-n", "-s", st, "-c", f, NULL),
+	    "-n: a directory that does not exist exits 78");
+	ok(has(tl_fmt("%s:2: directory = /nonexistent/dir: No such file or "
+	    "directory", f)), "and names FILE:2, the key and the reason");
+	f = tl_conf_file("workers = 1\n\ncommand = /nonexistent/bin/x --flag"
+	    "\n");
+	is_int(78, run("-n", "-s", st, "-c", f, NULL),
+	    "-n: a command file that does not exist exits 78");
+	ok(has(tl_fmt("%s:3: command: /nonexistent/bin/x: No such file or "
+	    "directory", f)), "and names FILE:3 and the file");
+	is_int(0, run("-n", "-s", st, "-c", f, "--", "/bin/true", NULL),
+	    "the command after -- replaces it: exit 0");
+	ok(has_line("configuration ok"), "configuration ok");
+
+	/* The PATH searched is the one workers get. */
+	tool = tl_fmt("%s/bin/drover-test-tool", dir);
+	if (mkdir(tl_fmt("%s/bin", dir), 0755) == -1 ||
+	    tl_write_file(tool, "#!/bin/sh\nexit 0\n") == -1 ||
+	    chmod(tool, 0755) == -1)
+		sysbail("write %s", tool);
+	f = tl_conf_file("env = PATH=%s/bin:/usr/bin:/bin\n"
+	    "command = drover-test-tool\n", dir);
+	is_int(0, run("-n", "-s", st, "-c", f, NULL), "-n: a command found "
+	    "in the PATH set by env exits 0");
+
+	if (geteuid() != 0) {
+		skip("the checks as user nobody need root");
+		return;
+	}
+	/* The test directory is root's, mode 0700: nobody cannot enter. */
+	f = tl_conf_file("user = nobody\ncommand = %s\n", tool);
+	is_int(78, run("-n", "-s", st, "-c", f, NULL), "-n: a command in a "
+	    "directory only root may enter, with user = nobody, exits 78");
+	ok(has(tl_fmt("%s:2: command: %s: Permission denied (as user nobody)",
+	    f, tool)), "and says Permission denied as user nobody");
+	f = tl_conf_file("user = nobody\ndirectory = %s\ncommand = /bin/true"
+	    "\n", dir);
+	is_int(78, run("-n", "-s", st, "-c", f, NULL), "-n: a directory "
+	    "nobody cannot enter exits 78");
+	ok(has(tl_fmt("%s:2: directory = %s: Permission denied (as user "
+	    "nobody)", f, dir)), "and says so with FILE:2");
+	f = tl_conf_file("user = nobody\ndirectory = /\ncommand = true\n");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL), "-n: user = nobody, "
+	    "directory = / and command = true exit 0");
+	f = tl_conf_file("user = nobody\nenv = PATH=%s/bin:/usr/bin:/bin\n"
+	    "command = drover-test-tool\n", dir);
+	is_int(78, run("-n", "-s", st, "-c", f, NULL), "-n: a PATH entry "
+	    "that only root may search does not count for user = nobody");
+	ok(has("drover-test-tool not found in PATH"), "it is not found");
+}
+
+/*
+ * A script whose #! line names a missing interpreter: execve(2) says
+ * only "No such file or directory"; the log names the interpreter.  A
+ * command not in PATH says so.
+ */
+static void
+test_interpreter(const char *dir)
+{
+	struct tl_daemon	 d;
+	const char		*argv[] = { "-w", "1", "--", NULL, NULL };
+
+	argv[3] = tl_fmt("%s/app.js", dir);
+	tl_start(&d, argv, 0);
+	is_int(0, tl_wait_log(&d, tl_fmt("slot 0: cannot exec %s: interpreter "
+	    "/usr/bin/nodee not found", argv[3]), 10000),
+	    "the log names the missing interpreter");
+	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+
+	argv[3] = "nodee-drover-test";
+	tl_start(&d, argv, 0);
+	is_int(0, tl_wait_log(&d, "slot 0: cannot exec nodee-drover-test: "
+	    "not found in PATH (", 10000),
+	    "a command not in PATH: the log says so");
+	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+}
+
+/*
+ * Every worker exits 78: nothing will ever serve, so drover stops and
+ * exits 78, for systemd and Kubernetes to see, and cleans up.
+ */
+static void
+test_all_halted(void)
+{
+	struct tl_daemon	 d;
+	const char		*pidfile, *argv[] = { "-w", "2", "-l",
+				    "127.0.0.1:0", "-p", NULL, "--", "/bin/sh",
+				    "-c", "exit 78", NULL };
+
+	pidfile = tl_fmt("%s/drover.pid", tl_tmpdir());
+	argv[5] = pidfile;
+	tl_start(&d, argv, 0);
+	is_int(78, tl_daemon_wait(&d, 20000), "every worker exits 78: "
+	    "drover exits 78");
+	ok(tl_log_count(&d, "every worker exited 78 (its configuration is "
+	    "broken) and no slot serves: stopping, exit status 78") == 1,
+	    "the log says why");
+	ok(access(pidfile, F_OK) == -1 && access(tl_fmt("%s/live", d.state),
+	    F_OK) == -1, "the pid file and the live file are removed");
+}
+
+/*
+ * A reload to workers that exit 78 rolls back; the master serves on
+ * with the previous generation, and still stops with 0.
+ */
+static void
+test_halted_reload(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*hello = tl_path("examples/hello-c/hello-c");
+	char			 body[64];
+	int			 status;
+
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "command = %s\n", hello), NULL, 1);
+	tl_json_free(j);
+	tl_conf_rewrite(&d, "workers = 2\nlisten = 127.0.0.1:0\n"
+	    "command = /bin/sh -c 'exit 78'\n");
+	tl_daemon_kill(&d, SIGHUP);
+	j = TL_WAIT(&d, 20000, TL_STR("reload.result", "rolled-back"),
+	    TL_EQ("ready", 1));
+	ok(j != NULL, "a reload whose workers exit 78 is rolled back");
+	ok(j != NULL && strstr(tl_json_str(j, "reload.error") ?
+	    tl_json_str(j, "reload.error") : "", "78") != NULL,
+	    "reload.error says they exited 78 (%s)",
+	    j != NULL ? tl_json_str(j, "reload.error") : "none");
+	ok(tl_http_get(tl_port(j, 0), "/", &status, body, sizeof(body)) ==
+	    0 && status == 200, "generation 1 serves");
+	tl_json_free(j);
+	is_int(-1, tl_daemon_wait(&d, 0), "the master has not exited");
+	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+}
+
 int
 main(void)
 {
@@ -526,6 +719,10 @@ main(void)
 	test_bind(tl_fmt("%s/state", dir));
 	test_nocommand();
 	test_noexec(dir);
+	test_check_worker(dir, tl_fmt("%s/state", dir));
+	test_interpreter(dir);
+	test_all_halted();
+	test_halted_reload();
 	free(out);
 	return 0;
 }
