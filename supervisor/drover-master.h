@@ -310,6 +310,9 @@ enum slot_op {
 /* How often a retiring slot's queue is looked at while it drains. */
 #define SLOT_DRAIN_CHECK_TIME	0.05
 
+/* The results of a reload that are counted (metrics.c names them). */
+#define RELOAD_NRESULTS	4
+
 /* The outcome of the last reload, for status.json. */
 struct reloadinfo {
 	uint64_t	 r_gen;		/* the generation it tried */
@@ -319,7 +322,11 @@ struct reloadinfo {
 	double		 r_finished;	/* 0 while in progress */
 	unsigned int	 r_count;	/* reloads asked for, ever */
 	unsigned int	 r_covers;	/* r_count when this one began */
+	unsigned long	 r_results[RELOAD_NRESULTS];	/* ended so, here */
 };
+
+/* The results of an upgrade that are counted (metrics.c names them). */
+#define UPGRADE_NRESULTS 4
 
 /* The last upgrade (SIGUSR2), for status.json. */
 struct upgradeinfo {
@@ -330,6 +337,31 @@ struct upgradeinfo {
 	unsigned int	 u_requests;	/* USR2 received, ever */
 	unsigned int	 u_done;	/* upgrades done, ever */
 	unsigned int	 u_covers;	/* u_requests when its check began */
+	unsigned long	 u_results[UPGRADE_NRESULTS];	/* ended so, here */
+};
+
+/*
+ * Why a worker was started, and why one ended, counted for the metrics
+ * (metrics.c names them).
+ */
+enum start_why {
+	START_NEW,		/* a slot's first, or a reload's in an empty
+				   slot */
+	START_RESTART,		/* after the slot's last worker ended */
+	START_REPLACE,		/* beside a serving one, to replace it */
+	START_DRAIN,		/* for a retiring slot's queue */
+	START_NWHY
+};
+
+enum end_why {
+	END_STOPPED,		/* the master asked it to stop */
+	END_EXITED,		/* it exited by itself */
+	END_SIGNALED,		/* a signal the master did not send */
+	END_EXEC,		/* its program could not be executed */
+	END_WATCHDOG,		/* killed: watchdog */
+	END_READY_TIMEOUT,	/* killed: not ready in time */
+	END_OTHER,		/* killed for another reason */
+	END_NWHY
 };
 
 /* The descriptors an upgrade hands over besides the sockets. */
@@ -364,6 +396,8 @@ struct master {
 	int		 m_execlogged;	/* an exec failure was logged */
 	char		*m_notifydir;	/* state_dir/notify */
 	unsigned long	 m_serial;	/* names notify sockets */
+	unsigned long	 m_starts[START_NWHY];	/* workers started, here */
+	unsigned long	 m_ends[END_NWHY];	/* workers ended, here */
 };
 
 #define STOP_GRACEFUL	1
@@ -583,7 +617,16 @@ const char *
 int	 health_init(const char *, int);
 int	 health_fd(void);
 void	 health_status(FILE *);
+unsigned long
+	 health_nevicted(void);
 void	 health_close_all(void);
+
+/* metrics.c */
+#define METRICS_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+int	 metrics_build(char **, size_t *);
+void	 metrics_ended(const struct worker *, int, int);
+void	 metrics_reloaded(const char *);
+void	 metrics_upgraded(const char *);
 
 /* sdnotify.c */
 void	 sdnotify_init(void);
@@ -633,6 +676,7 @@ void	 status_flush(void);
 void	 status_live(void);
 void	 status_cleanup(void);
 int	 status_ready(void);
+int	 status_nready(void);
 void	 status_json(FILE *);
 void	 status_str(FILE *, const char *);
 void	 status_outcome(FILE *, const char *, const char *, double, double);

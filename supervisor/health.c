@@ -5,35 +5,37 @@
  * The optional health endpoint (health = ADDRESS): a tiny HTTP/1.0
  * server in the master's own loop, on a listener of its own that no
  * worker receives.  It answers GET /healthz/liveness (200: the loop
- * runs), GET /healthz/readiness (200 or 503, as the ready file) and
- * GET /status (status.json), and closes every connection after one
- * answer.  It cannot block the master: sockets are non-blocking, a
- * request may be at most HEALTH_MAXREQ bytes and must arrive within
- * HEALTH_TIMEOUT seconds, and connections live in a fixed table of
- * HEALTH_MAXCONN places.  When every place is taken, a new connection
- * takes the place of the oldest, which is closed unanswered (and
- * counted): clients that connect and send nothing cannot keep a probe
- * out, since a probe sends its request at once and is answered in the
- * wakeup that accepts it, while an idle connection is the oldest after
- * HEALTH_MAXCONN newer ones.  A limit per peer would not do: a probe and
- * an abuser often share an address (the node's, loopback's, a unix
- * socket's), and the limit would keep out the probe with the abuser.
- * Memory is the table and, per answer being written, the answer; it is
- * freed with each connection.  When accept fails for want of descriptors
- * (or any other lasting reason), the listener pauses and is tried again
- * from a timer, and the failure is logged once a minute at most: never a
- * busy loop.
+ * runs), GET /healthz/readiness (200 or 503, as the ready file),
+ * GET /status (status.json) and GET /metrics (metrics.c), and closes
+ * every connection after one answer.  It cannot block the master:
+ * sockets are non-blocking, a request may be at most HEALTH_MAXREQ bytes
+ * and must arrive within HEALTH_TIMEOUT seconds, and connections live in
+ * a fixed table of HEALTH_MAXCONN places.  When every place is taken, a
+ * new connection takes the place of the oldest, which is closed
+ * unanswered (and counted): clients that connect and send nothing cannot
+ * keep a probe out, since a probe sends its request at once and is
+ * answered in the wakeup that accepts it, while an idle connection is
+ * the oldest after HEALTH_MAXCONN newer ones.  A limit per peer would
+ * not do: a probe and an abuser often share an address (the node's,
+ * loopback's, a unix socket's), and the limit would keep out the probe
+ * with the abuser.  Memory is the table and, per answer being written,
+ * the answer's body, built for that request alone; it is freed with the
+ * connection.  When accept fails for want of descriptors (or any other
+ * lasting reason), the listener pauses and is tried again from a timer,
+ * and the failure is logged once a minute at most: never a busy loop.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@
 #define HEALTH_MAXREQ	2048
 #define HEALTH_TIMEOUT	5.0
 #define HEALTH_MAXCONN	16
+#define HEALTH_MAXHEAD	192
 /* After a failed accept: pause this long, complain this often. */
 #define HEALTH_RETRY	0.5
 #define HEALTH_LOGEVERY	60.0
@@ -55,9 +58,12 @@ struct hconn {
 	ev_timer	 h_timer;
 	char		 h_req[HEALTH_MAXREQ + 1];
 	size_t		 h_len;
-	char		*h_out;		/* the answer being written */
-	size_t		 h_outlen;
-	size_t		 h_outoff;
+	char		 h_head[HEALTH_MAXHEAD];	/* the answer's head */
+	size_t		 h_headlen;
+	const char	*h_body;	/* and its body */
+	size_t		 h_bodylen;
+	char		*h_own;		/* the body, if it is to be freed */
+	size_t		 h_off;		/* what was written of both */
 };
 
 static void	 health_accept_cb(struct ev_loop *, ev_io *, int);
@@ -67,6 +73,7 @@ static void	 health_timeout_cb(struct ev_loop *, ev_timer *, int);
 static void	 health_answer(struct hconn *);
 static void	 health_reply(struct hconn *, int, const char *,
 		    const char *, size_t);
+static void	 health_give(struct hconn *, char *, size_t, const char *);
 static void	 health_close(struct hconn *);
 static struct hconn *health_place(void);
 static void	 health_pause(struct ev_loop *, ev_io *);
@@ -171,6 +178,13 @@ health_status(FILE *fp)
 	    health_evicted);
 }
 
+/* Connections closed to make room, for the metrics. */
+unsigned long
+health_nevicted(void)
+{
+	return health_evicted;
+}
+
 /* Close the listener, at exit. */
 void
 health_close_all(void)
@@ -210,8 +224,7 @@ health_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		h->h_seq = ++health_seq;
 		h->h_len = 0;
 		h->h_req[0] = '\0';
-		h->h_out = NULL;
-		h->h_outlen = h->h_outoff = 0;
+		h->h_own = NULL;
 		ev_io_init(&h->h_io, health_read_cb, fd, EV_READ);
 		h->h_io.data = h;
 		ev_io_start(loop, &h->h_io);
@@ -310,7 +323,7 @@ health_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void
 health_answer(struct hconn *h)
 {
-	char	*json = NULL, *sp;
+	char	*body = NULL, *sp;
 	size_t	 len = 0;
 	FILE	*fp;
 
@@ -328,21 +341,44 @@ health_answer(struct hconn *h)
 		else
 			health_reply(h, 503, "not ready\n", "text/plain", 0);
 	} else if (strcmp(h->h_req + 4, "/status") == 0) {
-		if ((fp = open_memstream(&json, &len)) == NULL) {
+		if ((fp = open_memstream(&body, &len)) == NULL) {
 			health_reply(h, 500, "no memory\n", "text/plain", 0);
 			return;
 		}
 		status_json(fp);
-		fclose(fp);
-		health_reply(h, 200, json, "application/json", len);
-		free(json);
+		if (fclose(fp) == EOF) {
+			free(body);
+			health_reply(h, 500, "no memory\n", "text/plain", 0);
+			return;
+		}
+		health_give(h, body, len, "application/json");
+	} else if (strcmp(h->h_req + 4, "/metrics") == 0) {
+		if (metrics_build(&body, &len) == -1) {
+			health_reply(h, 500, "cannot build the metrics\n",
+			    "text/plain", 0);
+			return;
+		}
+		health_give(h, body, len, METRICS_TYPE);
 	} else
 		health_reply(h, 404, "not found\n", "text/plain", 0);
 }
 
 /*
- * Queue an answer and write what the socket takes now; the connection
- * closes once it is written.  h may be closed on return.
+ * Answer 200 with body, of len bytes, which the connection owns from now
+ * on and frees when it closes (the answer of a single request: a scrape
+ * leaves nothing behind).
+ */
+static void
+health_give(struct hconn *h, char *body, size_t len, const char *type)
+{
+	h->h_own = body;
+	health_reply(h, 200, body, type, len);
+}
+
+/*
+ * Queue an answer (body stays where it is: a constant, or the buffer
+ * the connection owns) and write what the socket takes now; the
+ * connection closes once it is written.  h may be closed on return.
  */
 static void
 health_reply(struct hconn *h, int code, const char *body, const char *type,
@@ -373,14 +409,17 @@ health_reply(struct hconn *h, int code, const char *body, const char *type,
 		reason = "Error";
 		break;
 	}
-	n = asprintf(&h->h_out, "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s", code,
-	    reason, type, len, (int)len, body);
-	if (n == -1) {
+	n = snprintf(h->h_head, sizeof(h->h_head), "HTTP/1.0 %d %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", code, reason, type, len);
+	if (n < 0 || (size_t)n >= sizeof(h->h_head)) {
 		health_close(h);
 		return;
 	}
-	h->h_outlen = (size_t)n;
+	h->h_headlen = (size_t)n;
+	h->h_body = body;
+	h->h_bodylen = len;
+	h->h_off = 0;
 	ev_io_stop(EV_DEFAULT, &h->h_io);
 	ev_io_init(&h->h_io, health_write_cb, h->h_fd, EV_WRITE);
 	h->h_io.data = h;
@@ -388,19 +427,35 @@ health_reply(struct hconn *h, int code, const char *body, const char *type,
 	health_write_cb(EV_DEFAULT, &h->h_io, EV_WRITE);
 }
 
+/* Write what is left of the head and the body, in one call. */
 static void
 health_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct hconn	*h = io->data;
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
 	ssize_t		 n;
+	int		 i = 0;
 
 	(void)loop;
 	(void)revents;
-	n = send(h->h_fd, h->h_out + h->h_outoff, h->h_outlen - h->h_outoff,
-	    MSG_NOSIGNAL);
+	if (h->h_off < h->h_headlen) {
+		iov[i].iov_base = h->h_head + h->h_off;
+		iov[i++].iov_len = h->h_headlen - h->h_off;
+		iov[i].iov_base = (char *)(uintptr_t)h->h_body;
+		iov[i++].iov_len = h->h_bodylen;
+	} else {
+		iov[i].iov_base = (char *)(uintptr_t)h->h_body +
+		    (h->h_off - h->h_headlen);
+		iov[i++].iov_len = h->h_bodylen - (h->h_off - h->h_headlen);
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = i;
+	n = sendmsg(h->h_fd, &msg, MSG_NOSIGNAL);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0 || (h->h_outoff += (size_t)n) == h->h_outlen)
+	if (n <= 0 || (h->h_off += (size_t)n) == h->h_headlen + h->h_bodylen)
 		health_close(h);
 }
 
@@ -420,6 +475,6 @@ health_close(struct hconn *h)
 	ev_timer_stop(EV_DEFAULT, &h->h_timer);
 	close(h->h_fd);
 	h->h_fd = -1;
-	free(h->h_out);
-	h->h_out = NULL;
+	free(h->h_own);
+	h->h_own = NULL;
 }

@@ -364,6 +364,7 @@ reload_invalid(const char *result, const char *why)
 	strlcpy(r->r_result, result, sizeof(r->r_result));
 	strlcpy(r->r_error, why, sizeof(r->r_error));
 	r->r_started = r->r_finished = ev_time();
+	metrics_reloaded(result);
 	log_warnx("reload: %s; generation %llu keeps serving", result,
 	    (unsigned long long)master.m_gen);
 	status_changed();
@@ -434,6 +435,7 @@ reload_finish(void)
 	strlcpy(r->r_result, master.m_reloading == RELOAD_BACK ?
 	    "rolled-back" : "ok", sizeof(r->r_result));
 	r->r_finished = ev_time();
+	metrics_reloaded(r->r_result);
 	log_info("reload: %s, generation %llu serves",
 	    master.m_reloading == RELOAD_BACK ? "rolled back" : "done",
 	    (unsigned long long)master.m_gen);

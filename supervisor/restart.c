@@ -121,6 +121,7 @@ slot_spawn(struct slot *s, int restart)
 		slot_schedule(s, slot_delay(s));
 		return;
 	}
+	master.m_starts[restart ? START_RESTART : START_NEW]++;
 	slot_change(s, SLOT_STARTING, SLOT_OP_STARTED);
 	if (c->c_ready == READY_NOTIFY)
 		slot_grace(s, c->c_ready_timeout);
@@ -154,6 +155,7 @@ slot_record(struct worker *w, int status, int expected)
 	s->s_last.x_execerr = w->w_execerr;
 	s->s_last.x_execstep = w->w_execstep;
 	s->s_last.x_reason = w->w_killreason;
+	metrics_ended(w, status, expected);
 	if (w->w_execerr != 0)
 		spawn_report(w);
 	else if (expected)

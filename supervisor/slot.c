@@ -292,6 +292,7 @@ slot_replace(struct slot *s)
 		slot_failed_start(s, nw, -1);
 		return -1;
 	}
+	master.m_starts[START_REPLACE]++;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_change(s, SLOT_STARTING, SLOT_OP_NEWCUR);
 	if (c->c_ready == READY_NOTIFY)
@@ -370,6 +371,7 @@ slot_drain(struct slot *s)
 		slot_grace(s, slot_delay(s));
 		return 1;
 	}
+	master.m_starts[START_DRAIN]++;
 	log_info("slot %d: a worker drains what is queued on it", s->s_id);
 	slot_change(s, SLOT_RETIRING, SLOT_OP_STARTED);
 	slot_grace(s, SLOT_DRAIN_CHECK_TIME);

@@ -40,7 +40,6 @@ static void	 status_empty(FILE *);
 static void	 status_fail(const char *);
 static void	 status_slot(FILE *, const struct slot *);
 static void	 status_exit(FILE *, const struct exitinfo *);
-static int	 status_nready(void);
 
 static int		 status_dirfd = -1;
 static int		 status_lockfd = -1;	/* the locked `lock` */
@@ -500,7 +499,7 @@ status_json(FILE *fp)
 }
 
 /* How many of the wanted slots have a worker serving, old or new. */
-static int
+int
 status_nready(void)
 {
 	int	 k, n = 0;

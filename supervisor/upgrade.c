@@ -206,6 +206,7 @@ upgrade_end(const char *result, const char *why)
 	strlcpy(u->u_result, result, sizeof(u->u_result));
 	strlcpy(u->u_error, why != NULL ? why : "", sizeof(u->u_error));
 	u->u_finished = ev_time();
+	metrics_upgraded(result);
 	upgrade_step_now = UP_IDLE;
 	ev_prepare_stop(EV_DEFAULT, &upgrade_prepare);
 	status_changed();
