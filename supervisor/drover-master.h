@@ -478,6 +478,7 @@ char	*spawn_resolve(const char *);
 int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
 pid_t	 spawn_ppid(pid_t);
+int	 spawn_procstat(pid_t, pid_t *, unsigned long long *);
 const char *
 	 spawn_step(int);
 
