@@ -500,6 +500,23 @@ void	 notify_watchdog_arm(struct worker *);
 const char *
 	 notify_socket_path(const struct worker *);
 
+/* notify-trust.c */
+/* Room for what comes with a datagram, passed descriptors included. */
+#define TRUST_CMSG_SPACE						\
+	(CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) +	\
+	CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(int) * 8))
+
+enum trust {
+	TRUST_OK,		/* the worker or a live descendant */
+	TRUST_FOREIGN,		/* another process */
+	TRUST_GONE,		/* gone before it was read */
+	TRUST_UNKNOWN		/* no credentials, or truncated */
+};
+
+void	 trust_setup(int);
+enum trust
+	 trust_sender(const struct worker *, struct msghdr *, pid_t *);
+void	 trust_release(struct msghdr *);
 
 /* health.c */
 int	 health_init(const char *, int);
