@@ -584,6 +584,7 @@ void	 spawn_report(const struct worker *);
 int	 spawn_reserved(const char *);
 void	 spawn_reset_signals(void);
 pid_t	 spawn_ppid(pid_t);
+int	 spawn_procstat(pid_t, pid_t *, unsigned long long *);
 const char *
 	 spawn_step(int);
 
@@ -612,6 +613,23 @@ void	 notify_watchdog_arm(struct worker *);
 const char *
 	 notify_socket_path(const struct worker *);
 
+/* notify-trust.c */
+/* Room for what comes with a datagram, passed descriptors included. */
+#define TRUST_CMSG_SPACE						\
+	(CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) +	\
+	CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(sizeof(int) * 8))
+
+enum trust {
+	TRUST_OK,		/* the worker or a live descendant */
+	TRUST_FOREIGN,		/* another process */
+	TRUST_GONE,		/* gone before it was read */
+	TRUST_UNKNOWN		/* no credentials, or truncated */
+};
+
+void	 trust_setup(int);
+enum trust
+	 trust_sender(const struct worker *, struct msghdr *, pid_t *);
+void	 trust_release(struct msghdr *);
 
 /* health.c */
 int	 health_init(const char *, int);

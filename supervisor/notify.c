@@ -9,9 +9,9 @@
  *    so that sd_notify(3), systemd-notify and python-sdnotify work
  *    unchanged.  The socket file is mode 0600 and belongs to the worker's
  *    user, so other users cannot write to it; every datagram carries the
- *    sender's credentials (SO_PASSCRED), and only the worker itself or a
- *    live descendant of it is believed.  Anything else is counted as
- *    rejected and dropped.
+ *    sender's credentials, and only the worker itself or a live
+ *    descendant of it is believed (notify-trust.c).  Anything else is
+ *    counted as rejected and dropped.
  *  - DROVER_NOTIFY_FD, one end of a stream socket pair, one message a
  *    line, for runtimes without datagram sockets (Node.js, the shell).
  *
@@ -55,7 +55,7 @@ static void	 notify_message(struct worker *, char *, size_t);
 static void	 notify_line(struct worker *, char *, size_t);
 static void	 notify_complain(struct slot *, const char *, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
-static int	 notify_trusted(const struct worker *, pid_t);
+static void	 notify_reject(struct worker *, enum trust, pid_t);
 static void	 notify_stream_read(struct worker *);
 
 /* state_dir/notify, opened relative to the state directory. */
@@ -198,6 +198,7 @@ void
 notify_start(struct worker *w)
 {
 	if (w->w_nfd != -1) {
+		trust_setup(w->w_nfd);
 		ev_io_init(&w->w_nio, notify_dgram_cb, w->w_nfd, EV_READ);
 		w->w_nio.data = w;
 		ev_io_start(EV_DEFAULT, &w->w_nio);
@@ -273,25 +274,11 @@ notify_complain(struct slot *s, const char *fmt, ...)
 }
 
 /*
- * Whether pid is the worker of w or one of its live descendants: walk
- * the parent chain in /proc, a bounded number of steps.
- */
-static int
-notify_trusted(const struct worker *w, pid_t pid)
-{
-	int	 depth;
-
-	for (depth = 0; depth < 32 && pid > 1; depth++) {
-		if (pid == w->w_pid)
-			return 1;
-		pid = spawn_ppid(pid);
-	}
-	return 0;
-}
-
-/*
- * Datagrams on the NOTIFY_SOCKET of a worker: check who sent each, and
- * read at most NOTIFY_BURST of them per wakeup.
+ * Datagrams on the NOTIFY_SOCKET of a worker: check who sent each
+ * (notify-trust.c), and read at most NOTIFY_BURST of them per wakeup.
+ * The descriptors that came with a datagram are closed only once it was
+ * handled, and so every one before it: a sender waiting for that
+ * (BARRIER=1) is still there when its own datagram is checked.
  */
 static void
 notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -300,16 +287,15 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 	struct slot	*s = w->w_slot;
 	struct msghdr	 msg;
 	struct iovec	 iov;
-	struct cmsghdr	*cm;
-	struct ucred	 cred;
 	char		 buf[NOTIFY_MAX + 1];
 	union {
 		struct cmsghdr	 align;
-		char		 space[CMSG_SPACE(sizeof(struct ucred)) +
-				    CMSG_SPACE(sizeof(int) * 8)];
+		char		 space[TRUST_CMSG_SPACE];
 	} control;
+	enum trust	 t;
 	ssize_t		 n;
-	int		 i, havecred;
+	pid_t		 pid;
+	int		 i;
 
 	(void)loop;
 	(void)revents;
@@ -325,44 +311,41 @@ notify_dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 		    MSG_DONTWAIT);
 		if (n == -1)
 			return;
-		havecred = 0;
-		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
-		    cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_CREDENTIALS &&
-			    cm->cmsg_len == CMSG_LEN(sizeof(cred))) {
-				memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-				havecred = 1;
-			} else if (cm->cmsg_level == SOL_SOCKET &&
-			    cm->cmsg_type == SCM_RIGHTS) {
-				/* Nobody may make us hold descriptors. */
-				int *fds = (int *)CMSG_DATA(cm);
-				size_t k, nfd = (cm->cmsg_len - CMSG_LEN(0)) /
-				    sizeof(int);
-
-				for (k = 0; k < nfd; k++)
-					close(fds[k]);
-			}
-		}
-		if (!havecred || !notify_trusted(w, cred.pid)) {
-			s->s_nrejected++;
-			status_counted();
-			notify_complain(s, "notify message from pid %ld, not "
-			    "worker %ld or its descendant: ignored",
-			    havecred ? (long)cred.pid : -1L, (long)w->w_pid);
-			continue;
-		}
-		if ((size_t)n > sizeof(buf) - 1 ||
+		if ((t = trust_sender(w, &msg, &pid)) != TRUST_OK)
+			notify_reject(w, t, pid);
+		else if ((size_t)n > sizeof(buf) - 1 ||
 		    (msg.msg_flags & MSG_TRUNC) != 0) {
 			s->s_nbad++;
 			status_counted();
 			notify_complain(s, "notify message of %zd bytes, over "
 			    "%d: ignored", n, NOTIFY_MAX);
-			continue;
+		} else {
+			buf[n] = '\0';
+			notify_message(w, buf, (size_t)n);
 		}
-		buf[n] = '\0';
-		notify_message(w, buf, (size_t)n);
+		trust_release(&msg);
 	}
+}
+
+/* A datagram from pid, which t says not to believe: count it, say why. */
+static void
+notify_reject(struct worker *w, enum trust t, pid_t pid)
+{
+	struct slot	*s = w->w_slot;
+
+	s->s_nrejected++;
+	status_counted();
+	if (t == TRUST_UNKNOWN)
+		notify_complain(s, "notify message without its sender's "
+		    "credentials (or with too many descriptors): ignored");
+	else if (t == TRUST_GONE)
+		notify_complain(s, "notify message from pid %ld, gone before "
+		    "it was read, so not known to descend from worker %ld: "
+		    "ignored", (long)pid, (long)w->w_pid);
+	else
+		notify_complain(s, "notify message from pid %ld, not worker "
+		    "%ld or its descendant: ignored", (long)pid,
+		    (long)w->w_pid);
 }
 
 /*

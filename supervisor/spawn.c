@@ -598,23 +598,42 @@ spawn_report(const struct worker *w)
 }
 
 /*
- * The parent of process pid, from /proc/PID/stat ("pid (comm) state
- * ppid", comm holding anything), or -1 if it cannot be read.
+ * The parent of process pid, from /proc/PID/stat, or -1 if it cannot be
+ * read.
  */
 pid_t
 spawn_ppid(pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	FILE	*fp;
-	long	 ppid;
+	pid_t	 ppid;
+
+	return spawn_procstat(pid, &ppid, NULL) == -1 ? -1 : ppid;
+}
+
+/*
+ * The parent of process pid and, if start is not NULL, when it started
+ * (in clock ticks after boot), from /proc/PID/stat ("pid (comm) state
+ * ppid ...", comm holding anything).  -1 if it cannot be read.
+ */
+int
+spawn_procstat(pid_t pid, pid_t *ppidp, unsigned long long *start)
+{
+	char			 path[64], buf[512], *p;
+	FILE			*fp;
+	long			 ppid;
+	unsigned long long	 st;
 
 	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
 	p = fgets(buf, sizeof(buf), fp);
 	fclose(fp);
+	/* Fields 3 to 22: state, ppid, 17 others, starttime. */
 	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+	    sscanf(p + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+	    "%*u %*d %*d %*d %*d %*d %*d %llu", &ppid, &st) != 2)
 		return -1;
-	return (pid_t)ppid;
+	*ppidp = (pid_t)ppid;
+	if (start != NULL)
+		*start = st;
+	return 0;
 }

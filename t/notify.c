@@ -55,7 +55,6 @@
 
 static long long	 ppid_of(pid_t);
 static const char	*find_python(void);
-static ssize_t		 send_dgram(const char *, const char *);
 static int		 no_file(const char *);
 static void		 stop(struct tl_daemon *, const char *);
 static void		 abandon(struct tl_daemon *, const char *);
@@ -181,34 +180,6 @@ find_python(void)
 	}
 	free(out);
 	return path;
-}
-
-/*
- * Send msg as one datagram to the unix socket at path, from the test
- * itself; what sendto(2) returns.
- */
-static ssize_t
-send_dgram(const char *path, const char *msg)
-{
-	struct sockaddr_un	 sun;
-	ssize_t			 n;
-	int			 fd, saved;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (path == NULL || strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	n = sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sun,
-	    sizeof(sun));
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return n;
 }
 
 /* 1 if path does not exist. */
@@ -478,7 +449,7 @@ test_untrusted(void)
 	    "(%s)", sock != NULL ? sock : "unset");
 
 	/* (a) The test is no descendant of the worker. */
-	is_int(7, send_dgram(sock, "READY=1"), "untrusted: the test sent "
+	is_int(7, tl_send_dgram(sock, "READY=1"), "untrusted: the test sent "
 	    "READY=1 to slot 0's socket");
 	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.notify.rejected", 1));
 	ok(j != NULL, "untrusted: slot 0 counts one rejected message");

@@ -361,10 +361,12 @@ void		 tl_fifo_release(const char *);
  * EPROTO for a truncated or malformed response).  The body is
  * NUL-terminated and truncated to bodysz - 1 bytes; status, body and
  * close_hdr may be NULL.  tl_http_get() does one request on a new
- * connection with a 5 s deadline; 0 on success.
+ * connection with a 5 s deadline; 0 on success.  tl_send_dgram() sends
+ * one datagram to a unix socket path and returns what sendto(2) does.
  */
 int		 tl_connect(int);
 int		 tl_connect_unix(const char *);
+ssize_t		 tl_send_dgram(const char *, const char *);
 int		 tl_http_request(int, const char *, int);
 int		 tl_http_response(int, int, int *, char *, size_t, int *);
 int		 tl_http_get(int, const char *, int *, char *, size_t);

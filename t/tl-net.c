@@ -89,6 +89,34 @@ tl_connect_unix(const char *path)
 }
 
 /*
+ * Send msg as one datagram to the unix socket at path, from a socket of
+ * its own; what sendto(2) returns.
+ */
+ssize_t
+tl_send_dgram(const char *path, const char *msg)
+{
+	struct sockaddr_un	 sun;
+	ssize_t			 n;
+	int			 fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (path == NULL || strlcpy(sun.sun_path, path, sizeof(sun.sun_path))
+	    >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	n = sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sun,
+	    sizeof(sun));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n;
+}
+
+/*
  * Send a GET for path, with "Connection: close" unless keepalive.  Uses
  * MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
  */
