@@ -142,8 +142,8 @@ log_vlog(int pri, const char *fmt, va_list ap)
 	n = log_compose(pri, &ls, msg, strlen(msg), &line);
 	if (log_sink != NULL && pri != LOG_CRIT)
 		log_sink(line, n);
-	else
-		(void)write(STDERR_FILENO, line, n);
+	else if (write(STDERR_FILENO, line, n) != (ssize_t)n)
+		return;		/* stderr is gone: nowhere left to say so */
 }
 
 /*

@@ -264,7 +264,8 @@ slot_note(enum slot_state from, enum slot_state to)
 		return;
 	n = snprintf(line, sizeof(line), "%s %s\n", slot_state_name(from),
 	    slot_state_name(to));
-	(void)write(fd, line, (size_t)n);
+	if (write(fd, line, (size_t)n) != n)
+		return;		/* the test reading the file tells */
 }
 
 /*

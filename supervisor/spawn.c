@@ -385,7 +385,9 @@ spawn_fail(int fd, int step, int err)
 
 	msg[0] = step;
 	msg[1] = err;
-	(void)write(fd, msg, sizeof(msg));
+	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
+		/* Lost, the report leaves the exit status to tell. */
+	}
 	_exit(err == ENOENT ? 127 : 126);
 }
 

@@ -145,7 +145,8 @@ worker_main(void)
 		off += (size_t)snprintf(line + off, sizeof(line) - off, " %d",
 		    fds[i]);
 	line[off++] = '\n';
-	(void)write(STDOUT_FILENO, line, off);
+	if (write(STDOUT_FILENO, line, off) != (ssize_t)off)
+		_exit(1);
 	for (;;)
 		pause();
 }
