@@ -569,6 +569,7 @@ void	 reload_engine_init(void);
 void	 reload_due(void);
 void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
+int	 reload_proven(const struct worker *);
 void	 reload_scale(int);
 
 /* spawn.c */

@@ -195,20 +195,28 @@ reload_refill(int target)
 }
 
 /*
- * Whether the current worker of s is confirmed: ready and, going
- * forward, past its reload grace (exec mode: it only becomes ready then;
- * notify mode: the first batch must live it, see the top of this file).
- * Going back, the previous generation is known: ready is enough.
+ * Whether worker w has proven itself, the one definition both the engine
+ * (is the slot's new worker confirmed?) and an exit (was it a failed
+ * start?) use: it has been ready and, while a reload goes forward, lived
+ * its reload grace (exec mode: it only becomes ready then; notify mode:
+ * the first batch must live it, see the top of this file), or there is
+ * no grace.  Outside a forward reload, or going back to the previous
+ * generation, which is known, ready is enough.
  */
+int
+reload_proven(const struct worker *w)
+{
+	return w->w_ready && (master.m_reloading != RELOAD_FORWARD ||
+	    w->w_proven || master.m_reload_proven ||
+	    w->w_conf->c_ready == READY_EXEC ||
+	    w->w_conf->c_reload_grace <= 0);
+}
+
+/* Whether slot s serves with a confirmed current worker. */
 static int
 reload_confirmed(const struct slot *s)
 {
-	const struct worker	*w = SLOT_CUR(s);
-
-	return s->s_state == SLOT_READY && (master.m_reloading ==
-	    RELOAD_BACK || w->w_proven || master.m_reload_proven ||
-	    w->w_conf->c_ready == READY_EXEC ||
-	    w->w_conf->c_reload_grace <= 0);
+	return s->s_state == SLOT_READY && reload_proven(SLOT_CUR(s));
 }
 
 /*

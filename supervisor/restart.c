@@ -184,9 +184,7 @@ slot_exited(struct worker *w, int status)
 	struct slot	*s = w->w_slot;
 	double		 up = ev_time() - w->w_started;
 	int		 expected = master.m_stopping || w->w_termsent;
-	int		 confirmed = w->w_proven || (w->w_ready &&
-			    (master.m_reload_proven || master.m_reloading !=
-			    RELOAD_FORWARD));
+	int		 confirmed = reload_proven(w);
 
 	if (w == SLOT_OLD(s)) {
 		slot_record(w, status, expected);

@@ -12,8 +12,11 @@
  * is rolled back and the old workers serve on.  A storm of HUPs settles
  * on one generation with exactly one worker per slot; TTIN and TTOU, and
  * `workers` in a reload, add and retire slots without a failed request;
- * `reload = all` starts every replacement at once.  Workers that must
- * wait wait on a FIFO the test writes to: nothing here sleeps.
+ * `reload = all` starts every replacement at once.  With reload_grace = 0
+ * a new worker is confirmed once ready, in both ready modes: one that
+ * ends later in the reload is its slot's business, not a failed start.
+ * Workers that must wait wait on a FIFO the test writes to: nothing here
+ * sleeps.
  */
 
 #include "config.h"
@@ -98,6 +101,7 @@ static void		 test_rollback_empty_slot(void);
 static void		 test_storm(void);
 static void		 test_scaling(void);
 static void		 test_reload_all(void);
+static void		 test_grace0(const char *);
 
 /* The worker almost every test runs, and the test's own directory. */
 static const char	*hello;
@@ -1057,6 +1061,58 @@ test_reload_all(void)
 	stop(&d, "all");
 }
 
+/*
+ * reload_grace = 0: a new worker is confirmed as soon as it is ready, its
+ * old worker is asked to stop, and it counts as proven for good.  Here
+ * the old workers take their time to stop (until the test releases
+ * them), so the reload is still under way when slot 0's confirmed new
+ * worker is killed: that is a restart of slot 0, not a failed start,
+ * and with reload_retries = 0 it must not roll the reload back.
+ */
+static void
+test_grace0(const char *mode)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*what = tl_fmt("grace 0, ready = %s", mode);
+	const char		*fifo = tl_fifo_new(tdir, tl_fmt("linger-%s",
+				    mode));
+	const char		*script = tl_fmt("%s/grace0-%s.sh", tdir, mode);
+	long long		 p0;
+
+	if (tl_write_file(script, "[ $DROVER_GENERATION = 1 ] && "
+	    "trap 'read x < %s; exit 0' TERM\n"
+	    "echo READY=1 >&$DROVER_NOTIFY_FD\nsleep 600 & wait $!\n",
+	    fifo) == -1)
+		sysbail("%s", script);
+	tl_json_free(tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\n"
+	    "workers = 2\nready = %s\nreload_grace = 0\nreload_retries = 0\n"
+	    "restart_delay = 10ms\nstop_timeout = 60s\ncommand = /bin/sh %s\n",
+	    mode, script), NULL, 1));
+	hup(&d);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.generation", 2),
+	    TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.0.old.state", "stopping"));
+	ok(j != NULL, "%s: slot 0's new worker is confirmed, its old one "
+	    "stops", what);
+	p0 = slot_int(j, 0, "pid");
+	tl_json_free(j);
+	if (p0 <= 0 || kill((pid_t)p0, SIGKILL) == -1)
+		sysbail("kill slot 0's new worker");
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.last_exit.pid", p0));
+	ok(j != NULL && strcmp(tl_json_str(j, "reload.result") != NULL ?
+	    tl_json_str(j, "reload.result") : "", "in-progress") == 0,
+	    "%s: once it is killed, the reload goes on", what);
+	tl_json_free(j);
+	tl_fifo_release(fifo);
+	tl_fifo_release(fifo);
+	j = wait_settled(&d, 2, "ok", 2, NULL);
+	ok(j != NULL, "%s: generation 2 runs, reload ok", what);
+	tl_json_free(j);
+	is_int(0, tl_log_count(&d, "rolling back"), "%s: no rollback", what);
+	stop(&d, what);
+}
+
 int
 main(void)
 {
@@ -1076,5 +1132,7 @@ main(void)
 	test_storm();
 	test_scaling();
 	test_reload_all();
+	test_grace0("exec");
+	test_grace0("notify");
 	return 0;
 }
