@@ -234,6 +234,9 @@ reload_roll(int target)
 	/* First what is under way (it holds the batch), then new starts. */
 	for (k = 0; k < target; k++)
 		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 0);
+	/* After a start that failed, none until its retry delay is over. */
+	if (ev_is_active(&reload_retry))
+		return;
 	for (k = 0; k < target; k++)
 		if (pending < batch && extra < batch)
 			(void)reload_roll_slot(master.m_slots[k], &pending,
@@ -305,12 +308,15 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 		(*extra)++;
 		return 1;
 	}
-	/* Counted as a failed start; try again after a restart delay. */
-	if (!ev_is_active(&reload_retry)) {
-		delay = slot_delay(s);
-		ev_timer_set(&reload_retry, delay, 0);
-		ev_timer_start(EV_DEFAULT, &reload_retry);
-	}
+	/*
+	 * Counted as a failed start; try again after a restart delay,
+	 * which doubles while the starts of this slot keep failing.
+	 */
+	delay = slot_delay(s);
+	log_warnx("reload: slot %d: a new worker could not be started; "
+	    "next try in %gs", s->s_id, delay);
+	ev_timer_set(&reload_retry, delay, 0);
+	ev_timer_start(EV_DEFAULT, &reload_retry);
 	return 1;
 }
 

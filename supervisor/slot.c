@@ -291,7 +291,6 @@ slot_replace(struct slot *s)
 	const struct config	*c = master.m_conf;
 	struct worker		*nw = SLOT_OLD(s);
 
-	s->s_failures = 0;
 	s->s_statuslen = 0;
 	if (group_slot_open(s->s_id) == -1 ||
 	    worker_start(nw, master.m_conf, master.m_gen) == -1) {
@@ -300,6 +299,8 @@ slot_replace(struct slot *s)
 		return -1;
 	}
 	master.m_starts[START_REPLACE]++;
+	/* Only now: failed starts before this one double the retry delay. */
+	s->s_failures = 0;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_change(s, SLOT_STARTING, SLOT_OP_NEWCUR);
 	if (c->c_ready == READY_NOTIFY)
