@@ -230,7 +230,13 @@ reload_roll(int target)
 	int			 batch, pending = 0, extra, k;
 
 	batch = c->c_reload == RELOAD_ALL ? target : c->c_reload_batch;
-	extra = slot_nworkers() - master.m_nslots;
+	/*
+	 * The workers beyond one per slot: the slots with an old worker.
+	 * (Counting workers less slots would let a slot with no worker,
+	 * halted or waiting to restart, make room for one more.)
+	 */
+	for (extra = k = 0; k < master.m_nslots; k++)
+		extra += SLOT_OLD(master.m_slots[k])->w_pid != 0;
 	/* First what is under way (it holds the batch), then new starts. */
 	for (k = 0; k < target; k++)
 		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 0);
