@@ -530,6 +530,7 @@ int	 slot_serving(int);
 int	 slot_accepting(int);
 int	 slot_legal(enum slot_state, enum slot_state);
 void	 slot_change(struct slot *, enum slot_state, enum slot_op);
+int	 slot_start(struct slot *, struct worker *, struct config *);
 int	 slot_replace(struct slot *);
 void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);

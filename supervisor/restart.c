@@ -114,9 +114,7 @@ slot_spawn(struct slot *s, int restart)
 		s->s_restarts++;
 	}
 	s->s_statuslen = 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(SLOT_CUR(s), master.m_conf, master.m_gen) == -1) {
-		SLOT_CUR(s)->w_gen = master.m_gen;
+	if (slot_start(s, SLOT_CUR(s), master.m_conf) == -1) {
 		slot_failed_start(s, SLOT_CUR(s), -1);
 		slot_schedule(s, slot_delay(s));
 		return;

@@ -279,6 +279,24 @@ slot_note(enum slot_state from, enum slot_state to)
  */
 
 /*
+ * Start a worker of configuration c, of its generation, in w (a worker
+ * structure of slot s), on the slot's sockets, opened again if a failed
+ * or halted slot had them closed.  Returns -1 after logging when it
+ * cannot be started: w then has c's generation all the same, for the
+ * failed start to be counted against the right reload.
+ */
+int
+slot_start(struct slot *s, struct worker *w, struct config *c)
+{
+	if (group_slot_open(s->s_id) == -1 ||
+	    worker_start(w, c, c->c_gen) == -1) {
+		w->w_gen = c->c_gen;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Replace the serving worker of slot s by one of the current generation:
  * the new one starts in the slot's free worker structure and becomes
  * current; the serving one becomes the old worker and serves on until
@@ -292,9 +310,7 @@ slot_replace(struct slot *s)
 	struct worker		*nw = SLOT_OLD(s);
 
 	s->s_statuslen = 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(nw, master.m_conf, master.m_gen) == -1) {
-		nw->w_gen = master.m_gen;
+	if (slot_start(s, nw, master.m_conf) == -1) {
 		slot_failed_start(s, nw, -1);
 		return -1;
 	}
@@ -374,8 +390,7 @@ slot_drain(struct slot *s)
 	if (group_queued(s->s_id) == 0 || ev_now(EV_DEFAULT) - s->s_drain >=
 	    master.m_conf->c_stop_timeout)
 		return 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(SLOT_CUR(s), c, c->c_gen) == -1) {
+	if (slot_start(s, SLOT_CUR(s), c) == -1) {
 		slot_grace(s, slot_delay(s));
 		return 1;
 	}
