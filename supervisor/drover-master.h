@@ -549,7 +549,6 @@ void	 slot_spawn(struct slot *, int);
 double	 slot_delay(struct slot *);
 void	 slot_schedule(struct slot *, double);
 void	 slot_grace(struct slot *, double);
-void	 slot_failed_start(struct slot *, struct worker *, int);
 void	 slot_exited(struct worker *, int);
 void	 slot_exec_ok(struct worker *);
 void	 slot_notify_ready(struct worker *);

@@ -473,16 +473,18 @@ reload_finish(void)
 }
 
 /*
- * A worker of the generation being rolled out ended before it was
- * confirmed (status: its wait status), or could not be started (-1):
- * count it, and remember
- * why, for the engine.  Exit 78 says its configuration is broken.
+ * Worker w ended before it was confirmed (status: its wait status), or
+ * could not be started (-1).  If it is of the generation being rolled
+ * out, that is a failed start of the reload: count it, and remember why,
+ * for the engine.  Exit 78 says its configuration is broken.
  */
 void
 reload_failed_start(struct worker *w, int status)
 {
 	char	 how[128];
 
+	if (master.m_reloading != RELOAD_FORWARD || w->w_gen != master.m_gen)
+		return;
 	master.m_reload_fails++;
 	if (status == -1)
 		strlcpy(how, "could not be started", sizeof(how));

@@ -115,7 +115,7 @@ slot_spawn(struct slot *s, int restart)
 	}
 	s->s_statuslen = 0;
 	if (slot_start(s, SLOT_CUR(s), master.m_conf) == -1) {
-		slot_failed_start(s, SLOT_CUR(s), -1);
+		reload_failed_start(SLOT_CUR(s), -1);
 		slot_schedule(s, slot_delay(s));
 		return;
 	}
@@ -123,19 +123,6 @@ slot_spawn(struct slot *s, int restart)
 	slot_change(s, SLOT_STARTING, SLOT_OP_STARTED);
 	if (c->c_ready == READY_NOTIFY)
 		slot_grace(s, c->c_ready_timeout);
-}
-
-/*
- * A worker of the generation being rolled out ended (with the wait
- * status status), or could not be started (status -1), before it was
- * confirmed: tell the engine, which counts them and may roll back.
- */
-void
-slot_failed_start(struct slot *s, struct worker *w, int status)
-{
-	(void)s;
-	if (master.m_reloading == RELOAD_FORWARD && w->w_gen == master.m_gen)
-		reload_failed_start(w, status);
 }
 
 /*
@@ -203,7 +190,7 @@ slot_exited(struct worker *w, int status)
 		return;
 	}
 	if (!confirmed)
-		slot_failed_start(s, w, status);
+		reload_failed_start(w, status);
 	if (w->w_gen != master.m_gen) {
 		/* Of a generation no longer current: the engine refills. */
 		slot_change(s, SLOT_EMPTY, SLOT_OP_CUR_GONE);

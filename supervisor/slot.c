@@ -311,7 +311,7 @@ slot_replace(struct slot *s)
 
 	s->s_statuslen = 0;
 	if (slot_start(s, nw, master.m_conf) == -1) {
-		slot_failed_start(s, nw, -1);
+		reload_failed_start(nw, -1);
 		return -1;
 	}
 	master.m_starts[START_REPLACE]++;
