@@ -234,7 +234,6 @@ struct worker {
 	uint64_t	 w_gen;
 	struct config	*w_conf;	/* the configuration it runs */
 	int		 w_ready;	/* it has been ready */
-	ev_tstamp	 w_readyat;	/* when it became ready */
 	int		 w_proven;	/* it lived its reload grace */
 	ev_timer	 w_stop;	/* SIGKILL after the stop timeout */
 	ev_tstamp	 w_started;

@@ -262,7 +262,6 @@ slot_notify_ready(struct worker *w)
 	    READY_NOTIFY && !w->w_ready) {
 		/* Worth knowing if the slot is wanted again (unretire). */
 		w->w_ready = 1;
-		w->w_readyat = ev_now(EV_DEFAULT);
 		return;
 	}
 	if (s->s_state != SLOT_STARTING)

@@ -223,10 +223,7 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	s->s_state = to;
 	cur = SLOT_CUR(s);
 	if (to == SLOT_READY) {
-		if (!cur->w_ready) {
-			cur->w_ready = 1;
-			cur->w_readyat = ev_now(EV_DEFAULT);
-		}
+		cur->w_ready = 1;
 		/*
 		 * On every entry, not only the first: a worker adopted after
 		 * an upgrade, or one that said READY=1 while its slot was
