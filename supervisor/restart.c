@@ -30,9 +30,6 @@
 
 #include "drover-master.h"
 
-/* How often a retiring slot's queue is looked at while it drains. */
-
-
 static void	 slot_record(struct worker *, int, int);
 static void	 slot_own_exit(struct slot *, struct worker *, int, double);
 
@@ -60,9 +57,7 @@ slot_schedule(struct slot *s, double delay)
 	/* Jitter: somewhere in the upper half of the delay. */
 	delay = delay / 2 + delay / 2 * ((double)arc4random() / UINT32_MAX);
 	s->s_delay = delay;
-	ev_timer_stop(EV_DEFAULT, &s->s_timer);
-	ev_timer_set(&s->s_timer, delay, 0);
-	ev_timer_start(EV_DEFAULT, &s->s_timer);
+	slot_grace(s, delay);
 	slot_change(s, SLOT_BACKOFF, SLOT_OP_NONE);
 }
 
