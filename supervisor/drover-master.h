@@ -104,7 +104,7 @@ struct config {
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
 	unsigned int	 c_reload_retries;
-	double		 c_reload_grace;	/* exec mode: alive that long */
+	double		 c_reload_grace;	/* a new worker proves itself */
 
 	/* Set when the configuration is put to use (config_activate). */
 	uint64_t	 c_gen;		/* its generation */
