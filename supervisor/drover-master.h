@@ -77,7 +77,7 @@ struct config {
 	double		 c_restart_delay;
 	double		 c_restart_delay_max;
 	double		 c_restart_reset;
-	unsigned int	 c_restart_budget;
+	int		 c_restart_budget;
 	double		 c_restart_window;
 	char		**c_argv;	/* the worker command, NULL-ended */
 	char		*c_directory;
@@ -103,7 +103,7 @@ struct config {
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
-	unsigned int	 c_reload_retries;
+	int		 c_reload_retries;
 	double		 c_reload_grace;	/* a new worker proves itself */
 
 	/* Set when the configuration is put to use (config_activate). */
@@ -124,7 +124,6 @@ struct config {
  */
 enum config_kind {
 	CK_INT,		/* an int from k_min to k_max */
-	CK_UINT,	/* an unsigned int from k_min to k_max */
 	CK_DURATION,	/* seconds in a double; k_min, k_max in milliseconds */
 	CK_BOOL,	/* an int, 0 or 1 */
 	CK_ENUM,	/* an enum: the index of its word in k_words */
@@ -382,7 +381,7 @@ struct master {
 	uint64_t	 m_lastgen;	/* the last one handed out */
 	int		 m_reloading;	/* 0, RELOAD_FORWARD or _BACK */
 	int		 m_reload_pending;	/* a HUP came meanwhile */
-	unsigned int	 m_reload_fails;	/* failed starts in it */
+	int		 m_reload_fails;	/* failed starts in it */
 	int		 m_reload_halt;	/* a new worker exited 78 */
 	int		 m_reload_proven; /* a new worker lived its grace */
 	char		 m_reload_why[192];	/* the last failed start */

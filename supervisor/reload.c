@@ -514,7 +514,7 @@ reload_rollback(void)
 	if (master.m_reload_halt)
 		strlcpy(why, master.m_reload_why, sizeof(why));
 	else
-		(void)snprintf(why, sizeof(why), "%u failed starts, the last: "
+		(void)snprintf(why, sizeof(why), "%d failed starts, the last: "
 		    "%s", master.m_reload_fails, master.m_reload_why);
 	log_warnx("reload: generation %llu failed (%s): rolling back to "
 	    "generation %llu", (unsigned long long)failed->c_gen, why,

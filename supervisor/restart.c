@@ -82,7 +82,7 @@ slot_spawn(struct slot *s, int restart)
 {
 	const struct config	*c = master.m_conf;
 	ev_tstamp		 now = ev_now(EV_DEFAULT), oldest;
-	unsigned int		 budget = c->c_restart_budget;
+	unsigned int		 budget = (unsigned int)c->c_restart_budget;
 
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	if (s->s_nhist != budget) {
