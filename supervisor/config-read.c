@@ -113,8 +113,7 @@ config_section(struct parse *p)
 	if (len == 6 && strncmp(name, "drover", 6) == 0)
 		return;
 	p->p_badsect = p->p_line;
-	if ((p->p_sect = strndup(name, len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
+	p->p_sect = xstrndup(name, len);
 }
 
 /*

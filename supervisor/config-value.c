@@ -32,8 +32,6 @@ static int	 config_number(const struct config_key *, const char *,
 		    long long *, const char **);
 static int	 config_set_int(struct config *, const struct config_key *,
 		    const char *, const char **);
-static int	 config_set_uint(struct config *, const struct config_key *,
-		    const char *, const char **);
 static int	 config_set_duration(struct config *,
 		    const struct config_key *, const char *, const char **);
 static int	 config_set_bool(struct config *, const struct config_key *,
@@ -47,9 +45,6 @@ static int	 config_set_list(struct config *, const struct config_key *,
 static int	 config_set_words(struct config *, const struct config_key *,
 		    const char *, const char **);
 static void	 config_show_int(const struct config *,
-		    const struct config_key *,
-		    void (*)(void *, const char *, const char *), void *);
-static void	 config_show_uint(const struct config *,
 		    const struct config_key *,
 		    void (*)(void *, const char *, const char *), void *);
 static void	 config_show_duration(const struct config *,
@@ -91,7 +86,6 @@ static const struct {
 	void	(*kd_free)(struct config *, const struct config_key *);
 } config_kinds[] = {
 	[CK_INT] =	{ config_set_int, config_show_int, NULL },
-	[CK_UINT] =	{ config_set_uint, config_show_uint, NULL },
 	[CK_DURATION] =	{ config_set_duration, config_show_duration, NULL },
 	[CK_BOOL] =	{ config_set_bool, config_show_bool, NULL },
 	[CK_ENUM] =	{ config_set_enum, config_show_enum, NULL },
@@ -155,10 +149,7 @@ config_cmember(const struct config *c, const struct config_key *k)
  * (without the key and the value, which config_set() adds).
  */
 
-/*
- * A number from k_min to k_max, or "auto" (0) with CF_AUTO, into *np;
- * the setters of both number kinds share it.
- */
+/* A number from k_min to k_max, or "auto" (0) with CF_AUTO, into *np. */
 static int
 config_number(const struct config_key *k, const char *val, long long *np,
     const char **errstr)
@@ -188,19 +179,6 @@ config_set_int(struct config *c, const struct config_key *k,
 	if (config_number(k, val, &n, errstr) == -1)
 		return -1;
 	*ip = (int)n;
-	return 0;
-}
-
-static int
-config_set_uint(struct config *c, const struct config_key *k,
-    const char *val, const char **errstr)
-{
-	unsigned int	*up = config_member(c, k);
-	long long	 n;
-
-	if (config_number(k, val, &n, errstr) == -1)
-		return -1;
-	*up = (unsigned int)n;
 	return 0;
 }
 
@@ -347,19 +325,6 @@ config_show_int(const struct config *c, const struct config_key *k,
 	if ((k->k_flags & CF_OPT) && *ip == 0)
 		return;
 	(void)snprintf(buf, sizeof(buf), "%d", *ip);
-	fn(arg, k->k_name, buf);
-}
-
-static void
-config_show_uint(const struct config *c, const struct config_key *k,
-    void (*fn)(void *, const char *, const char *), void *arg)
-{
-	const unsigned int	*up = config_cmember(c, k);
-	char			 buf[32];
-
-	if ((k->k_flags & CF_OPT) && *up == 0)
-		return;
-	(void)snprintf(buf, sizeof(buf), "%u", *up);
 	fn(arg, k->k_name, buf);
 }
 

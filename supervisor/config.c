@@ -81,7 +81,7 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
  * the key's name, its member of struct config, its default as a file
  * would write it (NULL: none, the member stays zero), then what the kind
  * needs:
- *	KEY_INT, KEY_UINT	minimum, maximum, flags (CF_OPT, CF_AUTO)
+ *	KEY_INT			minimum, maximum, flags (CF_OPT, CF_AUTO)
  *	KEY_DUR			minimum, maximum in milliseconds, flags
  *	KEY_BOOL		flags
  *	KEY_ENUM		its words, indexed by the enum's values
@@ -100,8 +100,6 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
 #define YEAR_MS		(365LL * 86400 * 1000)	/* config_duration()'s max */
 #define KEY_INT(n, m, def, lo, hi, fl) \
 	{ n, CK_INT, CO(m), 0, def, lo, hi, NULL, fl, NULL }
-#define KEY_UINT(n, m, def, lo, hi, fl) \
-	{ n, CK_UINT, CO(m), 0, def, lo, hi, NULL, fl, NULL }
 #define KEY_DUR(n, m, def, lo, hi, fl) \
 	{ n, CK_DURATION, CO(m), 0, def, lo, hi, NULL, fl, NULL }
 #define KEY_BOOL(n, m, def, fl) \
@@ -128,7 +126,7 @@ static const struct config_key config_keys[] = {
 	KEY_DUR("restart_delay", c_restart_delay, "100ms", 1, YEAR_MS, 0),
 	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 1, YEAR_MS, 0),
 	KEY_DUR("restart_reset", c_restart_reset, "10s", 1, YEAR_MS, 0),
-	KEY_UINT("restart_budget", c_restart_budget, "10", 1, 10000, 0),
+	KEY_INT("restart_budget", c_restart_budget, "10", 1, 10000, 0),
 	KEY_DUR("restart_window", c_restart_window, "60s", 1000, YEAR_MS, 0),
 	KEY_DUR("watchdog", c_watchdog, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_DUR("reload_grace", c_reload_grace, "1s", 0, YEAR_MS, 0),
@@ -139,7 +137,7 @@ static const struct config_key config_keys[] = {
 	KEY_STR("health", c_health, NULL, CF_OPT, config_check_health),
 	KEY_ENUM("reload", c_reload, "rolling", config_reload_words),
 	KEY_INT("reload_batch", c_reload_batch, "1", 1, DROVER_MAX_WORKERS, 0),
-	KEY_UINT("reload_retries", c_reload_retries, "2", 0, 1000, 0),
+	KEY_INT("reload_retries", c_reload_retries, "2", 0, 1000, 0),
 	KEY_STR("directory", c_directory, NULL, CF_OPT, NULL),
 	KEY_LIST("env", c_env, c_nenv, config_check_env),
 	KEY_STR("user", c_user, NULL, CF_OPT, NULL),

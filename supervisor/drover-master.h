@@ -77,7 +77,7 @@ struct config {
 	double		 c_restart_delay;
 	double		 c_restart_delay_max;
 	double		 c_restart_reset;
-	unsigned int	 c_restart_budget;
+	int		 c_restart_budget;
 	double		 c_restart_window;
 	char		**c_argv;	/* the worker command, NULL-ended */
 	char		*c_directory;
@@ -103,8 +103,8 @@ struct config {
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
 	int		 c_reload_batch;
-	unsigned int	 c_reload_retries;
-	double		 c_reload_grace;	/* exec mode: alive that long */
+	int		 c_reload_retries;
+	double		 c_reload_grace;	/* a new worker proves itself */
 
 	/* Set when the configuration is put to use (config_activate). */
 	uint64_t	 c_gen;		/* its generation */
@@ -124,7 +124,6 @@ struct config {
  */
 enum config_kind {
 	CK_INT,		/* an int from k_min to k_max */
-	CK_UINT,	/* an unsigned int from k_min to k_max */
 	CK_DURATION,	/* seconds in a double; k_min, k_max in milliseconds */
 	CK_BOOL,	/* an int, 0 or 1 */
 	CK_ENUM,	/* an enum: the index of its word in k_words */
@@ -234,7 +233,6 @@ struct worker {
 	uint64_t	 w_gen;
 	struct config	*w_conf;	/* the configuration it runs */
 	int		 w_ready;	/* it has been ready */
-	ev_tstamp	 w_readyat;	/* when it became ready */
 	int		 w_proven;	/* it lived its reload grace */
 	ev_timer	 w_stop;	/* SIGKILL after the stop timeout */
 	ev_tstamp	 w_started;
@@ -383,7 +381,7 @@ struct master {
 	uint64_t	 m_lastgen;	/* the last one handed out */
 	int		 m_reloading;	/* 0, RELOAD_FORWARD or _BACK */
 	int		 m_reload_pending;	/* a HUP came meanwhile */
-	unsigned int	 m_reload_fails;	/* failed starts in it */
+	int		 m_reload_fails;	/* failed starts in it */
 	int		 m_reload_halt;	/* a new worker exited 78 */
 	int		 m_reload_proven; /* a new worker lived its grace */
 	char		 m_reload_why[192];	/* the last failed start */
@@ -530,6 +528,7 @@ int	 slot_serving(int);
 int	 slot_accepting(int);
 int	 slot_legal(enum slot_state, enum slot_state);
 void	 slot_change(struct slot *, enum slot_state, enum slot_op);
+int	 slot_start(struct slot *, struct worker *, struct config *);
 int	 slot_replace(struct slot *);
 void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);
@@ -548,7 +547,6 @@ void	 slot_spawn(struct slot *, int);
 double	 slot_delay(struct slot *);
 void	 slot_schedule(struct slot *, double);
 void	 slot_grace(struct slot *, double);
-void	 slot_failed_start(struct slot *, struct worker *, int);
 void	 slot_exited(struct worker *, int);
 void	 slot_exec_ok(struct worker *);
 void	 slot_notify_ready(struct worker *);
@@ -569,6 +567,7 @@ void	 reload_engine_init(void);
 void	 reload_due(void);
 void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
+int	 reload_proven(const struct worker *);
 void	 reload_scale(int);
 
 /* spawn.c */

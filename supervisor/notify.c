@@ -489,14 +489,17 @@ notify_line(struct worker *w, char *line, size_t len)
 
 /*
  * Arm the watchdog of w: it must send WATCHDOG=1 at least every
- * c_watchdog seconds from now on.
+ * c_watchdog seconds from now on.  Idempotent: a running watchdog keeps
+ * its deadline, and one that has fired (SIGABRT sent) or was stopped
+ * with the worker (asked to stop) is not armed again.
  */
 void
 notify_watchdog_arm(struct worker *w)
 {
 	double	 t = w->w_conf->c_watchdog;
 
-	if (t <= 0 || ev_is_active(&w->w_watchdog))
+	if (t <= 0 || ev_is_active(&w->w_watchdog) || w->w_wdfired ||
+	    w->w_termsent)
 		return;
 	w->w_watchdog.repeat = t;
 	ev_timer_again(EV_DEFAULT, &w->w_watchdog);

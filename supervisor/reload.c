@@ -195,20 +195,28 @@ reload_refill(int target)
 }
 
 /*
- * Whether the current worker of s is confirmed: ready and, going
- * forward, past its reload grace (exec mode: it only becomes ready then;
- * notify mode: the first batch must live it, see the top of this file).
- * Going back, the previous generation is known: ready is enough.
+ * Whether worker w has proven itself, the one definition both the engine
+ * (is the slot's new worker confirmed?) and an exit (was it a failed
+ * start?) use: it has been ready and, while a reload goes forward, lived
+ * its reload grace (exec mode: it only becomes ready then; notify mode:
+ * the first batch must live it, see the top of this file), or there is
+ * no grace.  Outside a forward reload, or going back to the previous
+ * generation, which is known, ready is enough.
  */
+int
+reload_proven(const struct worker *w)
+{
+	return w->w_ready && (master.m_reloading != RELOAD_FORWARD ||
+	    w->w_proven || master.m_reload_proven ||
+	    w->w_conf->c_ready == READY_EXEC ||
+	    w->w_conf->c_reload_grace <= 0);
+}
+
+/* Whether slot s serves with a confirmed current worker. */
 static int
 reload_confirmed(const struct slot *s)
 {
-	const struct worker	*w = SLOT_CUR(s);
-
-	return s->s_state == SLOT_READY && (master.m_reloading ==
-	    RELOAD_BACK || w->w_proven || master.m_reload_proven ||
-	    w->w_conf->c_ready == READY_EXEC ||
-	    w->w_conf->c_reload_grace <= 0);
+	return s->s_state == SLOT_READY && reload_proven(SLOT_CUR(s));
 }
 
 /*
@@ -222,10 +230,19 @@ reload_roll(int target)
 	int			 batch, pending = 0, extra, k;
 
 	batch = c->c_reload == RELOAD_ALL ? target : c->c_reload_batch;
-	extra = slot_nworkers() - master.m_nslots;
+	/*
+	 * The workers beyond one per slot: the slots with an old worker.
+	 * (Counting workers less slots would let a slot with no worker,
+	 * halted or waiting to restart, make room for one more.)
+	 */
+	for (extra = k = 0; k < master.m_nslots; k++)
+		extra += SLOT_OLD(master.m_slots[k])->w_pid != 0;
 	/* First what is under way (it holds the batch), then new starts. */
 	for (k = 0; k < target; k++)
 		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 0);
+	/* After a start that failed, none until its retry delay is over. */
+	if (ev_is_active(&reload_retry))
+		return;
 	for (k = 0; k < target; k++)
 		if (pending < batch && extra < batch)
 			(void)reload_roll_slot(master.m_slots[k], &pending,
@@ -297,12 +314,15 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 		(*extra)++;
 		return 1;
 	}
-	/* Counted as a failed start; try again after a restart delay. */
-	if (!ev_is_active(&reload_retry)) {
-		delay = slot_delay(s);
-		ev_timer_set(&reload_retry, delay, 0);
-		ev_timer_start(EV_DEFAULT, &reload_retry);
-	}
+	/*
+	 * Counted as a failed start; try again after a restart delay,
+	 * which doubles while the starts of this slot keep failing.
+	 */
+	delay = slot_delay(s);
+	log_warnx("reload: slot %d: a new worker could not be started; "
+	    "next try in %gs", s->s_id, delay);
+	ev_timer_set(&reload_retry, delay, 0);
+	ev_timer_start(EV_DEFAULT, &reload_retry);
 	return 1;
 }
 
@@ -453,16 +473,18 @@ reload_finish(void)
 }
 
 /*
- * A worker of the generation being rolled out ended before it was
- * confirmed (status: its wait status), or could not be started (-1):
- * count it, and remember
- * why, for the engine.  Exit 78 says its configuration is broken.
+ * Worker w ended before it was confirmed (status: its wait status), or
+ * could not be started (-1).  If it is of the generation being rolled
+ * out, that is a failed start of the reload: count it, and remember why,
+ * for the engine.  Exit 78 says its configuration is broken.
  */
 void
 reload_failed_start(struct worker *w, int status)
 {
 	char	 how[128];
 
+	if (master.m_reloading != RELOAD_FORWARD || w->w_gen != master.m_gen)
+		return;
 	master.m_reload_fails++;
 	if (status == -1)
 		strlcpy(how, "could not be started", sizeof(how));
@@ -492,7 +514,7 @@ reload_rollback(void)
 	if (master.m_reload_halt)
 		strlcpy(why, master.m_reload_why, sizeof(why));
 	else
-		(void)snprintf(why, sizeof(why), "%u failed starts, the last: "
+		(void)snprintf(why, sizeof(why), "%d failed starts, the last: "
 		    "%s", master.m_reload_fails, master.m_reload_why);
 	log_warnx("reload: generation %llu failed (%s): rolling back to "
 	    "generation %llu", (unsigned long long)failed->c_gen, why,

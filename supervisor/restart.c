@@ -30,9 +30,6 @@
 
 #include "drover-master.h"
 
-/* How often a retiring slot's queue is looked at while it drains. */
-
-
 static void	 slot_record(struct worker *, int, int);
 static void	 slot_own_exit(struct slot *, struct worker *, int, double);
 
@@ -60,9 +57,7 @@ slot_schedule(struct slot *s, double delay)
 	/* Jitter: somewhere in the upper half of the delay. */
 	delay = delay / 2 + delay / 2 * ((double)arc4random() / UINT32_MAX);
 	s->s_delay = delay;
-	ev_timer_stop(EV_DEFAULT, &s->s_timer);
-	ev_timer_set(&s->s_timer, delay, 0);
-	ev_timer_start(EV_DEFAULT, &s->s_timer);
+	slot_grace(s, delay);
 	slot_change(s, SLOT_BACKOFF, SLOT_OP_NONE);
 }
 
@@ -87,7 +82,7 @@ slot_spawn(struct slot *s, int restart)
 {
 	const struct config	*c = master.m_conf;
 	ev_tstamp		 now = ev_now(EV_DEFAULT), oldest;
-	unsigned int		 budget = c->c_restart_budget;
+	unsigned int		 budget = (unsigned int)c->c_restart_budget;
 
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	if (s->s_nhist != budget) {
@@ -114,10 +109,8 @@ slot_spawn(struct slot *s, int restart)
 		s->s_restarts++;
 	}
 	s->s_statuslen = 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(SLOT_CUR(s), master.m_conf, master.m_gen) == -1) {
-		SLOT_CUR(s)->w_gen = master.m_gen;
-		slot_failed_start(s, SLOT_CUR(s), -1);
+	if (slot_start(s, SLOT_CUR(s), master.m_conf) == -1) {
+		reload_failed_start(SLOT_CUR(s), -1);
 		slot_schedule(s, slot_delay(s));
 		return;
 	}
@@ -125,19 +118,6 @@ slot_spawn(struct slot *s, int restart)
 	slot_change(s, SLOT_STARTING, SLOT_OP_STARTED);
 	if (c->c_ready == READY_NOTIFY)
 		slot_grace(s, c->c_ready_timeout);
-}
-
-/*
- * A worker of the generation being rolled out ended (with the wait
- * status status), or could not be started (status -1), before it was
- * confirmed: tell the engine, which counts them and may roll back.
- */
-void
-slot_failed_start(struct slot *s, struct worker *w, int status)
-{
-	(void)s;
-	if (master.m_reloading == RELOAD_FORWARD && w->w_gen == master.m_gen)
-		reload_failed_start(w, status);
 }
 
 /*
@@ -184,9 +164,7 @@ slot_exited(struct worker *w, int status)
 	struct slot	*s = w->w_slot;
 	double		 up = ev_time() - w->w_started;
 	int		 expected = master.m_stopping || w->w_termsent;
-	int		 confirmed = w->w_proven || (w->w_ready &&
-			    (master.m_reload_proven || master.m_reloading !=
-			    RELOAD_FORWARD));
+	int		 confirmed = reload_proven(w);
 
 	if (w == SLOT_OLD(s)) {
 		slot_record(w, status, expected);
@@ -207,7 +185,7 @@ slot_exited(struct worker *w, int status)
 		return;
 	}
 	if (!confirmed)
-		slot_failed_start(s, w, status);
+		reload_failed_start(w, status);
 	if (w->w_gen != master.m_gen) {
 		/* Of a generation no longer current: the engine refills. */
 		slot_change(s, SLOT_EMPTY, SLOT_OP_CUR_GONE);
@@ -279,7 +257,6 @@ slot_notify_ready(struct worker *w)
 	    READY_NOTIFY && !w->w_ready) {
 		/* Worth knowing if the slot is wanted again (unretire). */
 		w->w_ready = 1;
-		w->w_readyat = ev_now(EV_DEFAULT);
 		return;
 	}
 	if (s->s_state != SLOT_STARTING)

@@ -222,9 +222,13 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	}
 	s->s_state = to;
 	cur = SLOT_CUR(s);
-	if (to == SLOT_READY && !cur->w_ready) {
+	if (to == SLOT_READY) {
 		cur->w_ready = 1;
-		cur->w_readyat = ev_now(EV_DEFAULT);
+		/*
+		 * On every entry, not only the first: a worker adopted after
+		 * an upgrade, or one that said READY=1 while its slot was
+		 * retiring, comes here ready already, with no watchdog yet.
+		 */
 		notify_watchdog_arm(cur);
 	}
 	slot_log_change(s, from, op);
@@ -273,6 +277,24 @@ slot_note(enum slot_state from, enum slot_state to)
  */
 
 /*
+ * Start a worker of configuration c, of its generation, in w (a worker
+ * structure of slot s), on the slot's sockets, opened again if a failed
+ * or halted slot had them closed.  Returns -1 after logging when it
+ * cannot be started: w then has c's generation all the same, for the
+ * failed start to be counted against the right reload.
+ */
+int
+slot_start(struct slot *s, struct worker *w, struct config *c)
+{
+	if (group_slot_open(s->s_id) == -1 ||
+	    worker_start(w, c, c->c_gen) == -1) {
+		w->w_gen = c->c_gen;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Replace the serving worker of slot s by one of the current generation:
  * the new one starts in the slot's free worker structure and becomes
  * current; the serving one becomes the old worker and serves on until
@@ -285,15 +307,14 @@ slot_replace(struct slot *s)
 	const struct config	*c = master.m_conf;
 	struct worker		*nw = SLOT_OLD(s);
 
-	s->s_failures = 0;
 	s->s_statuslen = 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(nw, master.m_conf, master.m_gen) == -1) {
-		nw->w_gen = master.m_gen;
-		slot_failed_start(s, nw, -1);
+	if (slot_start(s, nw, master.m_conf) == -1) {
+		reload_failed_start(nw, -1);
 		return -1;
 	}
 	master.m_starts[START_REPLACE]++;
+	/* Only now: failed starts before this one double the retry delay. */
+	s->s_failures = 0;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
 	slot_change(s, SLOT_STARTING, SLOT_OP_NEWCUR);
 	if (c->c_ready == READY_NOTIFY)
@@ -367,8 +388,7 @@ slot_drain(struct slot *s)
 	if (group_queued(s->s_id) == 0 || ev_now(EV_DEFAULT) - s->s_drain >=
 	    master.m_conf->c_stop_timeout)
 		return 0;
-	if (group_slot_open(s->s_id) == -1 ||
-	    worker_start(SLOT_CUR(s), c, c->c_gen) == -1) {
+	if (slot_start(s, SLOT_CUR(s), c) == -1) {
 		slot_grace(s, slot_delay(s));
 		return 1;
 	}

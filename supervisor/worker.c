@@ -85,7 +85,6 @@ worker_start(struct worker *w, struct config *c, uint64_t gen)
 	w->w_termsent = 0;
 	w->w_ready = 0;
 	w->w_proven = 0;
-	w->w_readyat = 0;
 	w->w_killreason = NULL;
 	if ((pid = spawn_worker(w->w_slot, w, &fd)) == -1) {
 		config_release(w->w_conf);

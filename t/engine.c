@@ -16,6 +16,10 @@
  *    a reload whose workers cannot be started rolls back instead of
  *    staying in progress; TTOU still works, status.json is still
  *    written, and a killed worker is replaced once descriptors are back.
+ *  - Out of descriptors during a reload: the new worker is tried again
+ *    after a restart delay that doubles, not at once and over again
+ *    until the retries are spent; once descriptors are back the reload
+ *    goes through.
  *  - A version that says READY=1 and dies 0.3 s later, in exec and in
  *    notify mode: rolled back, with the old workers serving throughout.
  *  - A slot that fails (restart budget spent) or halts with connections
@@ -72,6 +76,7 @@ static void		 test_ttou_hup(void);
 static void		 test_ttou_ttin(void);
 static void		 test_burst(void);
 static void		 test_emfile(void);
+static void		 test_retry_delay(void);
 static void		 test_ready_then_die(const char *);
 static int		 private_net(void);
 static void		 test_failed_queue(int);
@@ -363,6 +368,47 @@ test_emfile(void)
 }
 
 /*
+ * A reload whose new worker cannot be started (the master is out of
+ * descriptors) tries again after restart_delay, doubling: after T ms
+ * there have been at most 1 + log2(1 + T / 100) attempts (one more
+ * allowed for the timer's granularity), where a retry at once or
+ * without doubling would make many more.  Once descriptors are back the
+ * reload goes through, with no rollback.
+ */
+static void
+test_retry_delay(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct rlimit		 old;
+	const char		*fail = "a new worker could not be started";
+	long long		 t0, t, x;
+	int			 n, most;
+
+	tl_json_free(tl_start_conf(&d, tl_fmt("workers = 1\nlisten = "
+	    "127.0.0.1:0\nreload_retries = 1000\nrestart_delay = 100ms\n"
+	    "restart_delay_max = 10s\ncommand = %s\n", hello), NULL, 1));
+	tl_fd_starve(d.pid, 2, &old);
+	t0 = tl_now_ms();
+	tl_daemon_kill(&d, SIGHUP);
+	is_int(0, tl_wait_log_count(&d, fail, 5, WAIT_MS), "retry: the new "
+	    "worker cannot be started, 5 times");
+	n = tl_log_count(&d, fail);
+	t = tl_now_ms() - t0;
+	for (most = 2, x = 1 + t / 100; x >= 2; x /= 2)
+		most++;
+	ok(n <= most, "retry: %d attempts in %lld ms (at most %d): spaced "
+	    "by a doubling restart delay", n, t, most);
+	tl_fd_restore(d.pid, &old);
+	j = settle(&d, 1, 2, "ok");
+	ok(j != NULL, "retry: with descriptors back, the reload goes through");
+	tl_json_free(j);
+	is_int(0, tl_log_count(&d, "rolling back"), "retry: no rollback");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "retry: drover stops with "
+	    "status 0");
+}
+
+/*
  * A new version that says READY=1 and dies 0.3 s later, serving nothing:
  * the reload rolls back, and the old workers serve throughout.  (The
  * grace is 3 s, so that a loaded machine's scheduling cannot stretch
@@ -506,6 +552,7 @@ main(void)
 	test_ttou_ttin();
 	test_burst();
 	test_emfile();
+	test_retry_delay();
 	test_ready_then_die("exec");
 	test_ready_then_die("notify");
 	if (private_net() == -1)

@@ -12,8 +12,12 @@
  * is rolled back and the old workers serve on.  A storm of HUPs settles
  * on one generation with exactly one worker per slot; TTIN and TTOU, and
  * `workers` in a reload, add and retire slots without a failed request;
- * `reload = all` starts every replacement at once.  Workers that must
- * wait wait on a FIFO the test writes to: nothing here sleeps.
+ * `reload = all` starts every replacement at once.  With reload_grace = 0
+ * a new worker is confirmed once ready, in both ready modes: one that
+ * ends later in the reload is its slot's business, not a failed start.
+ * reload_batch holds also with a slot that has no worker (halted): no
+ * more slots than that have an old worker at any time.  Workers that
+ * must wait wait on a FIFO the test writes to: nothing here sleeps.
  */
 
 #include "config.h"
@@ -57,6 +61,12 @@ struct settle {
 	long long	 hups;		/* more reload.requests than this */
 };
 
+/* Settled as pred_settled, and the most slots seen with an old worker. */
+struct olds {
+	struct settle	 st;
+	int		 most;
+};
+
 /* The paced storm: requests to wait for, versions seen pending. */
 struct paced {
 	long long	 want;
@@ -81,6 +91,8 @@ static int		 pred_outcome(const struct tl_json *, void *);
 static int		 pred_gated(const struct tl_json *, void *);
 static int		 pred_slot0_moved(const struct tl_json *, void *);
 static int		 pred_nslots(const struct tl_json *, void *);
+static int		 nolds(const struct tl_json *);
+static int		 pred_olds(const struct tl_json *, void *);
 static unsigned long	 fd3_inode(pid_t);
 static char		 proc_state(pid_t);
 static int		 alive(struct tl_daemon *);
@@ -98,6 +110,8 @@ static void		 test_rollback_empty_slot(void);
 static void		 test_storm(void);
 static void		 test_scaling(void);
 static void		 test_reload_all(void);
+static void		 test_grace0(const char *);
+static void		 test_batch(void);
 
 /* The worker almost every test runs, and the test's own directory. */
 static const char	*hello;
@@ -262,6 +276,28 @@ pred_nslots(const struct tl_json *j, void *arg)
 		if (strcmp(slot_str(j, k, "state"), "ready") != 0)
 			return 0;
 	return 1;
+}
+
+/* How many slots have an old worker, serving or stopping. */
+static int
+nolds(const struct tl_json *j)
+{
+	int	 k, n = 0;
+
+	for (k = 0; k < (int)tl_json_len(j, "slots"); k++)
+		n += slot_int(j, k, "old.pid") > 0;
+	return n;
+}
+
+/* pred_settled, noting the most slots with an old worker seen. */
+static int
+pred_olds(const struct tl_json *j, void *arg)
+{
+	struct olds	*o = arg;
+
+	if (nolds(j) > o->most)
+		o->most = nolds(j);
+	return pred_settled(j, &o->st);
 }
 
 /* The inode of the socket at fd 3 of pid, or 0. */
@@ -1057,6 +1093,112 @@ test_reload_all(void)
 	stop(&d, "all");
 }
 
+/*
+ * reload_grace = 0: a new worker is confirmed as soon as it is ready, its
+ * old worker is asked to stop, and it counts as proven for good.  Here
+ * the old workers take their time to stop (until the test releases
+ * them), so the reload is still under way when slot 0's confirmed new
+ * worker is killed: that is a restart of slot 0, not a failed start,
+ * and with reload_retries = 0 it must not roll the reload back.
+ */
+static void
+test_grace0(const char *mode)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*what = tl_fmt("grace 0, ready = %s", mode);
+	const char		*fifo = tl_fifo_new(tdir, tl_fmt("linger-%s",
+				    mode));
+	const char		*script = tl_fmt("%s/grace0-%s.sh", tdir, mode);
+	long long		 p0;
+
+	if (tl_write_file(script, "[ $DROVER_GENERATION = 1 ] && "
+	    "trap 'read x < %s; exit 0' TERM\n"
+	    "echo READY=1 >&$DROVER_NOTIFY_FD\nsleep 600 & wait $!\n",
+	    fifo) == -1)
+		sysbail("%s", script);
+	tl_json_free(tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\n"
+	    "workers = 2\nready = %s\nreload_grace = 0\nreload_retries = 0\n"
+	    "restart_delay = 10ms\nstop_timeout = 60s\ncommand = /bin/sh %s\n",
+	    mode, script), NULL, 1));
+	hup(&d);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.generation", 2),
+	    TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.0.old.state", "stopping"));
+	ok(j != NULL, "%s: slot 0's new worker is confirmed, its old one "
+	    "stops", what);
+	p0 = slot_int(j, 0, "pid");
+	tl_json_free(j);
+	if (p0 <= 0 || kill((pid_t)p0, SIGKILL) == -1)
+		sysbail("kill slot 0's new worker");
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.last_exit.pid", p0));
+	ok(j != NULL && strcmp(tl_json_str(j, "reload.result") != NULL ?
+	    tl_json_str(j, "reload.result") : "", "in-progress") == 0,
+	    "%s: once it is killed, the reload goes on", what);
+	tl_json_free(j);
+	tl_fifo_release(fifo);
+	tl_fifo_release(fifo);
+	j = wait_settled(&d, 2, "ok", 2, NULL);
+	ok(j != NULL, "%s: generation 2 runs, reload ok", what);
+	tl_json_free(j);
+	is_int(0, tl_log_count(&d, "rolling back"), "%s: no rollback", what);
+	stop(&d, what);
+}
+
+/*
+ * reload_batch = 1 is one slot replaced at a time, and one worker at most
+ * beyond one per slot, also when a slot has no worker at all (here slot
+ * 2, halted by exit 78): no slot gets its new worker while another's old
+ * worker still stops.  The old workers take their time to stop, until
+ * the test releases them.
+ */
+static void
+test_batch(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct olds		 o;
+	const char		*fifo = tl_fifo_new(tdir, "linger-batch");
+	const char		*script = tl_fmt("%s/batch.sh", tdir);
+
+	if (tl_write_file(script, "if [ $DROVER_GENERATION = 1 ]; then\n"
+	    "\t[ $DROVER_WORKER_ID = 2 ] && exit 78\n"
+	    "\ttrap 'read x < %s; exit 0' TERM\nfi\n"
+	    "sleep 600 & wait $!\n", fifo) == -1)
+		sysbail("%s", script);
+	tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 3\n"
+	    "reload_batch = 1\nreload_grace = 0\nstop_timeout = 60s\n"
+	    "command = /bin/sh %s\n", script), NULL, 0);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.1.state", "ready"), TL_STR("slots.2.state",
+	    "halted"));
+	ok(j != NULL, "batch: slots 0 and 1 ready, slot 2 halted");
+	tl_json_free(j);
+	hup(&d);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.generation", 2),
+	    TL_STR("slots.0.state", "ready"),
+	    TL_STR("slots.0.old.state", "stopping"));
+	ok(j != NULL, "batch: slot 0's new worker is confirmed, its old one "
+	    "stops");
+	is_int(1, nolds(j), "batch: slot 0 is the only one with an old "
+	    "worker meanwhile");
+	o.most = nolds(j);
+	tl_json_free(j);
+	tl_fifo_release(fifo);
+	tl_fifo_release(fifo);
+	o.st.gen = 2;
+	o.st.result = "ok";
+	o.st.nslots = 3;
+	o.st.notready = NULL;
+	o.st.hups = -1;
+	j = tl_status_wait(&d, pred_olds, &o, WAIT_MS);
+	ok(j != NULL, "batch: generation 2 runs in every slot, reload ok");
+	tl_json_free(j);
+	ok(o.most <= 1, "batch: never more than one slot with an old worker "
+	    "in the versions of status.json seen (%d at most)", o.most);
+	stop(&d, "batch");
+}
+
 int
 main(void)
 {
@@ -1076,5 +1218,8 @@ main(void)
 	test_storm();
 	test_scaling();
 	test_reload_all();
+	test_grace0("exec");
+	test_grace0("notify");
+	test_batch();
 	return 0;
 }

@@ -16,13 +16,16 @@
  * under a continuous client that must see no failed request.  A handoff
  * that names a process which is not the master's child (forged here by
  * the test standing in for the previous image) does not get it adopted:
- * it is neither shown as a worker nor signalled.
+ * it is neither shown as a worker nor signalled.  The watchdog still
+ * watches an adopted worker, also once a reload that failed has given it
+ * its slot back.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -65,6 +68,7 @@ static void		 test_twenty(void);
 static void		 test_race(int, int);
 static void		 handoff_forge(char **);
 static void		 test_stranger(void);
+static void		 test_watchdog(void);
 
 static const char	*drover_copy;	/* the binary the tests run */
 static const char	*hello;
@@ -654,17 +658,92 @@ test_stranger(void)
 	(void)waitpid(stranger, NULL, 0);
 }
 
+/*
+ * A worker that stops sending WATCHDOG=1 after an upgrade, or after an
+ * upgrade and a reload that rolled back to it, is aborted and replaced:
+ * the new image watches the workers it adopted.  Each worker pings until
+ * the file silent.PID (its pid) appears.
+ */
+static void
+test_watchdog(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_slot_pid	 sp;
+	const char		*dir = tl_tmpdir();
+	const char		*script = tl_fmt("%s/pinger.sh", dir);
+	long long		 pid;
+
+	if (tl_write_file(script, "while [ ! -e '%s/silent.'$$ ]; do\n"
+	    "\techo WATCHDOG=1 >&$DROVER_NOTIFY_FD\n\tsleep 0.1\ndone\n"
+	    "exec sleep 600\n", dir) == -1)
+		sysbail("%s", script);
+#define WD_CONF	"workers = 1\nlisten = 127.0.0.1:0\nwatchdog = 1s\n" \
+		"stop_timeout = 1s\nreload_retries = 0\ncommand = %s\n"
+	tl_json_free(tl_start_conf(&d, tl_fmt(WD_CONF, tl_fmt("/bin/sh %s",
+	    script)), NULL, 1));
+
+	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 1, 1, 1, 1);
+	ok(j != NULL, "watchdog: upgraded");
+	pid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	if (tl_write_file(tl_fmt("%s/silent.%lld", dir, pid), "\n") == -1)
+		sysbail("silent");
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.last_exit.pid", pid),
+	    TL_STR("slots.0.last_exit.reason", "watchdog"),
+	    TL_EQ("slots.0.last_exit.signal", SIGABRT));
+	ok(j != NULL, "watchdog: a worker adopted by an upgrade that falls "
+	    "silent is aborted (SIGABRT)");
+	tl_json_free(j);
+	sp.slot = 0;
+	sp.oldpid = pid;
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
+	ok(j != NULL, "watchdog: and replaced");
+	tl_json_free(j);
+
+	/* Upgrade, then a reload that fails gives the slot back to it. */
+	tl_daemon_kill(&d, SIGUSR2);
+	j = wait_upgraded(&d, 2, 2, 1, 1);
+	pid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	tl_conf_rewrite(&d, WD_CONF, "/bin/false");
+	tl_daemon_kill(&d, SIGHUP);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("reload.result", "rolled-back"),
+	    TL_STR("slots.0.state", "ready"), TL_EQ("slots.0.pid", pid));
+	ok(j != NULL, "watchdog: a reload after the upgrade rolls back to "
+	    "the adopted worker");
+	tl_json_free(j);
+	if (tl_write_file(tl_fmt("%s/silent.%lld", dir, pid), "\n") == -1)
+		sysbail("silent");
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.last_exit.pid", pid),
+	    TL_STR("slots.0.last_exit.reason", "watchdog"),
+	    TL_EQ("slots.0.last_exit.signal", SIGABRT));
+	ok(j != NULL, "watchdog: once silent, it is aborted (SIGABRT)");
+	tl_json_free(j);
+	sp.oldpid = pid;
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
+	ok(j != NULL, "watchdog: and replaced");
+	tl_json_free(j);
+#undef WD_CONF
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "watchdog: drover stops with "
+	    "status 0");
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGUSR2 };
 	static const int	 gaps[] = { 0, 1, 3 };
+	struct rlimit		 rl = { 0, 0 };
 	char			*copy;
 	size_t			 i, k;
 
 	if (argc > 1 && strcmp(argv[1], "--handoff") == 0)
 		handoff_forge(argv);
 	plan_lazy();
+	/* The watchdog test's workers die of SIGABRT: no core files. */
+	(void)setrlimit(RLIMIT_CORE, &rl);
 	/* Run a copy of drover, so that the test can replace it. */
 	copy = strdup(tl_fmt("%s/drover-copy", tl_tmpdir()));
 	if (tl_run((const char *const[]){ "cp", tl_path("supervisor/drover"),
@@ -680,6 +759,7 @@ main(int argc, char *argv[])
 	test_health_unix();
 	test_bad_binary();
 	test_twenty();
+	test_watchdog();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		for (k = 0; k < sizeof(gaps) / sizeof(gaps[0]); k++)
 			test_race(sigs[i], gaps[k]);
