@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: ISC
 # The drover.conf of etc/kubernetes.yaml's ConfigMap is one drover
 # accepts (drover -n; its `user = app` and `group = app` lines, which
-# name the user etc/Dockerfile creates in the image, are left out here),
-# and it keeps a pod ready with one slot down: min_ready is set, below
-# workers.
+# name the user etc/Dockerfile creates in the image, are left out here,
+# and the image's /srv/app is a scratch directory with a server.js: -n
+# checks that the command can run there), and it keeps a pod ready with
+# one slot down: min_ready is set, below workers.
 srcdir=${abs_top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${abs_top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
 drover=$builddir/supervisor/drover
@@ -23,8 +24,9 @@ awk '/^  drover.conf: \|$/ { on = 1; next }
     on && /^    / { sub(/^    /, ""); print; next }
     on && /^ *$/ { print ""; next }
     on { exit }' "$srcdir/etc/kubernetes.yaml" >"$tmp/all.conf"
-grep -v '^user = app$' "$tmp/all.conf" | grep -v '^group = app$' \
-    >"$tmp/drover.conf"
+mkdir "$tmp/app" && : >"$tmp/app/server.js" || exit 1
+grep -v '^user = app$' "$tmp/all.conf" | grep -v '^group = app$' |
+    sed "s|/srv/app|$tmp/app|g" >"$tmp/drover.conf"
 if grep -q '^command = ' "$tmp/drover.conf"; then
 	echo "ok 1 - etc/kubernetes.yaml has a ConfigMap with a drover.conf"
 else
