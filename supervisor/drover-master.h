@@ -272,6 +272,8 @@ struct slot {
 	int		 s_cur;		/* which of s_wk is current */
 	unsigned int	 s_restarts;	/* respawns, ever */
 	unsigned int	 s_failures;	/* consecutive quick failures */
+	int		 s_forgiven;	/* a quick death was restarted at
+					   once since the last long life */
 	double		 s_delay;	/* the current restart delay, seconds */
 	ev_timer	 s_timer;
 	ev_tstamp	*s_hist;	/* ring of recent respawn times */

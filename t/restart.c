@@ -5,7 +5,8 @@
  * Crash restarts: a worker killed by SIGKILL or SIGSEGV is replaced in
  * the same slot, by a new process on the very same socket (same inode),
  * the exit is logged and shown in status.json, and the other slot is
- * left alone.
+ * left alone.  The first quick death is replaced at once, however young
+ * the worker; the second backs off.
  */
 
 #include "config.h"
@@ -20,6 +21,7 @@
 #include "testlib.h"
 
 static void	 crash(struct tl_daemon *, int, int, long long);
+static void	 test_young(void);
 static unsigned long
 		 fd3(pid_t);
 
@@ -92,6 +94,53 @@ crash(struct tl_daemon *d, int k, int sig, long long other)
 	    status == 200, "the port still serves");
 }
 
+/*
+ * With a restart delay of 30s, a young worker killed is replaced at once
+ * (the old rule waited the delay, in its upper half: 15s or more); its
+ * young successor killed too waits the delay.
+ */
+static void
+test_young(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_slot_pid	 sp;
+	const char		*argv[] = { "-w", "1", "-l", "127.0.0.1:0",
+				    "--", NULL, NULL };
+	long long		 pid, ms;
+	const char		*st;
+
+	argv[5] = tl_path("examples/hello-c/hello-c");
+	j = tl_start_conf(&d, "restart_delay = 30s\nrestart_delay_max = 60s\n"
+	    "restart_reset = 1h\n", argv, 1);
+	pid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	if (kill((pid_t)pid, SIGKILL) == -1)
+		sysbail("kill");
+	sp.slot = 0;
+	sp.oldpid = pid;
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, 10000);
+	ok(j != NULL, "young: the first quick death is replaced at once, not "
+	    "after restart_delay (30s)");
+	is_int(0, tl_json_int(j, "slots.0.failures", -1),
+	    "young: it is not counted as a failure");
+	pid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	if (pid <= 0 || kill((pid_t)pid, SIGKILL) == -1)
+		sysbail("kill %lld", pid);
+	j = TL_WAIT(&d, 10000, TL_STR("slots.0.state", "backoff"));
+	st = tl_json_str(j, "slots.0.state");
+	ms = tl_json_int(j, "slots.0.backoff_ms", -1);
+	ok(st != NULL && ms >= 15000 && ms <= 30000, "young: the second "
+	    "quick death backs off restart_delay, in its upper half "
+	    "(%lld ms)", ms);
+	is_int(1, tl_json_int(j, "slots.0.failures", -1),
+	    "young: the second is failure 1");
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, 20000), "young: drover stops with "
+	    "status 0");
+}
+
 int
 main(void)
 {
@@ -113,5 +162,6 @@ main(void)
 	tl_json_free(j);
 
 	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
+	test_young();
 	return 0;
 }
