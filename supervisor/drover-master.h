@@ -72,6 +72,7 @@ struct config {
 	enum ready_mode	 c_ready;
 	double		 c_ready_timeout;
 	double		 c_stop_timeout;
+	int		 c_stop_signal;	/* the index of its word (config.c) */
 	int		 c_reuseport;
 	int		 c_backlog;
 	double		 c_restart_delay;
@@ -105,6 +106,8 @@ struct config {
 	int		 c_reload_batch;
 	int		 c_reload_retries;
 	double		 c_reload_grace;	/* a new worker proves itself */
+	long long	 c_max_memory;	/* bytes of RSS; 0: no limit */
+	double		 c_max_age;	/* seconds; 0: no limit */
 
 	/* Set when the configuration is put to use (config_activate). */
 	uint64_t	 c_gen;		/* its generation */
@@ -129,7 +132,8 @@ enum config_kind {
 	CK_ENUM,	/* an enum: the index of its word in k_words */
 	CK_STRING,	/* a char * */
 	CK_LIST,	/* a char ** and its count: each value adds one */
-	CK_WORDS	/* a char **: a command, split into words */
+	CK_WORDS,	/* a char **: a command, split into words */
+	CK_SIZE		/* bytes in a long long, k_min to k_max */
 };
 
 struct config_key {
@@ -150,6 +154,8 @@ struct config_key {
 #define CF_OPT		0x01	/* may stay unset: printed only when set
 				   (not 0 nor NULL); "" unsets a string */
 #define CF_AUTO		0x02	/* a number: "auto" stands for 0 */
+#define CF_SIGNAL	0x04	/* an enum of signal names: "SIG" may
+				   precede the word */
 
 /* The longest notify message (a datagram, or a line on the stream). */
 #define NOTIFY_MAX	4096
@@ -468,6 +474,7 @@ void	 config_release(struct config *);
 void	 config_set_line(struct config *, const char *, int);
 const char *
 	 config_where(const struct config *, const char *);
+int	 config_stop_signal(const struct config *, const char **);
 
 /* config-value.c */
 int	 config_value_set(struct config *, const struct config_key *,

@@ -433,7 +433,7 @@ slot_unretire(struct slot *s)
 }
 
 /*
- * Stop every slot: with STOP_GRACEFUL send SIGTERM and arm the stop
+ * Stop every slot: with STOP_GRACEFUL send the stop signal and arm the stop
  * timeout, after which SIGKILL follows; with STOP_NOW send SIGKILL at
  * once.  Slots without a worker become empty.
  */
