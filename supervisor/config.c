@@ -155,6 +155,8 @@ static const struct config_key config_keys[] = {
 	KEY_ENUM("reload", c_reload, "rolling", config_reload_words),
 	KEY_INT("reload_batch", c_reload_batch, "1", 1, DROVER_MAX_WORKERS, 0),
 	KEY_INT("reload_retries", c_reload_retries, "2", 0, 1000, 0),
+	KEY_SIZE("max_memory", c_max_memory, NULL, 0, 1LL << 50, CF_OPT),
+	KEY_DUR("max_age", c_max_age, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_STR("directory", c_directory, NULL, CF_OPT, NULL),
 	KEY_LIST("env", c_env, c_nenv, config_check_env),
 	KEY_STR("user", c_user, NULL, CF_OPT, NULL),

@@ -249,6 +249,10 @@ struct worker {
 	int		 w_execstep;	/* the step that failed */
 	int		 w_termsent;	/* the master asked it to stop */
 	const char	*w_killreason;	/* why the master killed it, or NULL */
+	/* Recycling (recycle.c). */
+	const char	*w_recycle;	/* "max_memory", "max_age": it is due */
+	int		 w_memticks;	/* ticks in a row over max_memory */
+	ev_tstamp	 w_deadline;	/* when max_age is up (0: not set) */
 	/* The notify channels (notify.c). */
 	int		 w_nfd;		/* datagram socket, or -1 */
 	char		*w_npath;	/* its path */
@@ -292,6 +296,9 @@ struct slot {
 	unsigned long	 s_nrejected;	/* from a process not the worker's */
 	ev_tstamp	 s_lastlog;	/* rate limit of complaints */
 	unsigned long	 s_quiet;	/* complaints not logged since */
+	const char	*s_recycle;	/* why a recycle replaces its worker */
+	ev_tstamp	 s_recycle_next;	/* no recycle before this */
+	unsigned int	 s_recycle_fails;	/* failed recycles in a row */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -354,6 +361,7 @@ enum start_why {
 	START_RESTART,		/* after the slot's last worker ended */
 	START_REPLACE,		/* beside a serving one, to replace it */
 	START_DRAIN,		/* for a retiring slot's queue */
+	START_RECYCLE,		/* to replace one over max_memory or max_age */
 	START_NWHY
 };
 
@@ -364,6 +372,8 @@ enum end_why {
 	END_EXEC,		/* its program could not be executed */
 	END_WATCHDOG,		/* killed: watchdog */
 	END_READY_TIMEOUT,	/* killed: not ready in time */
+	END_MAX_MEMORY,		/* recycled: over max_memory */
+	END_MAX_AGE,		/* recycled: past max_age */
 	END_OTHER,		/* killed for another reason */
 	END_NWHY
 };
@@ -536,7 +546,7 @@ int	 slot_accepting(int);
 int	 slot_legal(enum slot_state, enum slot_state);
 void	 slot_change(struct slot *, enum slot_state, enum slot_op);
 int	 slot_start(struct slot *, struct worker *, struct config *);
-int	 slot_replace(struct slot *);
+int	 slot_replace(struct slot *, enum start_why);
 void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);
 void	 slot_term_old(struct slot *);
@@ -576,6 +586,11 @@ void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
 int	 reload_proven(const struct worker *);
 void	 reload_scale(int);
+
+/* recycle.c */
+void	 recycle_tick(void);
+void	 recycle_engine(int);
+int	 recycle_failed(struct slot *);
 
 /* spawn.c */
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
@@ -651,6 +666,7 @@ int	 metrics_build(char **, size_t *);
 void	 metrics_ended(const struct worker *, int, int);
 void	 metrics_reloaded(const char *);
 void	 metrics_upgraded(const char *);
+int	 metrics_proc(pid_t, int, double *);
 
 /* sdnotify.c */
 void	 sdnotify_init(void);
@@ -679,6 +695,7 @@ struct config *
 	 upgrade_begin(int *);
 void	 upgrade_adopted(void);
 void	 upgrade_status(FILE *);
+int	 upgrade_busy(void);
 
 /* handoff.c */
 int	 handoff_write(FILE *, int);

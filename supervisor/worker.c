@@ -86,6 +86,9 @@ worker_start(struct worker *w, struct config *c, uint64_t gen)
 	w->w_ready = 0;
 	w->w_proven = 0;
 	w->w_killreason = NULL;
+	w->w_recycle = NULL;
+	w->w_memticks = 0;
+	w->w_deadline = 0;
 	if ((pid = spawn_worker(w->w_slot, w, &fd)) == -1) {
 		config_release(w->w_conf);
 		w->w_conf = NULL;
