@@ -108,7 +108,8 @@ recycle_tick(void)
 /*
  * The engine's part: finish the recycles under way (the old worker stops
  * once its replacement is ready), then, outside a reload or an upgrade,
- * start those that are due, up to reload_batch at once.
+ * start those that are due, while fewer than reload_batch slots have an
+ * old worker, serving or stopping.
  */
 void
 recycle_engine(int target)
@@ -122,8 +123,10 @@ recycle_engine(int target)
 		s = master.m_slots[k];
 		cur = SLOT_CUR(s);
 		old = SLOT_OLD(s);
-		if (s->s_recycle == NULL)
+		if (s->s_recycle == NULL) {
+			busy += old->w_pid != 0;
 			continue;
+		}
 		if (old->w_pid == 0 || old->w_termsent ||
 		    s->s_state == SLOT_RETIRING) {
 			/* Overtaken: the old worker left, or was stopped. */
@@ -139,8 +142,9 @@ recycle_engine(int target)
 			s->s_recycle = NULL;
 			s->s_recycle_fails = 0;
 			slot_term_old(s);
-		} else
-			busy++;
+		}
+		/* A stopping old worker holds its place, as in a reload. */
+		busy += old->w_pid != 0;
 	}
 	if (master.m_reloading || master.m_stopping || upgrade_busy())
 		return;
