@@ -40,6 +40,8 @@ static int	 config_set_enum(struct config *, const struct config_key *,
 		    const char *, const char **);
 static int	 config_set_string(struct config *, const struct config_key *,
 		    const char *, const char **);
+static int	 config_set_size(struct config *, const struct config_key *,
+		    const char *, const char **);
 static int	 config_set_list(struct config *, const struct config_key *,
 		    const char *, const char **);
 static int	 config_set_words(struct config *, const struct config_key *,
@@ -54,6 +56,9 @@ static void	 config_show_bool(const struct config *,
 		    const struct config_key *,
 		    void (*)(void *, const char *, const char *), void *);
 static void	 config_show_enum(const struct config *,
+		    const struct config_key *,
+		    void (*)(void *, const char *, const char *), void *);
+static void	 config_show_size(const struct config *,
 		    const struct config_key *,
 		    void (*)(void *, const char *, const char *), void *);
 static void	 config_show_string(const struct config *,
@@ -94,8 +99,12 @@ static const struct {
 	[CK_LIST] =	{ config_set_list, config_show_list,
 			    config_free_vector },
 	[CK_WORDS] =	{ config_set_words, config_show_words,
-			    config_free_vector }
+			    config_free_vector },
+	[CK_SIZE] =	{ config_set_size, config_show_size, NULL }
 };
+
+/* The units of a size, largest first: each 1024 times the next. */
+static const char config_size_units[] = "TGMK";
 
 static char	 config_whybuf[128];	/* config_oneof()'s message */
 
@@ -250,6 +259,9 @@ config_set_enum(struct config *c, const struct config_key *k,
 	int	*ip = config_member(c, k);
 	int	 i;
 
+	/* A signal may be named as kill(1) or as signal.h spells it. */
+	if ((k->k_flags & CF_SIGNAL) && strncmp(val, "SIG", 3) == 0)
+		val += 3;
 	for (i = 0; k->k_words[i] != NULL; i++) {
 		if (strcmp(val, k->k_words[i]) == 0) {
 			*ip = i;
@@ -258,6 +270,40 @@ config_set_enum(struct config *c, const struct config_key *k,
 	}
 	*errstr = config_oneof(k->k_words);
 	return -1;
+}
+
+/*
+ * A size in bytes from k_min to k_max: a number, then K, M, G or T for
+ * that many kibibytes, mebibytes, gibibytes or tebibytes.
+ */
+static int
+config_set_size(struct config *c, const struct config_key *k,
+    const char *val, const char **errstr)
+{
+	long long	*np = config_member(c, k);
+	long long	 n, unit = 1;
+	const char	*u;
+	char		*end;
+
+	errno = 0;
+	n = strtoll(val, &end, 10);
+	if (end != val && *end != '\0' && end[1] == '\0' &&
+	    (u = strchr(config_size_units, toupper((unsigned char)*end))) !=
+	    NULL && *u != '\0') {
+		unit = 1LL << (10 * (int)(sizeof(config_size_units) - 1 -
+		    (size_t)(u - config_size_units)));
+		end++;
+	}
+	if (end == val || *end != '\0' || !isdigit((unsigned char)*val) ||
+	    errno != 0 || n > k->k_max / unit || n * unit < k->k_min) {
+		(void)snprintf(config_whybuf, sizeof(config_whybuf),
+		    "must be a size from %lld to %lldM (like 512M, 2G)",
+		    k->k_min, k->k_max >> 20);
+		*errstr = config_whybuf;
+		return -1;
+	}
+	*np = n * unit;
+	return 0;
 }
 
 /*
@@ -338,6 +384,31 @@ config_show_duration(const struct config *c, const struct config_key *k,
 	if ((k->k_flags & CF_OPT) && *dp <= 0)
 		return;
 	config_fmt_duration(buf, sizeof(buf), *dp);
+	fn(arg, k->k_name, buf);
+}
+
+/* A size in the largest unit that writes it whole. */
+static void
+config_show_size(const struct config *c, const struct config_key *k,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	const long long	*np = config_cmember(c, k);
+	char		 buf[32];
+	size_t		 i, n = sizeof(config_size_units) - 1;
+	int		 shift;
+
+	if ((k->k_flags & CF_OPT) && *np == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		shift = 10 * (int)(n - i);
+		if (*np != 0 && *np % (1LL << shift) == 0)
+			break;
+	}
+	if (i < n)
+		(void)snprintf(buf, sizeof(buf), "%lld%c", *np >> shift,
+		    config_size_units[i]);
+	else
+		(void)snprintf(buf, sizeof(buf), "%lld", *np);
 	fn(arg, k->k_name, buf);
 }
 

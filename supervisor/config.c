@@ -26,6 +26,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,15 @@ static const char * const config_log_format_words[] = {
 static const char * const config_reload_words[] = {
 	[RELOAD_ROLLING] = "rolling", [RELOAD_ALL] = "all", NULL
 };
+/* The signals stop_signal may name, and their numbers, in one order. */
+static const char * const config_signal_words[] = {
+	"TERM", "INT", "QUIT", "HUP", "USR1", "USR2", "WINCH", NULL
+};
+static const int config_signal_numbers[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH
+};
+_Static_assert(sizeof(config_signal_numbers) / sizeof(int) ==
+    sizeof(config_signal_words) / sizeof(char *) - 1, "one number a word");
 
 /* An enum member is set through an int. */
 _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
@@ -85,6 +95,8 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
  *	KEY_DUR			minimum, maximum in milliseconds, flags
  *	KEY_BOOL		flags
  *	KEY_ENUM		its words, indexed by the enum's values
+ *	KEY_SIGNAL		the same, of signal names ("SIG" optional)
+ *	KEY_SIZE		minimum, maximum in bytes, flags
  *	KEY_STR			flags, a check of the value or NULL
  *	KEY_LIST		the count member, a check of each value
  *				(repeatable: each value adds an entry)
@@ -106,6 +118,10 @@ _Static_assert(sizeof(enum ready_mode) == sizeof(int) &&
 	{ n, CK_BOOL, CO(m), 0, def, 0, 1, NULL, fl, NULL }
 #define KEY_ENUM(n, m, def, words) \
 	{ n, CK_ENUM, CO(m), 0, def, 0, 0, words, 0, NULL }
+#define KEY_SIGNAL(n, m, def, words) \
+	{ n, CK_ENUM, CO(m), 0, def, 0, 0, words, CF_SIGNAL, NULL }
+#define KEY_SIZE(n, m, def, lo, hi, fl) \
+	{ n, CK_SIZE, CO(m), 0, def, lo, hi, NULL, fl, NULL }
 #define KEY_STR(n, m, def, fl, check) \
 	{ n, CK_STRING, CO(m), 0, def, 0, 0, NULL, fl, check }
 #define KEY_LIST(n, m, nm, check) \
@@ -123,6 +139,7 @@ static const struct config_key config_keys[] = {
 	KEY_ENUM("ready", c_ready, "exec", config_ready_words),
 	KEY_DUR("ready_timeout", c_ready_timeout, "30s", 1, YEAR_MS, 0),
 	KEY_DUR("stop_timeout", c_stop_timeout, "10s", 1, YEAR_MS, 0),
+	KEY_SIGNAL("stop_signal", c_stop_signal, "TERM", config_signal_words),
 	KEY_DUR("restart_delay", c_restart_delay, "100ms", 1, YEAR_MS, 0),
 	KEY_DUR("restart_delay_max", c_restart_delay_max, "30s", 1, YEAR_MS, 0),
 	KEY_DUR("restart_reset", c_restart_reset, "10s", 1, YEAR_MS, 0),
@@ -138,6 +155,8 @@ static const struct config_key config_keys[] = {
 	KEY_ENUM("reload", c_reload, "rolling", config_reload_words),
 	KEY_INT("reload_batch", c_reload_batch, "1", 1, DROVER_MAX_WORKERS, 0),
 	KEY_INT("reload_retries", c_reload_retries, "2", 0, 1000, 0),
+	KEY_SIZE("max_memory", c_max_memory, NULL, 0, 1LL << 50, CF_OPT),
+	KEY_DUR("max_age", c_max_age, NULL, 0, YEAR_MS, CF_OPT),
 	KEY_STR("directory", c_directory, NULL, CF_OPT, NULL),
 	KEY_LIST("env", c_env, c_nenv, config_check_env),
 	KEY_STR("user", c_user, NULL, CF_OPT, NULL),
@@ -635,4 +654,15 @@ void
 config_print(const struct config *c, FILE *fp)
 {
 	config_each(c, config_print_line, fp);
+}
+
+/*
+ * The signal that asks a worker of c to stop (stop_signal): its number,
+ * and its name without "SIG" in *name.
+ */
+int
+config_stop_signal(const struct config *c, const char **name)
+{
+	*name = config_signal_words[c->c_stop_signal];
+	return config_signal_numbers[c->c_stop_signal];
 }

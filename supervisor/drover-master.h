@@ -72,6 +72,7 @@ struct config {
 	enum ready_mode	 c_ready;
 	double		 c_ready_timeout;
 	double		 c_stop_timeout;
+	int		 c_stop_signal;	/* the index of its word (config.c) */
 	int		 c_reuseport;
 	int		 c_backlog;
 	double		 c_restart_delay;
@@ -105,6 +106,8 @@ struct config {
 	int		 c_reload_batch;
 	int		 c_reload_retries;
 	double		 c_reload_grace;	/* a new worker proves itself */
+	long long	 c_max_memory;	/* bytes of RSS; 0: no limit */
+	double		 c_max_age;	/* seconds; 0: no limit */
 
 	/* Set when the configuration is put to use (config_activate). */
 	uint64_t	 c_gen;		/* its generation */
@@ -129,7 +132,8 @@ enum config_kind {
 	CK_ENUM,	/* an enum: the index of its word in k_words */
 	CK_STRING,	/* a char * */
 	CK_LIST,	/* a char ** and its count: each value adds one */
-	CK_WORDS	/* a char **: a command, split into words */
+	CK_WORDS,	/* a char **: a command, split into words */
+	CK_SIZE		/* bytes in a long long, k_min to k_max */
 };
 
 struct config_key {
@@ -150,6 +154,8 @@ struct config_key {
 #define CF_OPT		0x01	/* may stay unset: printed only when set
 				   (not 0 nor NULL); "" unsets a string */
 #define CF_AUTO		0x02	/* a number: "auto" stands for 0 */
+#define CF_SIGNAL	0x04	/* an enum of signal names: "SIG" may
+				   precede the word */
 
 /* The longest notify message (a datagram, or a line on the stream). */
 #define NOTIFY_MAX	4096
@@ -243,6 +249,10 @@ struct worker {
 	int		 w_execstep;	/* the step that failed */
 	int		 w_termsent;	/* the master asked it to stop */
 	const char	*w_killreason;	/* why the master killed it, or NULL */
+	/* Recycling (recycle.c). */
+	const char	*w_recycle;	/* "max_memory", "max_age": it is due */
+	int		 w_memticks;	/* ticks in a row over max_memory */
+	ev_tstamp	 w_deadline;	/* when max_age is up (0: not set) */
 	/* The notify channels (notify.c). */
 	int		 w_nfd;		/* datagram socket, or -1 */
 	char		*w_npath;	/* its path */
@@ -288,6 +298,9 @@ struct slot {
 	unsigned long	 s_nrejected;	/* from a process not the worker's */
 	ev_tstamp	 s_lastlog;	/* rate limit of complaints */
 	unsigned long	 s_quiet;	/* complaints not logged since */
+	const char	*s_recycle;	/* why a recycle replaces its worker */
+	ev_tstamp	 s_recycle_next;	/* no recycle before this */
+	unsigned int	 s_recycle_fails;	/* failed recycles in a row */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -350,6 +363,7 @@ enum start_why {
 	START_RESTART,		/* after the slot's last worker ended */
 	START_REPLACE,		/* beside a serving one, to replace it */
 	START_DRAIN,		/* for a retiring slot's queue */
+	START_RECYCLE,		/* to replace one over max_memory or max_age */
 	START_NWHY
 };
 
@@ -360,6 +374,8 @@ enum end_why {
 	END_EXEC,		/* its program could not be executed */
 	END_WATCHDOG,		/* killed: watchdog */
 	END_READY_TIMEOUT,	/* killed: not ready in time */
+	END_MAX_MEMORY,		/* recycled: over max_memory */
+	END_MAX_AGE,		/* recycled: past max_age */
 	END_OTHER,		/* killed for another reason */
 	END_NWHY
 };
@@ -470,6 +486,7 @@ void	 config_release(struct config *);
 void	 config_set_line(struct config *, const char *, int);
 const char *
 	 config_where(const struct config *, const char *);
+int	 config_stop_signal(const struct config *, const char **);
 
 /* config-value.c */
 int	 config_value_set(struct config *, const struct config_key *,
@@ -531,7 +548,7 @@ int	 slot_accepting(int);
 int	 slot_legal(enum slot_state, enum slot_state);
 void	 slot_change(struct slot *, enum slot_state, enum slot_op);
 int	 slot_start(struct slot *, struct worker *, struct config *);
-int	 slot_replace(struct slot *);
+int	 slot_replace(struct slot *, enum start_why);
 void	 slot_revert(struct slot *);
 void	 slot_stop_current(struct slot *);
 void	 slot_term_old(struct slot *);
@@ -571,6 +588,11 @@ void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
 int	 reload_proven(const struct worker *);
 void	 reload_scale(int);
+
+/* recycle.c */
+void	 recycle_tick(void);
+void	 recycle_engine(int);
+int	 recycle_failed(struct slot *);
 
 /* spawn.c */
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
@@ -646,6 +668,7 @@ int	 metrics_build(char **, size_t *);
 void	 metrics_ended(const struct worker *, int, int);
 void	 metrics_reloaded(const char *);
 void	 metrics_upgraded(const char *);
+int	 metrics_proc(pid_t, int, double *);
 
 /* sdnotify.c */
 void	 sdnotify_init(void);
@@ -674,6 +697,7 @@ struct config *
 	 upgrade_begin(int *);
 void	 upgrade_adopted(void);
 void	 upgrade_status(FILE *);
+int	 upgrade_busy(void);
 
 /* handoff.c */
 int	 handoff_write(FILE *, int);

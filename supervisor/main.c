@@ -59,6 +59,7 @@ static const struct option longopts[] = {
 	{ "pidfile",		required_argument,	NULL, 'p' },
 	{ "ready",		required_argument,	NULL, 'R' },
 	{ "stop-timeout",	required_argument,	NULL, 'T' },
+	{ "stop-signal",	required_argument,	NULL, 'K' },
 	{ "log-format",		required_argument,	NULL, 'F' },
 	{ "check",		no_argument,		NULL, 'n' },
 	{ "debug",		no_argument,		NULL, 'd' },
@@ -74,7 +75,8 @@ usage(FILE *fp, int code)
 	    "usage: drover [-dnVh] [-c file] [-w n|auto] [-l addr] ... "
 	    "[-s dir] [-p file]\n"
 	    "              [--ready exec|notify] [--stop-timeout dur] "
-	    "[--log-format text|json]\n"
+	    "[--stop-signal sig]\n"
+	    "              [--log-format text|json]\n"
 	    "              [-- command [arg ...]]\n");
 	exit(code);
 }
@@ -141,6 +143,9 @@ master_options(int argc, char *argv[], const char ***cliopt, size_t *ncli,
 			break;
 		case 'T':
 			key = "stop_timeout";
+			break;
+		case 'K':
+			key = "stop_signal";
 			break;
 		case 'F':
 			key = "log_format";

@@ -77,7 +77,6 @@ static void	 metrics_outcome(struct mbuf *, const struct outcome *,
 static void	 metrics_events(struct mbuf *);
 static void	 metrics_notify(struct mbuf *);
 static int	 metrics_read(pid_t, const char *, char *, size_t);
-static int	 metrics_proc(pid_t, int, double *);
 static void	 metrics_workers(struct mbuf *);
 static int	 metrics_queue(const struct listener *, int, unsigned int *,
 		    unsigned int *);
@@ -107,12 +106,15 @@ static const struct outcome metrics_upgrade_oc = {
 	UPGRADE_NRESULTS
 };
 static const char *const metrics_start_why[START_NWHY] = {
-	"new", "restart", "replace", "drain"
+	"new", "restart", "replace", "drain", "recycle"
 };
-/* END_WATCHDOG and END_READY_TIMEOUT are spelled as w_killreason is. */
+/*
+ * END_WATCHDOG, END_READY_TIMEOUT, END_MAX_MEMORY and END_MAX_AGE are
+ * spelled as w_killreason is.
+ */
 static const char *const metrics_end_why[END_NWHY] = {
 	"stopped", "exited", "signaled", "exec-failed", "watchdog",
-	"ready-timeout", "other"
+	"ready-timeout", "max_memory", "max_age", "other"
 };
 
 /* Append to the answer, growing it (doubling) up to METRICS_MAX. */
@@ -412,7 +414,7 @@ metrics_read(pid_t pid, const char *file, char *buf, size_t size)
  * and system, in seconds (from stat); else its resident memory in bytes
  * (from statm).  Returns -1 if it cannot be read.
  */
-static int
+int
 metrics_proc(pid_t pid, int cpu, double *v)
 {
 	static long		 tick, page;

@@ -141,6 +141,7 @@ reload_engine(void)
 		reload_roll(target);
 	else
 		reload_refill(target);
+	recycle_engine(target);
 	slot_free_retired();
 	if (master.m_reloading && reload_done(master.m_conf->c_workers))
 		reload_finish();
@@ -310,7 +311,7 @@ reload_roll_slot(struct slot *s, int *pending, int *extra, int start)
 		slot_spawn(s, 0);
 		return 1;
 	}
-	if (slot_replace(s) == 0) {
+	if (slot_replace(s, START_REPLACE) == 0) {
 		(*extra)++;
 		return 1;
 	}

@@ -186,6 +186,9 @@ slot_exited(struct worker *w, int status)
 		slot_change(s, SLOT_EMPTY, SLOT_OP_CUR_GONE);
 		return;
 	}
+	/* A recycle's replacement failed: the old worker serves on. */
+	if (recycle_failed(s))
+		return;
 	if (!confirmed)
 		reload_failed_start(w, status);
 	if (w->w_gen != master.m_gen) {
@@ -239,8 +242,10 @@ slot_exec_ok(struct worker *w)
 	if (w != SLOT_CUR(s) || w->w_conf->c_ready != READY_EXEC ||
 	    s->s_state != SLOT_STARTING)
 		return;
-	if (master.m_reloading == RELOAD_FORWARD &&
-	    w->w_gen == master.m_gen && w->w_conf->c_reload_grace > 0) {
+	/* A recycle's replacement proves itself as a reload's would. */
+	if (((master.m_reloading == RELOAD_FORWARD &&
+	    w->w_gen == master.m_gen) || s->s_recycle != NULL) &&
+	    w->w_conf->c_reload_grace > 0) {
 		slot_grace(s, w->w_conf->c_reload_grace);
 		return;
 	}

@@ -298,11 +298,12 @@ slot_start(struct slot *s, struct worker *w, struct config *c)
  * Replace the serving worker of slot s by one of the current generation:
  * the new one starts in the slot's free worker structure and becomes
  * current; the serving one becomes the old worker and serves on until
- * the engine confirms the new one.  Returns -1 (a failed start, the slot
+ * the engine confirms the new one (why: a reload's START_REPLACE or
+ * START_RECYCLE, for the metrics).  Returns -1 (a failed start, the slot
  * keeps its worker) when it cannot be started.
  */
 int
-slot_replace(struct slot *s)
+slot_replace(struct slot *s, enum start_why why)
 {
 	const struct config	*c = master.m_conf;
 	struct worker		*nw = SLOT_OLD(s);
@@ -312,7 +313,7 @@ slot_replace(struct slot *s)
 		reload_failed_start(nw, -1);
 		return -1;
 	}
-	master.m_starts[START_REPLACE]++;
+	master.m_starts[why]++;
 	/* Only now: failed starts before this one double the retry delay. */
 	s->s_failures = 0;
 	ev_timer_stop(EV_DEFAULT, &s->s_timer);
@@ -433,7 +434,7 @@ slot_unretire(struct slot *s)
 }
 
 /*
- * Stop every slot: with STOP_GRACEFUL send SIGTERM and arm the stop
+ * Stop every slot: with STOP_GRACEFUL send the stop signal and arm the stop
  * timeout, after which SIGKILL follows; with STOP_NOW send SIGKILL at
  * once.  Slots without a worker become empty.
  */

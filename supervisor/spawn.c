@@ -402,6 +402,7 @@ spawn_child(const struct config *c, int report, const int *out,
     int nfds, char **envp, char **pidvars, int npid, pid_t parent)
 {
 	char			 digits[SPAWN_PIDLEN], *pidvar;
+	const char		*signame;
 	int			 i, base, tmp[DROVER_MAX_LISTEN + 1], n;
 	int			 eacces = 0;
 	pid_t			 me;
@@ -423,12 +424,12 @@ spawn_child(const struct config *c, int report, const int *out,
 		spawn_fail(report, 4, errno);
 
 	/*
-	 * A worker gets SIGTERM when the master dies, even by SIGKILL.
-	 * Changing credentials clears the parent-death signal, so it is set
-	 * after them; and if the master died before it was set, the worker
-	 * goes at once.
+	 * A worker gets its stop signal when the master dies, even by
+	 * SIGKILL, so that it finishes what it serves.  Changing credentials
+	 * clears the parent-death signal, so it is set after them; and if
+	 * the master died before it was set, the worker goes at once.
 	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+	if (prctl(PR_SET_PDEATHSIG, config_stop_signal(c, &signame)) == -1)
 		spawn_fail(report, 1, errno);
 	if (getppid() != parent)
 		_exit(125);

@@ -308,6 +308,8 @@ status_live_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)t;
 	(void)revents;
 	status_live();
+	/* Recycling is checked on this tick: no wake-up of its own. */
+	recycle_tick();
 }
 
 /* Remove every state file, at exit. */
@@ -429,6 +431,12 @@ status_slot(FILE *fp, const struct slot *s)
 		fprintf(fp, "{\"pid\": %ld, \"generation\": %llu, \"state\": "
 		    "\"%s\"}", (long)old->w_pid, (unsigned long long)old->w_gen,
 		    old->w_termsent ? "stopping" : "serving");
+	else
+		fputs("null", fp);
+	fputs(", \"recycling\": ", fp);
+	if (s->s_recycle != NULL || w->w_recycle != NULL)
+		status_str(fp, s->s_recycle != NULL ? s->s_recycle :
+		    w->w_recycle);
 	else
 		fputs("null", fp);
 	fputs(", \"last_exit\": ", fp);

@@ -168,6 +168,13 @@ upgrade_handed(void)
 	return 0;
 }
 
+/* Whether an upgrade was asked for and is not over: no recycling. */
+int
+upgrade_busy(void)
+{
+	return upgrade_step_now != UP_IDLE;
+}
+
 /*
  * Whether the master is settled enough to hand over; if not, what it is
  * waiting for goes to *what.

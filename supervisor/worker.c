@@ -5,11 +5,11 @@
  * A worker process, as the master sees it: starting one (spawn.c forks
  * it) or taking one over after an upgrade, with the same watchers either
  * way (worker_attach); the exec report pipe; the signals the master sends
- * it and the stop timeout after SIGTERM.  Its libev callbacks only report
- * to the worker's slot (slot.c): it exited, its exec succeeded.  SIGKILL
- * goes to the worker's whole process group, and when a worker has exited
- * whatever is left of its group is killed too, so nothing a worker
- * started outlives it.
+ * it and the stop timeout after its stop signal.  Its libev callbacks
+ * only report to the worker's slot (slot.c): it exited, its exec
+ * succeeded.  SIGKILL goes to the worker's whole process group, and when
+ * a worker has exited whatever is left of its group is killed too, so
+ * nothing a worker started outlives it.
  */
 
 #include "config.h"
@@ -86,6 +86,9 @@ worker_start(struct worker *w, struct config *c, uint64_t gen)
 	w->w_ready = 0;
 	w->w_proven = 0;
 	w->w_killreason = NULL;
+	w->w_recycle = NULL;
+	w->w_memticks = 0;
+	w->w_deadline = 0;
 	if ((pid = spawn_worker(w->w_slot, w, &fd)) == -1) {
 		config_release(w->w_conf);
 		w->w_conf = NULL;
@@ -147,20 +150,23 @@ worker_kill(struct worker *w, int sig)
 }
 
 /*
- * Ask worker w to stop: SIGTERM now, SIGKILL after the stop timeout.
- * Only slot.c calls this, through slot_change(), which owns what a slot
- * serves.
+ * Ask worker w to stop: its stop signal now, SIGKILL after the stop
+ * timeout.  The signal is that of its own generation's configuration:
+ * a reload that changes stop_signal stops the old workers as they
+ * expect to be stopped.  Only slot.c calls this, through slot_change(),
+ * which owns what a slot serves.
  */
 void
 worker_term(struct worker *w)
 {
-	double	 t = master.m_conf->c_stop_timeout;
+	double		 t = master.m_conf->c_stop_timeout;
+	const char	*name;
 
 	if (w->w_pid == 0 || w->w_termsent)
 		return;
 	w->w_termsent = 1;
 	ev_timer_stop(EV_DEFAULT, &w->w_watchdog);
-	worker_kill(w, SIGTERM);
+	worker_kill(w, config_stop_signal(w->w_conf, &name));
 	ev_timer_set(&w->w_stop, t, 0);
 	ev_timer_start(EV_DEFAULT, &w->w_stop);
 }
@@ -217,11 +223,13 @@ static void
 worker_stop_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
+	const char	*name;
 
 	(void)loop;
 	(void)revents;
-	log_warnx("slot %d: worker %ld still running %gs after SIGTERM: "
+	(void)config_stop_signal(w->w_conf, &name);
+	log_warnx("slot %d: worker %ld still running %gs after SIG%s: "
 	    "sending SIGKILL", w->w_slot->s_id, (long)w->w_pid,
-	    master.m_conf->c_stop_timeout);
+	    master.m_conf->c_stop_timeout, name);
 	worker_kill(w, SIGKILL);
 }
