@@ -28,19 +28,26 @@
 
 static const char	*worker;
 
-/* The pids seen in slots, and the most slots with an old worker at once. */
+/*
+ * The pids seen in slots, the most slots with an old worker at once, and
+ * how often an old worker was seen stopping beside a replacement that was
+ * ready (stopping) or not yet (early).
+ */
 struct seen {
 	long long	 pids[NSEEN];
 	int		 n;
 	int		 want;
 	int		 most;
 	int		 nslots;
+	int		 stopping;
+	int		 early;
 };
 
 static int
 pred_seen(const struct tl_json *j, void *arg)
 {
 	struct seen	*s = arg;
+	const char	*st;
 	char		 path[64];
 	long long	 pid;
 	int		 k, i, olds = 0;
@@ -49,6 +56,16 @@ pred_seen(const struct tl_json *j, void *arg)
 		(void)snprintf(path, sizeof(path), "slots.%d.old", k);
 		olds += tl_json_get(j, path) != NULL &&
 		    !tl_json_is_null(j, path);
+		(void)snprintf(path, sizeof(path), "slots.%d.old.state", k);
+		st = tl_json_str(j, path);
+		(void)snprintf(path, sizeof(path), "slots.%d.state", k);
+		if (st != NULL && strcmp(st, "stopping") == 0) {
+			st = tl_json_str(j, path);
+			if (st != NULL && strcmp(st, "ready") == 0)
+				s->stopping++;
+			else
+				s->early++;
+		}
 		(void)snprintf(path, sizeof(path), "slots.%d.pid", k);
 		if ((pid = tl_json_int(j, path, 0)) <= 0)
 			continue;
@@ -152,6 +169,10 @@ test_age(void)
 	tl_json_free(j);
 	ok(s.most == 1, "age: never more than one slot recycled at once "
 	    "(%d at most)", s.most);
+	ok(s.stopping > 0 && s.early == 0, "age: an old worker is asked to "
+	    "stop only once its replacement is ready (seen stopping beside "
+	    "a ready one %d times, beside one not ready %d times)",
+	    s.stopping, s.early);
 	ok(tl_log_count(&d, "max_age is 2s: recycling it") >= 6,
 	    "age: the log says why");
 	tl_check_client(&c, &t, "age", 10, 0);
