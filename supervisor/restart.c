@@ -6,8 +6,8 @@
  * (exited, exec'd, READY=1, STOPPING=1, RELOADING=1), its timer (restart
  * delay, failed slot's wait, reload grace, ready timeout, drain check)
  * and its own restart policy.  A worker that had been up for
- * restart_reset is replaced at once, and so is the first that dies
- * sooner: a lone crash costs no more than the fork.  A second quick death
+ * restart_reset is replaced at once, and so is the first ready one that
+ * dies sooner: a lone crash costs no more than the fork.  A second quick death
  * since the last long life is a failure and waits a delay that doubles
  * with each consecutive failure, from restart_delay up to
  * restart_delay_max, with jitter so that slots failing together do not
@@ -202,8 +202,9 @@ slot_exited(struct worker *w, int status)
 /*
  * The slot's own restart policy after its current worker died: halt on
  * exit 78, restart at once after a long life or after the first quick
- * death since one, else back off.  A worker that could not be executed
- * backs off from the first try: no new attempt can succeed sooner.  (The
+ * death since one of a worker that was ready, else back off.  A worker
+ * that could not be executed, or never became ready, backs off from the
+ * first try: it is a failed start, not a crash.  (The
  * forgiveness does not cross an upgrade: a new image may forgive one
  * quick death more.)
  */
@@ -218,7 +219,7 @@ slot_own_exit(struct slot *s, struct worker *w, int status, double up)
 		return;
 	}
 	if (w->w_execerr == 0 && (up >= master.m_conf->c_restart_reset ||
-	    (s->s_failures == 0 && !s->s_forgiven))) {
+	    (w->w_ready && s->s_failures == 0 && !s->s_forgiven))) {
 		s->s_forgiven = up < master.m_conf->c_restart_reset;
 		s->s_failures = 0;
 		s->s_delay = 0;
