@@ -7,7 +7,8 @@
 # SIGINT only (stops accepting, finishes the requests in flight, exits 0)
 # and keeps the default disposition of SIGTERM, which kills it at once.
 # It serves the socket at fd 3, one request per connection: GET /slow
-# answers "hello\n" after SLOW_MS milliseconds, anything else at once.
+# answers "hello\n" after SLOW_MS milliseconds, GET /slow?ms=N after N,
+# anything else at once.
 # With GROW_MB set, it takes that many megabytes more after its first
 # request, as a leaking worker would.  READY=1 goes to NOTIFY_SOCKET.
 
@@ -48,6 +49,8 @@ def serve(conn):
         path = data.split(b' ', 2)[1]
         if path == b'/slow':
             time.sleep(int(os.environ.get('SLOW_MS', '300')) / 1000.0)
+        elif path.startswith(b'/slow?ms='):
+            time.sleep(int(path[9:]) / 1000.0)
         grow = os.environ.get('GROW_MB')
         if grow and not hoard:
             hoard.append(b'x' * (int(grow) << 20))
