@@ -35,12 +35,12 @@ struct procinfo {
 static void	 proc_info(long, struct procinfo *);
 static const char *fmt_time(char *, size_t, double, int);
 static const char *fmt_bytes(char *, size_t, long long);
-static void	 status_head(const struct ctl_json *);
-static void	 status_outcome(const struct ctl_json *, const char *);
-static void	 status_row(const struct ctl_json *, const struct ctl_json *,
+static void	 status_head(const struct json *);
+static void	 status_outcome(const struct json *, const char *);
+static void	 status_row(const struct json *, const struct json *,
 		    int);
-static void	 json_write(FILE *, const struct ctl_json *);
-static void	 json_row(const struct ctl_json *, const struct ctl_json *);
+static void	 json_write(FILE *, const struct json *);
+static void	 json_row(const struct json *, const struct json *);
 static void	 json_proc(long);
 
 /* Read /proc/PID/stat (fields 14, 15, 22 and 24 of proc(5)). */
@@ -120,26 +120,26 @@ fmt_bytes(char *buf, size_t size, long long b)
 
 /* How the last reload or upgrade (what) went, if there was one. */
 static void
-status_outcome(const struct ctl_json *j, const char *what)
+status_outcome(const struct json *j, const char *what)
 {
 	char		 path[32], ago[32], err[512];
 	const char	*result, *e;
 	double		 t;
 
 	(void)snprintf(path, sizeof(path), "%s.result", what);
-	if ((result = ctl_json_str(j, path)) == NULL)
+	if ((result = json_str(j, path)) == NULL)
 		return;
 	(void)snprintf(path, sizeof(path), "%s.finished", what);
-	t = ctl_json_num(j, path, 0);
+	t = json_num(j, path, 0);
 	printf("last %s: %s", what, result);
 	if (strcmp(what, "reload") == 0)
-		printf(" (generation %.0f)", ctl_json_num(j,
+		printf(" (generation %.0f)", json_num(j,
 		    "reload.generation", 0));
 	if (t > 0)
 		printf(", %s ago", fmt_time(ago, sizeof(ago),
 		    (double)time(NULL) - t, 0));
 	(void)snprintf(path, sizeof(path), "%s.error", what);
-	if ((e = ctl_json_str(j, path)) != NULL) {
+	if ((e = json_str(j, path)) != NULL) {
 		(void)text_log(err, sizeof(err), e, strlen(e));
 		printf(": %s", err);
 	}
@@ -148,27 +148,28 @@ status_outcome(const struct ctl_json *j, const char *what)
 
 /* The lines above the table: the master, its listeners, the outcomes. */
 static void
-status_head(const struct ctl_json *j)
+status_head(const struct json *j)
 {
-	const struct ctl_json	*ls = ctl_json_get(j, "listeners");
+	const struct json	*ls = json_get(j, "listeners");
 	const char		*s;
 	char			 buf[256];
 	size_t			 i;
 
 	printf("drover pid %.0f, generation %.0f: %s, %s, %.0f of %.0f "
-	    "workers ready\n", ctl_json_num(j, "pid", 0),
-	    ctl_json_num(j, "generation", 0), (s = ctl_json_str(j,
-	    "state")) != NULL ? s : "?", ctl_json_num(j, "ready", 0) ?
-	    "ready" : "not ready", ctl_json_num(j, "workers_ready", 0),
-	    ctl_json_num(j, "workers", 0));
-	for (i = 0; ls != NULL && ls->j_type == CJ_ARR && i < ls->j_n; i++) {
-		s = ctl_json_str(ls->j_vals[i], "address");
+	    "workers ready\n", json_num(j, "pid", 0),
+	    json_num(j, "generation", 0), (s = json_str(j,
+	    "state")) != NULL ? s : "?", json_bool(j, "ready") == 1 ?
+	    "ready" : "not ready", json_num(j, "workers_ready", 0),
+	    json_num(j, "workers", 0));
+	for (i = 0; ls != NULL && ls->j_type == JSON_ARRAY && i < ls->j_n;
+	    i++) {
+		s = json_str(ls->j_vals[i], "address");
 		(void)text_log(buf, sizeof(buf), s != NULL ? s : "?",
 		    s != NULL ? strlen(s) : 1);
 		printf("%s%s", i == 0 ? "listening on " : ", ", buf);
-		if ((s = ctl_json_str(ls->j_vals[i], "type")) != NULL &&
+		if ((s = json_str(ls->j_vals[i], "type")) != NULL &&
 		    strcmp(s, "tcp") == 0)
-			printf(" (port %.0f)", ctl_json_num(ls->j_vals[i],
+			printf(" (port %.0f)", json_num(ls->j_vals[i],
 			    "port", 0));
 	}
 	if (i > 0)
@@ -183,29 +184,29 @@ status_head(const struct ctl_json *j)
  * its outgoing one, in a reload).
  */
 static void
-status_row(const struct ctl_json *slot, const struct ctl_json *w, int old)
+status_row(const struct json *slot, const struct json *w, int old)
 {
 	struct procinfo	 pi;
 	const char	*st, *ex;
 	char		 state[32], up[32], rss[32], cpu[32], rst[32];
 	char		 exit[128], pid[32];
-	double		 p = ctl_json_num(w, "pid", 0);
+	double		 p = json_num(w, "pid", 0);
 
 	proc_info((long)p, &pi);
-	st = ctl_json_str(w, "state");
+	st = json_str(w, "state");
 	(void)snprintf(state, sizeof(state), "%s%s", old ? "old-" : "",
 	    st != NULL ? st : "?");
-	ex = old ? NULL : ctl_json_str(slot, "last_exit.status");
+	ex = old ? NULL : json_str(slot, "last_exit.status");
 	(void)text_log(exit, sizeof(exit), ex != NULL ? ex : "-",
 	    ex != NULL ? strlen(ex) : 1);
 	(void)snprintf(pid, sizeof(pid), p > 0 ? "%.0f" : "-", p);
 	rst[0] = '\0';
 	if (!old)
 		(void)snprintf(rst, sizeof(rst), "%.0f",
-		    ctl_json_num(slot, "restarts", 0));
+		    json_num(slot, "restarts", 0));
 	printf("%-4.0f %-7s %-4.0f %-12s %-8s %-8s %-7s %-7s %s\n",
-	    ctl_json_num(slot, "id", 0), pid,
-	    ctl_json_num(w, "generation", 0), state,
+	    json_num(slot, "id", 0), pid,
+	    json_num(w, "generation", 0), state,
 	    pi.p_ok ? fmt_time(up, sizeof(up), pi.p_uptime, 0) : "-", rst,
 	    pi.p_ok ? fmt_bytes(rss, sizeof(rss), pi.p_rss) : "-",
 	    pi.p_ok ? fmt_time(cpu, sizeof(cpu), pi.p_cpu, 1) : "-", exit);
@@ -213,7 +214,7 @@ status_row(const struct ctl_json *slot, const struct ctl_json *w, int old)
 
 /* A value as JSON again. */
 static void
-json_write(FILE *fp, const struct ctl_json *j)
+json_write(FILE *fp, const struct json *j)
 {
 	size_t	 i;
 
@@ -222,35 +223,35 @@ json_write(FILE *fp, const struct ctl_json *j)
 		return;
 	}
 	switch (j->j_type) {
-	case CJ_NULL:
+	case JSON_NULL:
 		fputs("null", fp);
 		break;
-	case CJ_BOOL:
-		fputs(j->j_num ? "true" : "false", fp);
+	case JSON_BOOL:
+		fputs(j->j_bool ? "true" : "false", fp);
 		break;
-	case CJ_NUM:
-		if (j->j_num == (double)(long long)j->j_num)
-			fprintf(fp, "%lld", (long long)j->j_num);
+	case JSON_NUMBER:
+		if (j->j_num == (double)j->j_int)
+			fprintf(fp, "%lld", j->j_int);
 		else
 			fprintf(fp, "%.3f", j->j_num);
 		break;
-	case CJ_STR:
-		text_json(fp, j->j_str, strlen(j->j_str));
+	case JSON_STRING:
+		text_json(fp, j->j_str, j->j_len);
 		break;
-	case CJ_ARR:
-	case CJ_OBJ:
-		fputc(j->j_type == CJ_ARR ? '[' : '{', fp);
+	case JSON_ARRAY:
+	case JSON_OBJECT:
+		fputc(j->j_type == JSON_ARRAY ? '[' : '{', fp);
 		for (i = 0; i < j->j_n; i++) {
 			if (i > 0)
 				fputs(", ", fp);
-			if (j->j_type == CJ_OBJ) {
+			if (j->j_type == JSON_OBJECT) {
 				text_json(fp, j->j_keys[i],
 				    strlen(j->j_keys[i]));
 				fputs(": ", fp);
 			}
 			json_write(fp, j->j_vals[i]);
 		}
-		fputc(j->j_type == CJ_ARR ? ']' : '}', fp);
+		fputc(j->j_type == JSON_ARRAY ? ']' : '}', fp);
 		break;
 	}
 }
@@ -272,29 +273,29 @@ json_proc(long pid)
 
 /* One slot of --json: as in the table, old worker included. */
 static void
-json_row(const struct ctl_json *slot, const struct ctl_json *old)
+json_row(const struct json *slot, const struct json *old)
 {
-	const struct ctl_json	*v;
+	const struct json	*v;
 	static const char *const keys[] = { "pid", "generation", "state" };
 	size_t			 i;
 
-	printf("{\"slot\": %.0f", ctl_json_num(slot, "id", 0));
+	printf("{\"slot\": %.0f", json_num(slot, "id", 0));
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if ((v = ctl_json_get(slot, keys[i])) != NULL) {
+		if ((v = json_get(slot, keys[i])) != NULL) {
 			printf(", \"%s\": ", keys[i]);
 			json_write(stdout, v);
 		}
-	json_proc((long)ctl_json_num(slot, "pid", 0));
+	json_proc((long)json_num(slot, "pid", 0));
 	printf(", \"restarts\": %.0f, \"last_exit\": ",
-	    ctl_json_num(slot, "restarts", 0));
-	json_write(stdout, ctl_json_get(slot, "last_exit.status"));
+	    json_num(slot, "restarts", 0));
+	json_write(stdout, json_get(slot, "last_exit.status"));
 	fputs(", \"old\": ", stdout);
-	if (old != NULL && old->j_type == CJ_OBJ) {
+	if (old != NULL && old->j_type == JSON_OBJECT) {
 		printf("{\"pid\": %.0f, \"generation\": %.0f, \"state\": ",
-		    ctl_json_num(old, "pid", 0),
-		    ctl_json_num(old, "generation", 0));
-		json_write(stdout, ctl_json_get(old, "state"));
-		json_proc((long)ctl_json_num(old, "pid", 0));
+		    json_num(old, "pid", 0),
+		    json_num(old, "generation", 0));
+		json_write(stdout, json_get(old, "state"));
+		json_proc((long)json_num(old, "pid", 0));
 		fputc('}', stdout);
 	} else
 		fputs("null", stdout);
@@ -306,19 +307,19 @@ json_row(const struct ctl_json *slot, const struct ctl_json *old)
  * droverctl(8)).
  */
 void
-ctl_status(const struct ctl_json *j, int json)
+ctl_status(const struct json *j, int json)
 {
 	static const char *const top[] = { "pid", "generation", "state",
 	    "ready", "workers", "workers_ready", "reload", "upgrade",
 	    "listeners" };
-	const struct ctl_json	*slots = ctl_json_get(j, "slots"), *s, *v;
+	const struct json	*slots = json_get(j, "slots"), *s, *v;
 	size_t			 i, n;
 
-	n = slots != NULL && slots->j_type == CJ_ARR ? slots->j_n : 0;
+	n = slots != NULL && slots->j_type == JSON_ARRAY ? slots->j_n : 0;
 	if (json) {
 		fputc('{', stdout);
 		for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
-			if ((v = ctl_json_get(j, top[i])) != NULL) {
+			if ((v = json_get(j, top[i])) != NULL) {
 				printf("\"%s\": ", top[i]);
 				json_write(stdout, v);
 				fputs(", ", stdout);
@@ -327,7 +328,7 @@ ctl_status(const struct ctl_json *j, int json)
 		for (i = 0; i < n; i++) {
 			fputs(i > 0 ? ",\n  " : "\n  ", stdout);
 			json_row(slots->j_vals[i],
-			    ctl_json_get(slots->j_vals[i], "old"));
+			    json_get(slots->j_vals[i], "old"));
 		}
 		fputs(n > 0 ? "\n]}\n" : "]}\n", stdout);
 		return;
@@ -338,7 +339,8 @@ ctl_status(const struct ctl_json *j, int json)
 	for (i = 0; i < n; i++) {
 		s = slots->j_vals[i];
 		status_row(s, s, 0);
-		if ((v = ctl_json_get(s, "old")) != NULL && v->j_type == CJ_OBJ)
+		if ((v = json_get(s, "old")) != NULL &&
+		    v->j_type == JSON_OBJECT)
 			status_row(s, v, 1);
 	}
 }

@@ -47,10 +47,10 @@ ctl_now(void)
  * status.json as it is now, or NULL: errno ENOENT if there is none,
  * EBADMSG if it is not JSON.
  */
-struct ctl_json *
+struct json *
 ctl_read(struct ctl *c)
 {
-	struct ctl_json	*j;
+	struct json	*j;
 	char		*buf, *nbuf;
 	size_t		 len = 0, size = 65536;
 	ssize_t		 n;
@@ -77,10 +77,10 @@ ctl_read(struct ctl *c)
 		ctl_fail(CTL_OSERR, "%s/status.json: %s", c->c_where,
 		    strerror(saved));
 	buf[len] = '\0';
-	j = ctl_json_parse(buf);
+	j = json_parse(buf);
 	free(buf);
-	if (j == NULL || j->j_type != CJ_OBJ) {
-		ctl_json_free(j);
+	if (j == NULL || j->j_type != JSON_OBJECT) {
+		json_free(j);
 		errno = EBADMSG;
 		return NULL;
 	}
@@ -130,17 +130,17 @@ wait_events(struct ctl *c)
  * Wait until pred holds for status.json and return that version; NULL
  * with errno ESRCH if the master exits first, ETIMEDOUT at the deadline.
  */
-struct ctl_json *
-ctl_wait(struct ctl *c, int (*pred)(const struct ctl_json *, void *),
+struct json *
+ctl_wait(struct ctl *c, int (*pred)(const struct json *, void *),
     void *arg)
 {
-	struct ctl_json	*j;
+	struct json	*j;
 
 	for (;;) {
 		wait_drain(c);
 		if ((j = ctl_read(c)) != NULL && pred(j, arg))
 			return j;
-		ctl_json_free(j);
+		json_free(j);
 		if (!ctl_alive(c)) {
 			errno = ESRCH;
 			return NULL;

@@ -60,14 +60,14 @@ static void	 find(struct ctl *, const char *, const char *,
 static void	 turn_take(struct ctl *);
 static void	 turn_give(struct ctl *);
 static void	 alarm_cb(int);
-static double	 member(const struct ctl_json *, const char *, const char *);
-static int	 stopping(const struct ctl_json *);
-static struct ctl_json *waited(struct ctl *, struct ctl_json *,
+static double	 member(const struct json *, const char *, const char *);
+static int	 stopping(const struct json *);
+static struct json *waited(struct ctl *, struct json *,
 		    const char *);
-static int	 pred_counted(const struct ctl_json *, void *);
-static int	 pred_over(const struct ctl_json *, void *);
-static int	 pred_workers_moved(const struct ctl_json *, void *);
-static int	 pred_scaled(const struct ctl_json *, void *);
+static int	 pred_counted(const struct json *, void *);
+static int	 pred_over(const struct json *, void *);
+static int	 pred_workers_moved(const struct json *, void *);
+static int	 pred_scaled(const struct json *, void *);
 static int	 cmd_op(struct ctl *, int, const char *);
 static int	 cmd_scale(struct ctl *, int);
 static int	 cmd_stop(struct ctl *);
@@ -206,18 +206,18 @@ turn_give(struct ctl *c)
 
 /* The number at op.key, or -1. */
 static double
-member(const struct ctl_json *j, const char *op, const char *key)
+member(const struct json *j, const char *op, const char *key)
 {
 	char	 path[64];
 
 	(void)snprintf(path, sizeof(path), "%s.%s", op, key);
-	return ctl_json_num(j, path, -1);
+	return json_num(j, path, -1);
 }
 
 static int
-stopping(const struct ctl_json *j)
+stopping(const struct json *j)
 {
-	const char	*s = ctl_json_str(j, "state");
+	const char	*s = json_str(j, "state");
 
 	return s != NULL && strcmp(s, "stopping") == 0;
 }
@@ -226,8 +226,8 @@ stopping(const struct ctl_json *j)
  * What ctl_wait() returned: j, or fail with why there is none, what
  * being what was waited for.
  */
-static struct ctl_json *
-waited(struct ctl *c, struct ctl_json *j, const char *what)
+static struct json *
+waited(struct ctl *c, struct json *j, const char *what)
 {
 	if (j != NULL)
 		return j;
@@ -240,7 +240,7 @@ waited(struct ctl *c, struct ctl_json *j, const char *what)
 
 /* The master counted the request: op.requests >= o_n. */
 static int
-pred_counted(const struct ctl_json *j, void *arg)
+pred_counted(const struct json *j, void *arg)
 {
 	const struct op	*o = arg;
 
@@ -249,14 +249,14 @@ pred_counted(const struct ctl_json *j, void *arg)
 
 /* An operation that covers the request is over. */
 static int
-pred_over(const struct ctl_json *j, void *arg)
+pred_over(const struct json *j, void *arg)
 {
 	const struct op	*o = arg;
 	const char	*r;
 	char		 path[64];
 
 	(void)snprintf(path, sizeof(path), "%s.result", o->o_name);
-	r = ctl_json_str(j, path);
+	r = json_str(j, path);
 	return stopping(j) || (member(j, o->o_name, "covers") >= o->o_n &&
 	    member(j, o->o_name, "finished") > 0 && r != NULL &&
 	    strcmp(r, "in-progress") != 0 && strcmp(r, "rolling-back") != 0);
@@ -270,7 +270,7 @@ pred_over(const struct ctl_json *j, void *arg)
 static int
 cmd_op(struct ctl *c, int sig, const char *name)
 {
-	struct ctl_json	*j;
+	struct json	*j;
 	struct op	 o;
 	const char	*result, *err;
 	char		 what[64], buf[512];
@@ -289,52 +289,52 @@ cmd_op(struct ctl *c, int sig, const char *name)
 		    "%s.covers: a drover older than droverctl runs there",
 		    (long)c->c_pid, name);
 	o.o_n = member(j, name, "requests") + 1;
-	ctl_json_free(j);
+	json_free(j);
 	ctl_signal(c, sig);
 	j = waited(c, ctl_wait(c, pred_counted, &o), what);
 	o.o_n = member(j, name, "requests");
-	ctl_json_free(j);
+	json_free(j);
 	turn_give(c);
 	j = waited(c, ctl_wait(c, pred_over, &o), what);
 	if (stopping(j))
 		ctl_fail(CTL_NOMASTER, "the master (pid %ld) is stopping: the "
 		    "%s was not done", (long)c->c_pid, name);
 	(void)snprintf(what, sizeof(what), "%s.result", name);
-	result = ctl_json_str(j, what);
+	result = json_str(j, what);
 	(void)snprintf(what, sizeof(what), "%s.error", name);
-	err = ctl_json_str(j, what);
+	err = json_str(j, what);
 	if (err != NULL)
 		(void)text_log(buf, sizeof(buf), err, strlen(err));
 	if (strcmp(result, "ok") == 0) {
 		printf("%s ok: generation %.0f serves\n", name,
-		    ctl_json_num(j, "generation", 0));
-		ctl_json_free(j);
+		    json_num(j, "generation", 0));
+		json_free(j);
 		return CTL_OK;
 	}
 	fprintf(stderr, "droverctl: %s %s%s%s; generation %.0f serves\n",
 	    name, result, err != NULL ? ": " : "", err != NULL ? buf : "",
-	    ctl_json_num(j, "generation", 0));
-	ctl_json_free(j);
+	    json_num(j, "generation", 0));
+	json_free(j);
 	return CTL_REFUSED;
 }
 
 /* The number of workers is no longer *arg. */
 static int
-pred_workers_moved(const struct ctl_json *j, void *arg)
+pred_workers_moved(const struct json *j, void *arg)
 {
-	return stopping(j) || ctl_json_num(j, "workers", -1) != *(double *)arg;
+	return stopping(j) || json_num(j, "workers", -1) != *(double *)arg;
 }
 
 /* *arg workers, all ready, and no retiring slot left. */
 static int
-pred_scaled(const struct ctl_json *j, void *arg)
+pred_scaled(const struct json *j, void *arg)
 {
-	const struct ctl_json	*s = ctl_json_get(j, "slots");
+	const struct json	*s = json_get(j, "slots");
 	double			 n = *(double *)arg;
 
-	return stopping(j) || (ctl_json_num(j, "workers", -1) == n &&
-	    ctl_json_num(j, "workers_ready", -1) == n && s != NULL &&
-	    s->j_type == CJ_ARR && s->j_n == (size_t)n);
+	return stopping(j) || (json_num(j, "workers", -1) == n &&
+	    json_num(j, "workers_ready", -1) == n && s != NULL &&
+	    s->j_type == JSON_ARRAY && s->j_n == (size_t)n);
 }
 
 /*
@@ -344,7 +344,7 @@ pred_scaled(const struct ctl_json *j, void *arg)
 static int
 cmd_scale(struct ctl *c, int n)
 {
-	struct ctl_json	*j;
+	struct json	*j;
 	double		 want = n, cur;
 	int		 i;
 
@@ -353,17 +353,17 @@ cmd_scale(struct ctl *c, int n)
 		if ((j = ctl_read(c)) == NULL)
 			ctl_fail(CTL_NOMASTER, "%s/status.json: %s",
 			    c->c_where, strerror(errno));
-		cur = ctl_json_num(j, "workers", -1);
+		cur = json_num(j, "workers", -1);
 		if (stopping(j))
 			ctl_fail(CTL_NOMASTER, "the master (pid %ld) is "
 			    "stopping", (long)c->c_pid);
-		ctl_json_free(j);
+		json_free(j);
 		if (cur < 0)
 			ctl_fail(CTL_PROTOCOL, "status.json has no workers");
 		if (cur == want)
 			break;
 		ctl_signal(c, cur < want ? SIGTTIN : SIGTTOU);
-		ctl_json_free(waited(c, ctl_wait(c, pred_workers_moved, &cur),
+		json_free(waited(c, ctl_wait(c, pred_workers_moved, &cur),
 		    "the master to change the number of workers"));
 	}
 	turn_give(c);
@@ -371,7 +371,7 @@ cmd_scale(struct ctl *c, int n)
 	if (stopping(j))
 		ctl_fail(CTL_NOMASTER, "the master (pid %ld) is stopping",
 		    (long)c->c_pid);
-	ctl_json_free(j);
+	json_free(j);
 	printf("scale ok: %d worker%s ready\n", n, n == 1 ? "" : "s");
 	return CTL_OK;
 }
@@ -390,7 +390,7 @@ int
 main(int argc, char *argv[])
 {
 	struct ctl	 c;
-	struct ctl_json	*j;
+	struct json	*j;
 	const char	*dir = NULL, *conf = NULL, *pidfile = NULL;
 	const char	*pid = NULL, *cmd, *e;
 	int		 ch, json = 0, n = 0;
@@ -451,6 +451,6 @@ main(int argc, char *argv[])
 		    "%s/status.json: %s", c.c_where, errno == EBADMSG ?
 		    "not JSON" : strerror(errno));
 	ctl_status(j, json);
-	ctl_json_free(j);
+	json_free(j);
 	return CTL_OK;
 }

@@ -182,6 +182,7 @@ test_status(void)
 	    "the state");
 	is_int(d.pid, tl_json_int(cj, "pid", -1), "status --json: the "
 	    "master's pid");
+	is_int(1, tl_json_bool(cj, "ready"), "status --json: ready, true");
 	tl_json_free(cj);
 	free(out);
 

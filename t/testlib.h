@@ -16,15 +16,16 @@
  * The library is one file per concern, and this is its one header, in
  * sections in the same order: tl-path.c (paths, temporary directories,
  * what the library owns), tl-daemon.c (starting and stopping the daemon),
- * json.c, tl-status.c (status.json and waiting on it), tl-proc.c
- * (processes and /proc), tl-file.c (files, FIFOs, the log), tl-net.c
- * (loopback and HTTP), tl-sockdiag.c (which process serves a
- * connection), tl-run.c (running a command), tl-client.c (the continuous
- * client) and tl-check.c (checks several tests make, the only helpers
- * that report tests).  A test includes this header and tap.h, nothing
- * else; what the files share privately is in tl-private.h.  One header
- * rather than one per concern: a test reads the whole interface in one
- * place, and needs no list of includes that changes with what it uses.
+ * tl-status.c (status.json and waiting on it), tl-proc.c (processes and
+ * /proc), tl-file.c (files, FIFOs, the log), tl-net.c (loopback and
+ * HTTP), tl-sockdiag.c (which process serves a connection), tl-run.c
+ * (running a command), tl-client.c (the continuous client) and
+ * tl-check.c (checks several tests make, the only helpers that report
+ * tests); the JSON reader is droverctl's, below.  A test includes this
+ * header and tap.h, nothing else; what the files share privately is in
+ * tl-private.h.  One header rather than one per concern: a test reads
+ * the whole interface in one place, and needs no list of includes that
+ * changes with what it uses.
  */
 
 #ifndef DROVER_TESTLIB_H
@@ -34,6 +35,31 @@
 #include <sys/resource.h>
 
 #include <stddef.h>
+
+#include "../supervisor/json.h"
+
+/*
+ * JSON: the reader droverctl uses too (supervisor/json.c, declared in
+ * supervisor/json.h, which says what each function does), under the
+ * tl_ names the tests have always used for it.
+ */
+#define tl_json		json
+#define tl_json_type	json_type
+#define TL_JSON_NULL	JSON_NULL
+#define TL_JSON_BOOL	JSON_BOOL
+#define TL_JSON_NUMBER	JSON_NUMBER
+#define TL_JSON_STRING	JSON_STRING
+#define TL_JSON_ARRAY	JSON_ARRAY
+#define TL_JSON_OBJECT	JSON_OBJECT
+#define tl_json_parse	json_parse
+#define tl_json_free	json_free
+#define tl_json_get	json_get
+#define tl_json_int	json_int
+#define tl_json_num	json_num
+#define tl_json_str	json_str
+#define tl_json_is_null	json_is_null
+#define tl_json_bool	json_bool
+#define tl_json_len	json_len
 
 #define TL_PRINTF(f, a)	__attribute__((format(printf, f, a)))
 
@@ -129,58 +155,6 @@ struct tl_json	*tl_start_wait(struct tl_daemon *, const char *const [], int);
 const char	*tl_conf_file(const char *, ...) TL_PRINTF(1, 2);
 void		 tl_conf_rewrite(const struct tl_daemon *, const char *, ...)
 		    TL_PRINTF(2, 3);
-
-/*
- * JSON (json.c), as the daemon writes it.  Numbers keep their double
- * value and, if written as an integer that fits, the exact long long
- * (j_isint).  Strings are NUL-terminated UTF-8; j_len counts bytes (a
- * \u0000 escape yields an embedded NUL).  Objects keep their members in
- * order.
- */
-enum tl_json_type {
-	TL_JSON_NULL,
-	TL_JSON_BOOL,
-	TL_JSON_NUMBER,
-	TL_JSON_STRING,
-	TL_JSON_ARRAY,
-	TL_JSON_OBJECT
-};
-
-struct tl_json {
-	enum tl_json_type	  j_type;
-	int			  j_bool;
-	double			  j_num;
-	long long		  j_int;	/* integral part of j_num */
-	int			  j_isint;	/* j_int is exact */
-	char			 *j_str;
-	size_t			  j_len;
-	size_t			  j_n;		/* array or object size */
-	char			**j_keys;	/* object member names */
-	struct tl_json		**j_vals;	/* members or elements */
-};
-
-/* Parse a whole document; NULL on any syntax error (errno EINVAL). */
-struct tl_json	*tl_json_parse(const char *);
-void		 tl_json_free(struct tl_json *);
-
-/*
- * Look up a dot path: object member names and decimal array indices,
- * "slots.0.pid".  NULL or "" is the value itself.  NULL if absent.  All
- * the accessors accept a NULL document (and then find nothing).
- */
-const struct tl_json *tl_json_get(const struct tl_json *, const char *);
-/* The integer at path, or dflt if absent or not a number. */
-long long	 tl_json_int(const struct tl_json *, const char *, long long);
-/* The number at path, or dflt. */
-double		 tl_json_num(const struct tl_json *, const char *, double);
-/* The string at path, or NULL if absent or not a string. */
-const char	*tl_json_str(const struct tl_json *, const char *);
-/* 1 if the value at path exists and is null, else 0. */
-int		 tl_json_is_null(const struct tl_json *, const char *);
-/* 1 for true, 0 for false, -1 if absent or not a boolean. */
-int		 tl_json_bool(const struct tl_json *, const char *);
-/* Elements of the array (or members of the object) at path, else 0. */
-size_t		 tl_json_len(const struct tl_json *, const char *);
 
 /*
  * status.json (tl-status.c).  tl_status() reads it once (NULL if absent

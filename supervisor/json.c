@@ -2,10 +2,10 @@
 /*
  * Copyright (c) 2025 The drover authors
  *
- * A small strict JSON parser for the tests, enough to read the daemon's
- * status.json: a recursive-descent reader of RFC 8259 text (objects,
+ * The JSON reader of droverctl(8) and of the tests, enough to read the
+ * master's status.json: a recursive-descent reader of RFC 8259 text (objects,
  * arrays, strings with every escape including \u surrogate pairs, numbers,
- * true, false, null) that builds a tree of struct tl_json, plus lookups by
+ * true, false, null) that builds a tree of struct json, plus lookups by
  * dot path.  Anything the grammar does not allow, trailing garbage and
  * nesting deeper than JP_MAXDEPTH included, makes the parse fail.  Bytes of
  * strings are not checked for valid UTF-8.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testlib.h"
+#include "json.h"
 
 #define JP_MAXDEPTH	128
 
@@ -27,22 +27,22 @@ struct jp {
 	int		 jp_depth;
 };
 
-static struct tl_json	*jp_new(enum tl_json_type);
+static struct json	*jp_new(enum json_type);
 static void		 jp_ws(struct jp *);
-static struct tl_json	*jp_value(struct jp *);
-static struct tl_json	*jp_object(struct jp *);
-static struct tl_json	*jp_array(struct jp *);
+static struct json	*jp_value(struct jp *);
+static struct json	*jp_object(struct jp *);
+static struct json	*jp_array(struct jp *);
 static char		*jp_string(struct jp *, size_t *);
-static struct tl_json	*jp_number(struct jp *);
+static struct json	*jp_number(struct jp *);
 static int		 jp_hex4(const char *, unsigned int *);
 static size_t		 jp_utf8(char *, unsigned int);
-static int		 jp_push(struct tl_json *, char *, struct tl_json *);
+static int		 jp_push(struct json *, char *, struct json *);
 static int		 jp_literal(struct jp *, const char *);
 
-static struct tl_json *
-jp_new(enum tl_json_type type)
+static struct json *
+jp_new(enum json_type type)
 {
-	struct tl_json	*j;
+	struct json	*j;
 
 	if ((j = calloc(1, sizeof(*j))) != NULL)
 		j->j_type = type;
@@ -73,10 +73,10 @@ jp_literal(struct jp *jp, const char *word)
  * Parse one value at the cursor, after optional white space, and leave the
  * cursor after it.  NULL on a syntax error or out of memory.
  */
-static struct tl_json *
+static struct json *
 jp_value(struct jp *jp)
 {
-	struct tl_json	*j = NULL;
+	struct json	*j = NULL;
 
 	jp_ws(jp);
 	switch (*jp->jp_p) {
@@ -85,7 +85,7 @@ jp_value(struct jp *jp)
 	case '[':
 		return jp_array(jp);
 	case '"':
-		if ((j = jp_new(TL_JSON_STRING)) == NULL)
+		if ((j = jp_new(JSON_STRING)) == NULL)
 			return NULL;
 		if ((j->j_str = jp_string(jp, &j->j_len)) == NULL) {
 			free(j);
@@ -95,14 +95,14 @@ jp_value(struct jp *jp)
 	case 't':
 	case 'f':
 		if (jp_literal(jp, "true")) {
-			if ((j = jp_new(TL_JSON_BOOL)) != NULL)
+			if ((j = jp_new(JSON_BOOL)) != NULL)
 				j->j_bool = 1;
 		} else if (jp_literal(jp, "false"))
-			j = jp_new(TL_JSON_BOOL);
+			j = jp_new(JSON_BOOL);
 		return j;
 	case 'n':
 		if (jp_literal(jp, "null"))
-			j = jp_new(TL_JSON_NULL);
+			j = jp_new(JSON_NULL);
 		return j;
 	default:
 		return jp_number(jp);
@@ -111,16 +111,16 @@ jp_value(struct jp *jp)
 
 /* Append a member (key may be NULL for arrays); 0 or -1. */
 static int
-jp_push(struct tl_json *j, char *key, struct tl_json *val)
+jp_push(struct json *j, char *key, struct json *val)
 {
-	struct tl_json	**vals;
+	struct json	**vals;
 	char		**keys;
 
 	vals = reallocarray(j->j_vals, j->j_n + 1, sizeof(*vals));
 	if (vals == NULL)
 		return -1;
 	j->j_vals = vals;
-	if (j->j_type == TL_JSON_OBJECT) {
+	if (j->j_type == JSON_OBJECT) {
 		keys = reallocarray(j->j_keys, j->j_n + 1, sizeof(*keys));
 		if (keys == NULL)
 			return -1;
@@ -132,16 +132,16 @@ jp_push(struct tl_json *j, char *key, struct tl_json *val)
 }
 
 /* Parse an object; the cursor is on its '{'. */
-static struct tl_json *
+static struct json *
 jp_object(struct jp *jp)
 {
-	struct tl_json	*j, *val;
+	struct json	*j, *val;
 	char		*key;
 	size_t		 len;
 
 	if (++jp->jp_depth > JP_MAXDEPTH)
 		return NULL;
-	if ((j = jp_new(TL_JSON_OBJECT)) == NULL)
+	if ((j = jp_new(JSON_OBJECT)) == NULL)
 		return NULL;
 	jp->jp_p++;
 	jp_ws(jp);
@@ -161,7 +161,7 @@ jp_object(struct jp *jp)
 		}
 		if (jp_push(j, key, val) == -1) {
 			free(key);
-			tl_json_free(val);
+			json_free(val);
 			goto fail;
 		}
 		jp_ws(jp);
@@ -174,19 +174,19 @@ jp_object(struct jp *jp)
 	jp->jp_depth--;
 	return j;
  fail:
-	tl_json_free(j);
+	json_free(j);
 	return NULL;
 }
 
 /* Parse an array; the cursor is on its '['. */
-static struct tl_json *
+static struct json *
 jp_array(struct jp *jp)
 {
-	struct tl_json	*j, *val;
+	struct json	*j, *val;
 
 	if (++jp->jp_depth > JP_MAXDEPTH)
 		return NULL;
-	if ((j = jp_new(TL_JSON_ARRAY)) == NULL)
+	if ((j = jp_new(JSON_ARRAY)) == NULL)
 		return NULL;
 	jp->jp_p++;
 	jp_ws(jp);
@@ -199,7 +199,7 @@ jp_array(struct jp *jp)
 		if ((val = jp_value(jp)) == NULL)
 			goto fail;
 		if (jp_push(j, NULL, val) == -1) {
-			tl_json_free(val);
+			json_free(val);
 			goto fail;
 		}
 		jp_ws(jp);
@@ -212,7 +212,7 @@ jp_array(struct jp *jp)
 	jp->jp_depth--;
 	return j;
  fail:
-	tl_json_free(j);
+	json_free(j);
 	return NULL;
 }
 
@@ -335,11 +335,11 @@ jp_string(struct jp *jp, size_t *lenp)
  * Parse a number in the strict JSON grammar.  An integer that fits in a
  * long long is kept exactly as well.
  */
-static struct tl_json *
+static struct json *
 jp_number(struct jp *jp)
 {
 	const char	*p = jp->jp_p;
-	struct tl_json	*j;
+	struct json	*j;
 	char		*text;
 	int		 isint = 1;
 	long long	 v;
@@ -371,7 +371,7 @@ jp_number(struct jp *jp)
 	}
 	if ((text = strndup(jp->jp_p, (size_t)(p - jp->jp_p))) == NULL)
 		return NULL;
-	if ((j = jp_new(TL_JSON_NUMBER)) == NULL) {
+	if ((j = jp_new(JSON_NUMBER)) == NULL) {
 		free(text);
 		return NULL;
 	}
@@ -396,11 +396,11 @@ jp_number(struct jp *jp)
 	return j;
 }
 
-struct tl_json *
-tl_json_parse(const char *text)
+struct json *
+json_parse(const char *text)
 {
 	struct jp	 jp;
-	struct tl_json	*j;
+	struct json	*j;
 
 	if (text == NULL) {
 		errno = EINVAL;
@@ -414,7 +414,7 @@ tl_json_parse(const char *text)
 	}
 	jp_ws(&jp);
 	if (*jp.jp_p != '\0') {
-		tl_json_free(j);
+		json_free(j);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -422,7 +422,7 @@ tl_json_parse(const char *text)
 }
 
 void
-tl_json_free(struct tl_json *j)
+json_free(struct json *j)
 {
 	size_t	 i;
 
@@ -431,7 +431,7 @@ tl_json_free(struct tl_json *j)
 	for (i = 0; i < j->j_n; i++) {
 		if (j->j_keys != NULL)
 			free(j->j_keys[i]);
-		tl_json_free(j->j_vals[i]);
+		json_free(j->j_vals[i]);
 	}
 	free(j->j_keys);
 	free(j->j_vals);
@@ -443,8 +443,8 @@ tl_json_free(struct tl_json *j)
  * Follow a dot path: in an object a component is a member name (the first
  * member of that name), in an array a decimal index.
  */
-const struct tl_json *
-tl_json_get(const struct tl_json *j, const char *path)
+const struct json *
+json_get(const struct json *j, const char *path)
 {
 	const char	*c, *end;
 	size_t		 len, i, idx;
@@ -455,12 +455,12 @@ tl_json_get(const struct tl_json *j, const char *path)
 		if ((end = strchr(c, '.')) == NULL)
 			end = c + strlen(c);
 		len = (size_t)(end - c);
-		if (j->j_type == TL_JSON_OBJECT) {
+		if (j->j_type == JSON_OBJECT) {
 			for (i = 0; i < j->j_n; i++)
 				if (strncmp(j->j_keys[i], c, len) == 0 &&
 				    j->j_keys[i][len] == '\0')
 					break;
-		} else if (j->j_type == TL_JSON_ARRAY) {
+		} else if (j->j_type == JSON_ARRAY) {
 			if (len == 0 || len > 9)
 				return NULL;
 			for (idx = 0, i = 0; i < len; i++) {
@@ -479,54 +479,54 @@ tl_json_get(const struct tl_json *j, const char *path)
 }
 
 long long
-tl_json_int(const struct tl_json *j, const char *path, long long dflt)
+json_int(const struct json *j, const char *path, long long dflt)
 {
-	j = tl_json_get(j, path);
-	if (j == NULL || j->j_type != TL_JSON_NUMBER)
+	j = json_get(j, path);
+	if (j == NULL || j->j_type != JSON_NUMBER)
 		return dflt;
 	return j->j_int;
 }
 
 double
-tl_json_num(const struct tl_json *j, const char *path, double dflt)
+json_num(const struct json *j, const char *path, double dflt)
 {
-	j = tl_json_get(j, path);
-	if (j == NULL || j->j_type != TL_JSON_NUMBER)
+	j = json_get(j, path);
+	if (j == NULL || j->j_type != JSON_NUMBER)
 		return dflt;
 	return j->j_num;
 }
 
 const char *
-tl_json_str(const struct tl_json *j, const char *path)
+json_str(const struct json *j, const char *path)
 {
-	j = tl_json_get(j, path);
-	if (j == NULL || j->j_type != TL_JSON_STRING)
+	j = json_get(j, path);
+	if (j == NULL || j->j_type != JSON_STRING)
 		return NULL;
 	return j->j_str;
 }
 
 int
-tl_json_is_null(const struct tl_json *j, const char *path)
+json_is_null(const struct json *j, const char *path)
 {
-	j = tl_json_get(j, path);
-	return j != NULL && j->j_type == TL_JSON_NULL;
+	j = json_get(j, path);
+	return j != NULL && j->j_type == JSON_NULL;
 }
 
 int
-tl_json_bool(const struct tl_json *j, const char *path)
+json_bool(const struct json *j, const char *path)
 {
-	j = tl_json_get(j, path);
-	if (j == NULL || j->j_type != TL_JSON_BOOL)
+	j = json_get(j, path);
+	if (j == NULL || j->j_type != JSON_BOOL)
 		return -1;
 	return j->j_bool;
 }
 
 size_t
-tl_json_len(const struct tl_json *j, const char *path)
+json_len(const struct json *j, const char *path)
 {
-	j = tl_json_get(j, path);
+	j = json_get(j, path);
 	if (j == NULL ||
-	    (j->j_type != TL_JSON_ARRAY && j->j_type != TL_JSON_OBJECT))
+	    (j->j_type != JSON_ARRAY && j->j_type != JSON_OBJECT))
 		return 0;
 	return j->j_n;
 }
