@@ -40,28 +40,53 @@
 #include "ctl.h"
 
 static pid_t	 find_holder(int, const char *);
-static pid_t	 find_holder_fd(int);
+static pid_t	 find_holder_st(const struct stat *);
 static int	 find_state_fd(pid_t, const char *);
 static void	 find_attach(struct ctl *, pid_t);
 
 /*
- * The pid of the process holding an exclusive flock(2) on the file open
- * as fd, from /proc/locks; 0 if none.  Only the inode number is
- * compared: the device /proc/locks shows is the file system's, which
- * stat(2) does not show on every file system (btrfs subvolumes), and a
- * write lock by the pid droverctl then checks cannot be a coincidence.
+ * Whether process pid has the file st open (st_dev and st_ino).  A
+ * process whose descriptors we may not read is one we may not signal
+ * either (both need its user's rights): it passes here, and the signal
+ * then says "not permitted".
+ */
+static int
+find_has_open(pid_t pid, const struct stat *st)
+{
+	struct dirent	*de;
+	struct stat	 fst;
+	char		 path[64];
+	DIR		*d;
+	int		 found = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return errno == EACCES;
+	while (!found && (de = readdir(d)) != NULL)
+		found = de->d_name[0] != '.' &&
+		    fstatat(dirfd(d), de->d_name, &fst, 0) == 0 &&
+		    fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+	closedir(d);
+	return found;
+}
+
+/*
+ * The pid of the process holding an exclusive flock(2) on the file st,
+ * from /proc/locks; 0 if none.  /proc/locks names a file by its
+ * inode number and the device of its file system, which stat(2) does not
+ * show on every file system (btrfs subvolumes), and inode numbers repeat
+ * across file systems (every tmpfs counts from 1): a line whose inode
+ * matches is taken only if its pid has that very file open.
  */
 static pid_t
-find_holder_fd(int fd)
+find_holder_st(const struct stat *st)
 {
-	struct stat	 st;
 	FILE		*fp;
 	char		 line[256], *t[7], *last, *p;
 	pid_t		 pid = 0;
 	int		 n;
 
-	if (fstat(fd, &st) == -1 ||
-	    (fp = fopen("/proc/locks", "re")) == NULL)
+	if ((fp = fopen("/proc/locks", "re")) == NULL)
 		return 0;
 	while (pid == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		for (n = 0, p = strtok_r(line, " \n", &last); p != NULL &&
@@ -71,27 +96,29 @@ find_holder_fd(int fd)
 		if (n < 6 || strcmp(t[1], "FLOCK") != 0 ||
 		    strcmp(t[3], "WRITE") != 0 ||
 		    (p = strrchr(t[5], ':')) == NULL ||
-		    strtoull(p + 1, NULL, 10) != (unsigned long long)st.st_ino)
+		    strtoull(p + 1, NULL, 10) != (unsigned long long)st->st_ino)
 			continue;
 		pid = (pid_t)strtol(t[4], NULL, 10);
+		if (pid <= 0 || !find_has_open(pid, st))
+			pid = 0;
 	}
 	fclose(fp);
-	return pid > 0 ? pid : 0;
+	return pid;
 }
 
-/* The holder of the lock file name in the directory dirfd, or 0. */
+/*
+ * The holder of the lock file name in the directory dirfd, or 0.  The
+ * file is not opened (it is 0600): its inode is all /proc/locks needs.
+ */
 static pid_t
 find_holder(int dirfd, const char *name)
 {
-	pid_t	 pid;
-	int	 fd;
+	struct stat	 st;
 
-	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NONBLOCK)) == -1)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
 		return 0;
-	pid = find_holder_fd(fd);
-	close(fd);
-	return pid;
+	return find_holder_st(&st);
 }
 
 /*
@@ -127,6 +154,7 @@ ctl_find_dir(struct ctl *c, const char *path)
 void
 ctl_find_pidfile(struct ctl *c, const char *file)
 {
+	struct stat	 st;
 	char		 buf[32];
 	ssize_t		 n;
 	long		 pid;
@@ -139,7 +167,7 @@ ctl_find_pidfile(struct ctl *c, const char *file)
 	n = read(fd, buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	pid = strtol(buf, NULL, 10);
-	holder = find_holder_fd(fd);
+	holder = fstat(fd, &st) == 0 ? find_holder_st(&st) : 0;
 	close(fd);
 	if (holder == 0 || pid != holder)
 		ctl_fail(CTL_NOMASTER, "no drover master holds the pid file "
