@@ -34,6 +34,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <limits.h>
@@ -168,8 +169,12 @@ alarm_cb(int sig)
 
 /*
  * Take the turn to send a signal that must be told apart from those of
- * other droverctl commands (an flock(2) of the state directory, which the
- * master never takes), waiting no longer than the deadline.
+ * other droverctl commands, waiting no longer than the deadline: an
+ * flock(2) of state_dir/ctl.lock, which the master never takes.  Not of
+ * the directory itself, which anybody may open and lock (and so stop
+ * every reload); the file is made 0600 by the first droverctl, in a
+ * directory only the master's user can write, so only whoever may
+ * signal the master can take the turn.
  */
 static void
 turn_take(struct ctl *c)
@@ -177,6 +182,15 @@ turn_take(struct ctl *c)
 	struct sigaction	 sa;
 	struct itimerval	 it;
 	double			 left = c->c_deadline - ctl_now();
+
+	c->c_turnfd = openat(c->c_dirfd, "ctl.lock", O_RDONLY | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+	if (c->c_turnfd == -1 && (errno == EACCES || errno == EPERM))
+		ctl_fail(CTL_NOPERM, "cannot take %s/ctl.lock (%s): run as "
+		    "root or as its user", c->c_where, strerror(errno));
+	if (c->c_turnfd == -1)
+		ctl_fail(CTL_OSERR, "%s/ctl.lock: %s", c->c_where,
+		    strerror(errno));
 
 	if (left <= 0)
 		left = 0.001;
@@ -187,7 +201,7 @@ turn_take(struct ctl *c)
 	it.it_value.tv_sec = (time_t)left;
 	it.it_value.tv_usec = (suseconds_t)((left - (time_t)left) * 1e6) + 1;
 	(void)setitimer(ITIMER_REAL, &it, NULL);
-	if (flock(c->c_dirfd, LOCK_EX) == -1) {
+	if (flock(c->c_turnfd, LOCK_EX) == -1) {
 		if (errno == EINTR)
 			ctl_fail(CTL_TIMEOUT, "timed out waiting for another "
 			    "droverctl to be done signalling");
@@ -201,7 +215,9 @@ turn_take(struct ctl *c)
 static void
 turn_give(struct ctl *c)
 {
-	(void)flock(c->c_dirfd, LOCK_UN);
+	(void)flock(c->c_turnfd, LOCK_UN);
+	close(c->c_turnfd);
+	c->c_turnfd = -1;
 }
 
 /* The number at op.key, or -1. */

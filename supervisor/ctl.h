@@ -37,6 +37,7 @@
 struct ctl {
 	const char	*c_where;	/* how it was named, for messages */
 	int		 c_dirfd;	/* its state directory */
+	int		 c_turnfd;	/* state_dir/ctl.lock, while locked */
 	pid_t		 c_pid;
 	int		 c_pidfd;	/* -1 where pidfd_open(2) is missing */
 	int		 c_inotify;	/* watches the state directory */

@@ -90,8 +90,13 @@ lock_open(int dirfd, const char *path, const char *label)
 	const char	*why = NULL;
 	int		 fd, saved;
 
+	/*
+	 * 0600: whoever can open the file can flock(2) it, and a reader
+	 * holding a shared lock on a stale one would keep the next master
+	 * from starting.
+	 */
 	fd = openat(dirfd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
+	    0600);
 	if (fd == -1) {
 		saved = errno;
 		/* Say why rather than "permission denied" where we can. */
@@ -157,7 +162,9 @@ lock_take(int dirfd, const char *path, const char *label, pid_t *holder)
 		return -1;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	/* A file left by an older drover may still be 0644. */
+	if (fchmod(fd, 0600) == -1 || ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, buf, (size_t)n, 0) != n) {
 		log_warn("%s", label);
 		close(fd);
 		return -1;

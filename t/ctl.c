@@ -21,9 +21,11 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -49,6 +51,8 @@ static int	 ctl(const char *, char **, const char *, const char *);
 static void	 ctl_start(struct ctlrun *, const struct passwd *,
 		    const char *const []);
 static int	 ctl_end(struct ctlrun *, char **);
+static void	 other_locks(struct tl_daemon *, const struct passwd *,
+		    const char *);
 static int	 has(const char *, const char *);
 static void	 test_status(void);
 static void	 test_reload(void);
@@ -211,7 +215,55 @@ test_status(void)
 	is_int(0, tl_json_int(j, "reload.requests", -1), "another user: the "
 	    "master got no SIGHUP");
 	tl_json_free(j);
+	other_locks(&d, pw, pidf);
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "status: the master stops");
+}
+
+/*
+ * Another user who locks the state directory (anybody may open it) and
+ * tries the lock files cannot hold up a reload, nor keep a master from
+ * starting: droverctl takes its turn on state_dir/ctl.lock and the
+ * master's lock and pid file are 0600.
+ */
+static void
+other_locks(struct tl_daemon *d, const struct passwd *pw, const char *pidf)
+{
+	struct stat	 st;
+	int		 p[2], status, fd;
+	char		 c = 0;
+	pid_t		 pid;
+
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		sysbail("fork");
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+		    setuid(pw->pw_uid) == -1 ||
+		    (fd = open(d->state, O_RDONLY | O_DIRECTORY)) == -1 ||
+		    flock(fd, LOCK_EX) == -1)
+			_exit(1);
+		c = openat(fd, "lock", O_RDONLY) != -1 || errno != EACCES;
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	ok(read(p[0], &c, 1) == 1, "another user: holds an flock of the "
+	    "state directory");
+	is_int(0, c, "another user: cannot open (and lock) the master's "
+	    "lock file");
+	is_int(0, ctl("s", NULL, d->state, "reload"), "another user: "
+	    "holding the state directory's flock does not hold up a reload");
+	if (stat(pidf, &st) == -1)
+		st.st_mode = 0;
+	is_int(0600, st.st_mode & 07777, "the pid file is 0600 (0 if none)");
+	if (stat(tl_fmt("%s/ctl.lock", d->state), &st) == -1)
+		st.st_mode = 0;
+	is_int(0600, st.st_mode & 07777, "ctl.lock is 0600 (0 if none)");
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, &status, 0);
+	close(p[0]);
 }
 
 /*
