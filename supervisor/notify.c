@@ -126,7 +126,7 @@ int
 notify_open(struct worker *w, int *workerfd)
 {
 	const struct config	*c = w->w_conf;
-	struct sockaddr_un	 sun;
+	struct sockaddr_un	 sun, bsun;
 	static int		 toolong;
 	const char		*name;
 	mode_t			 mask;
@@ -161,15 +161,23 @@ notify_open(struct worker *w, int *workerfd)
 		return 0;
 	}
 	/*
-	 * bind(2) takes a path, but the socket file is then handled by its
-	 * name in the notify directory, ours alone: mode 0600 through the
-	 * umask, since a chmod(2) would follow whatever is at the path, and
-	 * the owner without following a link.
+	 * bind(2) takes a path: the notify directory's descriptor through
+	 * /proc/self/fd, so that the socket is made in the directory that
+	 * was checked even if a directory above it is renamed meanwhile
+	 * (the full path only where /proc is not mounted).  The socket file
+	 * is then handled by its name in that directory, ours alone: mode
+	 * 0600 through the umask, since a chmod(2) would follow whatever is
+	 * at the path, and the owner without following a link.
 	 */
 	name = sun.sun_path + strlen(master.m_notifydir) + 1;
+	bsun = sun;
+	if (snprintf(bsun.sun_path, sizeof(bsun.sun_path),
+	    "/proc/self/fd/%d/%s", notify_dirfd, name) >=
+	    (int)sizeof(bsun.sun_path) || access("/proc/self/fd", F_OK) == -1)
+		bsun = sun;
 	(void)unlinkat(notify_dirfd, name, 0);
 	mask = umask(0177);
-	bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	bound = bind(fd, (struct sockaddr *)&bsun, sizeof(bsun));
 	(void)umask(mask);
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == -1 ||
 	    bound == -1 || (c->c_uid != (uid_t)-1 && fchownat(notify_dirfd,

@@ -12,7 +12,10 @@
  * or pid file that is a link or not ours, and a pid file directory
  * another user owns or can write to without the sticky bit are each
  * refused with exit 71 and a message naming them, before any worker
- * starts.  The README's paths directly in /tmp still work, twice over.
+ * starts.  A directory above the state directory that the worker user
+ * owns and swaps for a tree of its own does not get the notify socket
+ * of the next worker.  The README's paths directly in /tmp still work,
+ * twice over.
  * Runs only as root.
  */
 
@@ -58,6 +61,7 @@ static void		 refused(const char *, const char *const [],
 static void		 test_hostile_state(void);
 static void		 test_hostile_pidfile(void);
 static void		 test_readme(void);
+static void		 test_swapped_parent(void);
 
 /* A 0755 directory of ours: hello-c for user nobody, the cases. */
 static const char	*tdir;
@@ -236,6 +240,61 @@ test_links(void)
 	is_int(0, count_entries(st, 1), "links: no link is left in the "
 	    "state directory");
 	ok(access(pf, F_OK) == -1, "links: the pid file is removed");
+}
+
+/*
+ * The state directory's parent belongs to nobody, who renames it and
+ * puts a tree of its own (state/notify) at its name while the master
+ * runs: the next worker's notify socket is still made in the directory
+ * the master checked, and nothing of the master's lands in nobody's
+ * tree.
+ */
+static void
+test_swapped_parent(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_slot_pid	 sp;
+	const char		*app = tl_fmt("%s/app", tdir);
+	const char		*moved = tl_fmt("%s/app-moved", tdir);
+	const char		*st = tl_fmt("%s/state", app);
+	const char		*extra[3];
+	static char		 sbuf[PATH_MAX];
+
+	/* The state directory made first: the status wait watches it. */
+	if (mkdir(app, 0755) == -1 || chown(app, nobody, nobody_gid) == -1 ||
+	    mkdir(st, 0755) == -1)
+		sysbail("%s", app);
+	extra[0] = "-s";
+	extra[1] = st;
+	extra[2] = NULL;
+	tl_start_conf(&d, tl_fmt("workers = 1\nlisten = 127.0.0.1:0\n"
+	    "user = nobody\ncommand = %s\n", hello), extra, 0);
+	(void)snprintf(sbuf, sizeof(sbuf), "%s", st);
+	d.state = sbuf;
+	j = tl_status_wait(&d, tl_pred_all_ready, NULL, WAIT_MS);
+	ok(j != NULL, "swapped parent: the master gets ready");
+	(void)snprintf(sbuf, sizeof(sbuf), "%s/state", moved);
+	sp.slot = 0;
+	sp.oldpid = tl_json_int(j, "slots.0.pid", 0);
+	tl_json_free(j);
+	if (rename(app, moved) == -1 || mkdir(app, 0755) == -1 ||
+	    mkdir(st, 0755) == -1 || mkdir(tl_fmt("%s/notify", st), 0777) ==
+	    -1)
+		sysbail("swap %s", app);
+	d.state = sbuf;
+	if (kill((pid_t)sp.oldpid, SIGKILL) == -1)
+		sysbail("kill");
+	j = tl_status_wait(&d, tl_pred_slot_pid_changed, &sp, WAIT_MS);
+	ok(j != NULL, "swapped parent: a new worker replaces the killed one");
+	tl_json_free(j);
+	is_int(0, count_entries(tl_fmt("%s/notify", st), 0), "swapped "
+	    "parent: nothing lands in the tree put at the old name");
+	ok(count_entries(tl_fmt("%s/notify", sbuf), 0) >= 1, "swapped "
+	    "parent: the new worker's notify socket is in the directory "
+	    "checked");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "swapped parent: the master "
+	    "stops, exit 0");
 }
 
 /*
@@ -459,5 +518,6 @@ main(void)
 	test_hostile_state();
 	test_hostile_pidfile();
 	test_readme();
+	test_swapped_parent();
 	return 0;
 }
