@@ -507,6 +507,8 @@ int	 listen_unix_perms(const struct listener *);
 
 /* activate.c */
 void	 activate_init(void);
+int	 activate_parse(const char *, const char *, char ***,
+	    const char **);
 void	 activate_done(void);
 int	 activate_take(struct listener *);
 
@@ -609,6 +611,8 @@ int	 notify_open(struct worker *, int *);
 void	 notify_start(struct worker *);
 void	 notify_close(struct worker *);
 void	 notify_watchdog_arm(struct worker *);
+void	 notify_message(struct worker *, char *, size_t);
+void	 notify_stream_feed(struct worker *, char *, size_t);
 const char *
 	 notify_socket_path(const struct worker *);
 
@@ -631,6 +635,20 @@ enum trust
 void	 trust_release(struct msghdr *);
 
 /* health.c */
+#define HEALTH_MAXREQ	2048	/* the longest request head */
+/* What a request head asks for (health_request()). */
+enum health_req {
+	HREQ_MORE,		/* not all there yet */
+	HREQ_LARGE,		/* over HEALTH_MAXREQ: 431 */
+	HREQ_METHOD,		/* not GET: 405 */
+	HREQ_LIVENESS,
+	HREQ_READINESS,
+	HREQ_STATUS,
+	HREQ_METRICS,
+	HREQ_NOTFOUND		/* 404 */
+};
+enum health_req
+	 health_request(char *, size_t);
 int	 health_init(const char *, int);
 int	 health_fd(void);
 void	 health_status(FILE *);
