@@ -624,7 +624,7 @@ config_each(const struct config *c,
 static void
 config_print_line(void *arg, const char *key, const char *value)
 {
-	fprintf(arg, "%s = %s\n", key, value);
+	config_write_line(arg, key, value);
 }
 
 /*

@@ -488,6 +488,7 @@ int	 cpus_usable(void);
 void	 config_init_sources(const char *, const char **, size_t, char **);
 struct config *
 	 config_read(int *);
+void	 config_write_line(FILE *, const char *, const char *);
 
 /* listen.c */
 int	 listen_parse(const char *, int, struct listener *, const char **);

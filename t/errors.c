@@ -44,6 +44,7 @@ static int		 has_line(const char *);
 static void		 test_usage(const char *);
 static void		 test_config(const char *);
 static void		 test_check(const char *);
+static void		 test_check_readback(const char *);
 static void		 test_limits(const char *);
 static void		 test_pidfile(void);
 static void		 test_bind(const char *);
@@ -120,6 +121,50 @@ has_line(const char *line)
 	diag("no line \"%s\" in the output:\n%s", line,
 	    out != NULL ? out : "");
 	return 0;
+}
+
+/*
+ * What -n prints reads back as the same configuration (less its last
+ * line, "configuration ok"): a value longer than a line of the file is
+ * continued on indented lines, a word that cannot be broken is written
+ * as short as it can be, and a ';' after a blank in a command word
+ * (which inih takes for a comment, even in quotes) is not written so.
+ */
+static void
+test_check_readback(const char *st)
+{
+	const char	*f, *p, *q;
+	char		*first, quotes[181];
+	size_t		 longest = 0;
+	int		 i;
+
+	memset(quotes, '\'', sizeof(quotes) - 1);
+	quotes[sizeof(quotes) - 1] = '\0';
+	f = tl_conf_file("command = /bin/echo a\\ \\;b\n    \"%s\"\n"
+	    "    %s\n    %s\n    %s\n", quotes,
+	    "one-long-word-of-the-command two-long-words-of-the-command",
+	    "three-long-words-of-the-command four-long-words-of-the-cmd",
+	    "five-long-words-of-the-command six-long-words-of-the-command");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL),
+	    "-n with a command of over 199 characters exits 0");
+	if ((first = strdup(out != NULL ? out : "")) == NULL)
+		bail("strdup");
+	for (p = first; (q = strchr(p, '\n')) != NULL; p = q + 1)
+		if ((size_t)(q - p) > longest)
+			longest = (size_t)(q - p);
+	ok(longest <= 199, "no line it prints is over 199 characters "
+	    "(longest %zu)", longest);
+	if ((p = strstr(first, "configuration ok\n")) != NULL)
+		first[p - first] = '\0';
+	f = tl_conf_file("%s", first);
+	i = run("-n", "-s", st, "-c", f, NULL);
+	is_int(0, i, "what it prints reads back");
+	if (out != NULL && (p = strstr(out, "configuration ok\n")) != NULL)
+		out[p - out] = '\0';
+	is_string(first, out, "as the same configuration");
+	ok(has(tl_fmt("\"%s\"", quotes)), "the word of 180 quotes is written "
+	    "in double quotes");
+	free(first);
 }
 
 /* A wrong command line exits 64 and says what is wrong. */
@@ -714,6 +759,7 @@ main(void)
 	test_usage(tl_fmt("%s/state", dir));
 	test_config(tl_fmt("%s/state", dir));
 	test_check(tl_fmt("%s/state", dir));
+	test_check_readback(tl_fmt("%s/state", dir));
 	test_limits(tl_fmt("%s/state", dir));
 	test_pidfile();
 	test_bind(tl_fmt("%s/state", dir));
