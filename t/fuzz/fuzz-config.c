@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * The configuration file, read as at start (config_read(): inih, our
+ * line reader, every key's value parser, config_finish()).  A file that
+ * reads must also read back: what drover -n prints for it (config_print)
+ * is read again and must print the same, or drover -n would show a
+ * configuration that is not the one in use.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drover-master.h"
+#include "fuzz.h"
+
+/* Read the file in fd as drover would; NULL if it does not read. */
+static struct config *
+fuzz_read(int fd)
+{
+	char	 path[64];
+	int	 code;
+
+	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	config_init_sources(path, NULL, 0, NULL);
+	return config_read(&code);
+}
+
+/* What drover -n prints for c. */
+static char *
+fuzz_print(const struct config *c, size_t *len)
+{
+	char	*buf = NULL;
+	FILE	*fp;
+
+	if ((fp = open_memstream(&buf, len)) == NULL)
+		abort();
+	config_print(c, fp);
+	if (fclose(fp) == EOF)
+		abort();
+	return buf;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config	*c, *c2;
+	char		*out, *out2;
+	size_t		 len, len2;
+	int		 fd;
+
+	fuzz_quiet();
+	fd = fuzz_memfd(data, size);
+	c = fuzz_read(fd);
+	close(fd);
+	if (c == NULL)
+		return 0;
+	out = fuzz_print(c, &len);
+	config_free(c);
+	fd = fuzz_memfd((const uint8_t *)out, len);
+	c2 = fuzz_read(fd);
+	close(fd);
+	if (c2 == NULL) {
+		fprintf(stderr, "drover -n printed what does not read "
+		    "back:\n%s", out);
+		abort();
+	}
+	out2 = fuzz_print(c2, &len2);
+	config_free(c2);
+	if (len != len2 || memcmp(out, out2, len) != 0) {
+		fprintf(stderr, "drover -n printed:\n%s\nwhich reads back "
+		    "as:\n%s", out, out2);
+		abort();
+	}
+	free(out);
+	free(out2);
+	return 0;
+}
