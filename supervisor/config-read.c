@@ -16,10 +16,8 @@
 
 #include "config.h"
 
-#include <sys/param.h>
 #include <sys/types.h>
 
-#include <ctype.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +55,6 @@ static int	 config_handler(void *, const char *, const char *,
 		    const char *);
 static void	 config_section(struct parse *);
 static int	 config_load(struct config *, const char *);
-static int	 config_break(const char *, size_t);
-static size_t	 config_fit(const char *, size_t);
 
 /* Where the configuration comes from: what main() was given. */
 static const char	 *config_file;
@@ -277,75 +273,4 @@ config_read(int *code)
  fail:
 	config_free(c);
 	return NULL;
-}
-
-/*
- * Whether a long value may be continued on the next line before value[i]
- * (a blank): the reader joins a continuation with one blank and inih
- * strips blanks around it, so the blank must be single; and the next
- * line must not read as a comment (';', '#') or a section ('[').
- */
-static int
-config_break(const char *value, size_t i)
-{
-	return i > 0 && value[i] == ' ' &&
-	    !isspace((unsigned char)value[i - 1]) && value[i + 1] != '\0' &&
-	    !isspace((unsigned char)value[i + 1]) &&
-	    strchr(";#[", value[i + 1]) == NULL;
-}
-
-/*
- * How much of value goes on a line with room for room characters: all
- * of it if it fits, else up to the last place to break that fits, else
- * up to the first one (a line too long, but the shortest), else all.
- */
-static size_t
-config_fit(const char *value, size_t room)
-{
-	size_t	 len = strlen(value), i, last = 0;
-
-	if (len <= room)
-		return len;
-	for (i = 1; i < len; i++) {
-		if (!config_break(value, i))
-			continue;
-		if (i > room) {
-			if (last == 0)
-				last = i;
-			break;
-		}
-		last = i;
-	}
-	return last != 0 ? last : len;
-}
-
-/*
- * Write key = value so that the reader reads back the same value: lines
- * of at most INI_MAX_LINE - 1 characters, a long value continued on
- * indented lines.  On the key's line, inih takes a blank followed by ';'
- * for a comment (on a continuation line, it does not): the line ends
- * before the first one.  "key=value" for a value that starts with ';'
- * (after a blank, a comment), and where only that makes the line fit.
- */
-void
-config_write_line(FILE *fp, const char *key, const char *value)
-{
-	size_t	 max = INI_MAX_LINE - 1, klen = strlen(key), n, semi;
-	int	 tight = *value == ';';
-
-	for (semi = 0; value[semi] != '\0'; semi++)
-		if (isspace((unsigned char)value[semi]) &&
-		    value[semi + 1] == ';')
-			break;
-	if (!tight && klen + 3 + config_fit(value, MIN(semi,
-	    max - klen - 3)) > max && klen + 1 + config_fit(value,
-	    MIN(semi, max - klen - 1)) <= max)
-		tight = 1;
-	n = config_fit(value, MIN(semi, max - klen - (tight ? 1 : 3)));
-	fprintf(fp, "%s%s%.*s\n", key, tight ? "=" : " = ", (int)n, value);
-	for (value += n; *value != '\0'; value += n) {
-		value++;	/* the blank the reader puts back */
-		n = config_fit(value, max - 1);
-		fprintf(fp, "\t%.*s\n", (int)n, value);
-	}
 }

@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +73,6 @@ static const char *
 		 config_oneof(const char * const *);
 static int	 config_bool(const char *, int *);
 static int	 config_words(const char *, char ***, const char **);
-static void	 config_print_word(FILE *, const char *);
 static void	 config_fmt_duration(char *, size_t, double);
 static void	 config_fmt_ms(char *, size_t, long long);
 
@@ -390,21 +388,11 @@ config_show_words(const struct config *c, const struct config_key *k,
     void (*fn)(void *, const char *, const char *), void *arg)
 {
 	char ** const	*vp = config_cmember(c, k);
-	char		*cmd = NULL;
-	size_t		 i, len;
-	FILE		*fp;
+	char		*cmd;
 
 	if (*vp == NULL)
 		return;
-	if ((fp = open_memstream(&cmd, &len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; (*vp)[i] != NULL; i++) {
-		if (i > 0)
-			fputc(' ', fp);
-		config_print_word(fp, (*vp)[i]);
-	}
-	if (fclose(fp) == EOF)
-		fatal(EXIT_OSERR, "%s", __func__);
+	cmd = config_command_text(k->k_name, *vp);
 	fn(arg, k->k_name, cmd);
 	free(cmd);
 }
@@ -562,101 +550,6 @@ config_words(const char *s, char ***argvp, const char **errstr)
 	free(w);
 	config_freev(v);
 	return -1;
-}
-
-/*
- * The cost of writing c, the word's character after prev (0 at its
- * start), in mode m of config_print_word(): 0 bare, 1 in '...', 2 in
- * "..."; CW_NEVER where it cannot be.  A blank other than ' ' and '\t'
- * is never bare (inih strips it at the end of a line), and a ';' after
- * a blank would start a comment (in quotes too): it goes bare, as \;.
- */
-#define CW_NEVER	0x7fffffff
-static int
-config_word_cost(int m, char c, char prev)
-{
-	/* A blank bare counts one more: in quotes, a value may break there. */
-	if (m == 0)
-		return c == ' ' ? 3 : isspace((unsigned char)c) && c != '\t' ?
-		    CW_NEVER : strchr("\t'\"\\;", c) != NULL ? 2 : 1;
-	if (c == ';' && prev != 0 && isspace((unsigned char)prev))
-		return CW_NEVER;
-	if (m == 1)
-		return c == '\'' ? CW_NEVER : 1;
-	return strchr("\"\\$`", c) != NULL ? 2 : 1;
-}
-
-/*
- * Print a command word so that config_words() reads it back, as short as
- * it can be written (a long word must fit a line of the file as it did
- * when it was read): each character bare, in single or in double
- * quotes, the cheapest mix found by dynamic programming over the three.
- */
-static void
-config_print_word(FILE *fp, const char *w)
-{
-	size_t		 len = strlen(w), i;
-	long long	*cost, c;
-	int		*from, m, p, best, e;
-	char		*mode;
-
-	if (len == 0) {
-		fputs("''", fp);
-		return;
-	}
-	/*
-	 * cost[3i+m]: w[0..i) written, ending in mode m, as the characters
-	 * it takes (high half), then the bare ones (low half: of two ways
-	 * as long, the one with quotes); from: the mode before.
-	 */
-	cost = xcalloc(3 * (len + 1), sizeof(*cost));
-	from = xcalloc(3 * (len + 1), sizeof(*from));
-	cost[1] = cost[2] = 1LL << 32;		/* the opening quote */
-	for (i = 0; i < len; i++)
-		for (m = 0; m < 3; m++) {
-			cost[3 * (i + 1) + m] = LLONG_MAX;
-			e = config_word_cost(m, w[i], i > 0 ? w[i - 1] : 0);
-			/* A blank at the very end: inih strips it, \ or not. */
-			if (m == 0 && i + 1 == len &&
-			    isspace((unsigned char)w[i]))
-				e = CW_NEVER;
-			for (p = 0; p < 3 && e != CW_NEVER; p++) {
-				if ((c = cost[3 * i + p]) == LLONG_MAX)
-					continue;
-				c += ((long long)(e + (p != m) * ((p != 0) +
-				    (m != 0))) << 32) + (m == 0);
-				if (c < cost[3 * (i + 1) + m]) {
-					cost[3 * (i + 1) + m] = c;
-					from[3 * (i + 1) + m] = p;
-				}
-			}
-		}
-	/* One of the modes can always write the last character. */
-	for (best = -1, m = 0; m < 3; m++) {
-		if ((c = cost[3 * len + m]) == LLONG_MAX)
-			continue;
-		c += (long long)(m != 0) << 32;		/* the closing quote */
-		if (best == -1 || c < cost[3 * len + best] +
-		    ((long long)(best != 0) << 32))
-			best = m;
-	}
-	mode = xmalloc(len);
-	for (i = len, m = best; i > 0; m = from[3 * i + m], i--)
-		mode[i - 1] = (char)m;
-	for (i = 0, p = 0; i < len; p = mode[i++]) {
-		if (mode[i] != p && p != 0)
-			fputc(p == 1 ? '\'' : '"', fp);
-		if (mode[i] != p && mode[i] != 0)
-			fputc(mode[i] == 1 ? '\'' : '"', fp);
-		if (mode[i] != 1 && config_word_cost(mode[i], w[i], 0) >= 2)
-			fputc('\\', fp);
-		fputc(w[i], fp);
-	}
-	if (p != 0)
-		fputc(p == 1 ? '\'' : '"', fp);
-	free(mode);
-	free(cost);
-	free(from);
 }
 
 /* A duration as config_duration() reads it back, to the microsecond. */

@@ -484,11 +484,14 @@ int	 check_worker(const struct config *);
 /* cpus.c */
 int	 cpus_usable(void);
 
+/* config-write.c */
+void	 config_write_line(FILE *, const char *, const char *);
+char	*config_command_text(const char *, char *const *);
+
 /* config-read.c */
 void	 config_init_sources(const char *, const char **, size_t, char **);
 struct config *
 	 config_read(int *);
-void	 config_write_line(FILE *, const char *, const char *);
 
 /* listen.c */
 int	 listen_parse(const char *, int, struct listener *, const char **);
