@@ -138,7 +138,9 @@ config_handler(void *arg, const char *section, const char *name,
 	}
 	if (p->p_cont) {
 		ent = &p->p_ent[p->p_nent - 1];
-		(void)xasprintf(&v, "%s %s", ent->e_value, value);
+		/* Continuing an empty value adds no blank before it. */
+		(void)xasprintf(&v, "%s%s%s", ent->e_value,
+		    *ent->e_value != '\0' ? " " : "", value);
 		free(ent->e_value);
 		ent->e_value = v;
 		return 1;

@@ -306,6 +306,9 @@ config_set_words(struct config *c, const struct config_key *k,
 		return -1;
 	config_freev(*vp);
 	*vp = argv;
+	/* The one command: as written, for -n to write back (it reads). */
+	free(c->c_argtext);
+	c->c_argtext = xstrdup(val);
 	return 0;
 }
 
@@ -382,7 +385,10 @@ config_show_list(const struct config *c, const struct config_key *k,
 		fn(arg, k->k_name, (*vp)[i]);
 }
 
-/* A command: its words, quoted so that config_words() reads them back. */
+/*
+ * A command: the text it was read from, or its words (given after --),
+ * quoted so that config_words() reads them back.
+ */
 static void
 config_show_words(const struct config *c, const struct config_key *k,
     void (*fn)(void *, const char *, const char *), void *arg)
@@ -392,6 +398,10 @@ config_show_words(const struct config *c, const struct config_key *k,
 
 	if (*vp == NULL)
 		return;
+	if (c->c_argtext != NULL) {
+		fn(arg, k->k_name, c->c_argtext);
+		return;
+	}
 	cmd = config_command_text(k->k_name, *vp);
 	fn(arg, k->k_name, cmd);
 	free(cmd);

@@ -80,29 +80,38 @@ config_fit(const char *value, size_t room)
  * of at most INI_MAX_LINE - 1 characters, a long value continued on
  * indented lines.  On the key's line, inih takes a blank followed by ';'
  * for a comment (on a continuation line, it does not): the line ends
- * before the first one.  "key=value" for a value that starts with ';'
- * (after a blank, a comment), and where only that makes the line fit.
+ * before the first one.  A value whose first piece will not fit there
+ * starts on the next line, after an empty one (the reader continues an
+ * empty value without a blank), unless it starts with what cannot start
+ * a continuation (';', '#', '['): then "key=value", where a ';' after
+ * the '=' starts no comment.
  */
 void
 config_write_line(FILE *fp, const char *key, const char *value)
 {
-	size_t	 max = INI_MAX_LINE - 1, klen = strlen(key), n, semi;
-	int	 tight = *value == ';';
+	size_t	 max = INI_MAX_LINE - 1, klen = strlen(key), n, semi, room;
+	int	 lead = *value != '\0' && strchr(";#[", *value) != NULL;
 
 	for (semi = 0; value[semi] != '\0'; semi++)
 		if (isspace((unsigned char)value[semi]) &&
 		    value[semi + 1] == ';')
 			break;
-	if (!tight && klen + 3 + config_fit(value, MIN(semi,
-	    max - klen - 3)) > max && klen + 1 + config_fit(value,
-	    MIN(semi, max - klen - 1)) <= max)
-		tight = 1;
-	n = config_fit(value, MIN(semi, max - klen - (tight ? 1 : 3)));
-	fprintf(fp, "%s%s%.*s\n", key, tight ? "=" : " = ", (int)n, value);
-	for (value += n; *value != '\0'; value += n) {
-		value++;	/* the blank the reader puts back */
+	room = MIN(semi, max - klen - (lead ? 1 : 3));
+	n = config_fit(value, room);
+	if (n <= room || lead) {
+		fprintf(fp, "%s%s%.*s\n", key, lead ? "=" : " = ", (int)n,
+		    value);
+		value += n;
+		if (*value != '\0')
+			value++;	/* the blank the reader puts back */
+	} else
+		fprintf(fp, "%s =\n", key);
+	while (*value != '\0') {
 		n = config_fit(value, max - 1);
 		fprintf(fp, "\t%.*s\n", (int)n, value);
+		value += n;
+		if (*value != '\0')
+			value++;
 	}
 }
 

@@ -203,6 +203,7 @@ config_free(struct config *c)
 	free(c->c_wenv);
 	free(c->c_cmdpath);
 	config_freev(c->c_cmdtry);
+	free(c->c_argtext);
 	free(c);
 }
 
@@ -278,6 +279,8 @@ config_set_argv(struct config *c, char **argv)
 
 	config_freev(c->c_argv);
 	c->c_argv = NULL;
+	free(c->c_argtext);
+	c->c_argtext = NULL;
 	config_set_line(c, "command", 0);
 	for (; *argv != NULL; argv++)
 		config_append(&c->c_argv, &n, *argv);

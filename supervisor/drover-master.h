@@ -80,6 +80,8 @@ struct config {
 	int		 c_restart_budget;
 	double		 c_restart_window;
 	char		**c_argv;	/* the worker command, NULL-ended */
+	char		*c_argtext;	/* the text it was read from, or NULL
+					   (given after --) */
 	char		*c_directory;
 	char		**c_env;	/* NAME=VALUE for workers */
 	size_t		 c_nenv;

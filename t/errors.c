@@ -129,9 +129,10 @@ has_line(const char *line)
 /*
  * What -n prints reads back as the same configuration (less its last
  * line, "configuration ok"): a value longer than a line of the file is
- * continued on indented lines, a word that cannot be broken is written
- * as short as it can be, and a ';' after a blank in a command word
- * (which inih takes for a comment, even in quotes) is not written so.
+ * continued on indented lines, a command is written as the file wrote
+ * it, and a ';' after a blank (which inih takes for a comment on a key's
+ * line, even in quotes, but keeps on a continuation line) is never
+ * written on a key's line.
  */
 static void
 test_check_readback(const char *st)
@@ -143,7 +144,8 @@ test_check_readback(const char *st)
 
 	memset(quotes, '\'', sizeof(quotes) - 1);
 	quotes[sizeof(quotes) - 1] = '\0';
-	f = tl_conf_file("command = /bin/echo a\\ \\;b\n    \"%s\"\n"
+	f = tl_conf_file("env =\n    A=1 ;2\n"
+	    "command = /bin/echo a\\ \\;b\n    \"%s\"\n"
 	    "    %s\n    %s\n    %s\n", quotes,
 	    "one-long-word-of-the-command two-long-words-of-the-command",
 	    "three-long-words-of-the-command four-long-words-of-the-cmd",
@@ -166,7 +168,9 @@ test_check_readback(const char *st)
 		out[p - out] = '\0';
 	is_string(first, out, "as the same configuration");
 	ok(has(tl_fmt("\"%s\"", quotes)), "the word of 180 quotes is written "
-	    "in double quotes");
+	    "as it was, in double quotes");
+	ok(has("\nenv =\n\tA=1 ;2\n"), "a value continued from an empty one "
+	    "(\"A=1 ;2\", no blank before it) starts on the next line");
 	free(first);
 }
 
