@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ static char	*config_reader(char *, int, void *);
 static int	 config_handler(void *, const char *, const char *,
 		    const char *);
 static void	 config_section(struct parse *);
+static void	 config_comment(char *);
 static int	 config_load(struct config *, const char *);
 
 /* Where the configuration comes from: what main() was given. */
@@ -93,8 +95,25 @@ config_reader(char *str, int num, void *arg)
 	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
 	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
 		config_section(p);
-	memcpy(str, p->p_buf, (size_t)len + 1);
+	if (p->p_cont)
+		config_comment(p->p_buf + strspn(p->p_buf, " \t"));
+	memcpy(str, p->p_buf, strlen(p->p_buf) + 1);
 	return str;
+}
+
+/*
+ * End a continuation line at its comment, a ';' after a blank, as inih
+ * ends the line of a key (it keeps the comment of a continuation line,
+ * which drover.conf(5) says is one).
+ */
+static void
+config_comment(char *text)
+{
+	for (; *text != '\0'; text++)
+		if (isspace((unsigned char)*text) && text[1] == ';') {
+			*text = '\0';
+			return;
+		}
 }
 
 /*
