@@ -6,13 +6,15 @@
  * line reader, every key's value parser, config_finish()).  A file that
  * reads must also read back: what drover -n prints for it (config_print)
  * is read again and must print the same, or drover -n would show a
- * configuration that is not the one in use.
+ * configuration that is not the one in use.  Its command, written as
+ * one given after -- is, must read back as the same words.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,42 @@ fuzz_print(const struct config *c, size_t *len)
 	return buf;
 }
 
+/*
+ * The command of c as if given after -- (config_command_text(), quoted
+ * word by word): it must read back as the same words, with no ';' after
+ * a blank, which a file would take for a comment.
+ */
+static void
+fuzz_argv(const struct config *c)
+{
+	struct config	*c2 = config_new();
+	const char	*e;
+	char		*text, *p;
+	size_t		 i;
+
+	text = config_command_text("command", c->c_argv);
+	for (p = text; *p != '\0'; p++)
+		if (isspace((unsigned char)*p) && p[1] == ';') {
+			fprintf(stderr, "a comment in: %s\n", text);
+			abort();
+		}
+	if (config_set(c2, "command", text, &e) == -1) {
+		fprintf(stderr, "%s: %s\n", text, e);
+		abort();
+	}
+	for (i = 0; c->c_argv[i] != NULL; i++)
+		if (c2->c_argv[i] == NULL ||
+		    strcmp(c->c_argv[i], c2->c_argv[i]) != 0) {
+			fprintf(stderr, "word %zu of %s reads back wrong\n",
+			    i, text);
+			abort();
+		}
+	if (c2->c_argv[i] != NULL)
+		abort();
+	free(text);
+	config_free(c2);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,6 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c == NULL)
 		return 0;
 	out = fuzz_print(c, &len);
+	fuzz_argv(c);
 	config_free(c);
 	fd = fuzz_memfd((const uint8_t *)out, len);
 	c2 = fuzz_read(fd);
