@@ -33,7 +33,6 @@ static int	 config_word_cost(int, char, char);
 static void	 config_word_plain(FILE *, const char *);
 static void	 config_word_short(FILE *, const char *);
 static char	*config_words_text(char *const *, int);
-static int	 config_fits(const char *, const char *);
 
 /*
  * Whether a long value may be continued on the next line before value[i]
@@ -260,7 +259,7 @@ config_words_text(char *const *argv, int shortest)
 }
 
 /* Whether config_write_line() writes key = value in lines that read. */
-static int
+int
 config_fits(const char *key, const char *value)
 {
 	char	*text = NULL, *p, *nl;

@@ -488,6 +488,7 @@ int	 cpus_usable(void);
 
 /* config-write.c */
 void	 config_write_line(FILE *, const char *, const char *);
+int	 config_fits(const char *, const char *);
 char	*config_command_text(const char *, char *const *);
 
 /* config-read.c */

@@ -15,7 +15,6 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,11 +104,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_argv(c);
 	/*
 	 * A relative state_dir is printed absolute, the working directory
-	 * before it (t/errors.t checks that): a path longer than a line,
-	 * with no blank to break at, is more than any file can hold.
+	 * before it (t/errors.t checks that): a path that then needs a
+	 * line longer than any, with no blank to break it at, is more than
+	 * any file can hold.
 	 */
-	if (strlen(c->c_state_dir) > INI_MAX_LINE - 1 - strlen("state_dir=") &&
-	    strpbrk(c->c_state_dir, " \t") == NULL) {
+	if (!config_fits("state_dir", c->c_state_dir)) {
 		config_free(c);
 		free(out);
 		return 0;
