@@ -74,6 +74,7 @@ static char *
 config_reader(char *str, int num, void *arg)
 {
 	struct parse	*p = arg;
+	char		*text;
 	ssize_t		 len;
 
 	if ((len = getline(&p->p_buf, &p->p_bufsz, p->p_fp)) == -1)
@@ -92,11 +93,14 @@ config_reader(char *str, int num, void *arg)
 		p->p_cont = 0;
 		return str;
 	}
-	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
-	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
+	/* Blank as inih sees it (isspace(3)): \v and \f too. */
+	for (text = p->p_buf; isspace((unsigned char)*text); text++)
+		continue;
+	p->p_cont = text > p->p_buf;
+	if (*text == '[')
 		config_section(p);
 	if (p->p_cont)
-		config_comment(p->p_buf + strspn(p->p_buf, " \t"));
+		config_comment(text);
 	memcpy(str, p->p_buf, strlen(p->p_buf) + 1);
 	return str;
 }
@@ -123,8 +127,13 @@ config_comment(char *text)
 static void
 config_section(struct parse *p)
 {
-	const char	*name = p->p_buf + strspn(p->p_buf, " \t") + 1;
-	size_t		 len = strcspn(name, "]");
+	const char	*name = p->p_buf;
+	size_t		 len;
+
+	while (isspace((unsigned char)*name))
+		name++;
+	name++;		/* the '[' */
+	len = strcspn(name, "]");
 
 	p->p_newsect = 1;
 	if (name[len] != ']' || p->p_badsect != 0)
