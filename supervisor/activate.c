@@ -76,24 +76,21 @@ activate_check(int n)
 void
 activate_init(void)
 {
-	const char	*fds, *pid, *names, *e;
-	char		*copy = NULL, *name, *last = NULL;
+	const char	*fds, *pid, *e;
+	char		**names;
 	int		 n, i;
 
 	if ((fds = getenv("LISTEN_FDS")) == NULL ||
 	    (pid = getenv("LISTEN_PID")) == NULL ||
 	    strtonum(pid, 1, INT32_MAX, &e) != getpid())
 		return;
-	n = (int)strtonum(fds, 1, DROVER_MAX_LISTEN, &e);
-	if (e != NULL) {
+	if ((n = activate_parse(fds, getenv("LISTEN_FDNAMES"), &names,
+	    &e)) == -1) {
 		log_warnx("LISTEN_FDS=%s is %s: ignored", fds, e);
 		return;
 	}
 	activate_check(n);
 	activate_inh = xcalloc(n, sizeof(*activate_inh));
-	if ((names = getenv("LISTEN_FDNAMES")) != NULL)
-		copy = xstrdup(names);
-	name = copy != NULL ? strtok_r(copy, ":", &last) : NULL;
 	for (i = 0; i < n; i++) {
 		activate_inh[i].i_fd = 3 + i;
 		(void)fcntl(3 + i, F_SETFD, FD_CLOEXEC);
@@ -101,15 +98,42 @@ activate_init(void)
 		if (getsockname(3 + i, (struct sockaddr *)&activate_inh[i].i_ss,
 		    &activate_inh[i].i_sslen) == -1)
 			log_warn("LISTEN_FDS: descriptor %d", 3 + i);
-		if (name != NULL)
-			activate_inh[i].i_name = xstrdup(name);
-		if (name != NULL)
-			name = strtok_r(NULL, ":", &last);
+		activate_inh[i].i_name = names[i];
 	}
+	free(names);
 	activate_ninh = n;
-	free(copy);
 	log_info("socket activation: %d socket%s passed by the service "
 	    "manager", n, n > 1 ? "s" : "");
+}
+
+/*
+ * Read LISTEN_FDS (fds) and LISTEN_FDNAMES (names, NULL if unset): the
+ * count of descriptors, at most DROVER_MAX_LISTEN, and in *namesp as
+ * many names, NULL for those without.  Returns -1 with *errstr for a
+ * count that does not read.  Apart from activate_init() so that t/fuzz/
+ * can call it.
+ */
+int
+activate_parse(const char *fds, const char *names, char ***namesp,
+    const char **errstr)
+{
+	char	*copy = NULL, *name, *last = NULL, **v;
+	int	 n, i;
+
+	n = (int)strtonum(fds, 1, DROVER_MAX_LISTEN, errstr);
+	if (*errstr != NULL)
+		return -1;
+	v = xcalloc(n, sizeof(*v));
+	if (names != NULL)
+		copy = xstrdup(names);
+	name = copy != NULL ? strtok_r(copy, ":", &last) : NULL;
+	for (i = 0; i < n && name != NULL; i++) {
+		v[i] = xstrdup(name);
+		name = strtok_r(NULL, ":", &last);
+	}
+	free(copy);
+	*namesp = v;
+	return n;
 }
 
 /* Close the passed sockets no listen entry used. */

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ static char	*config_reader(char *, int, void *);
 static int	 config_handler(void *, const char *, const char *,
 		    const char *);
 static void	 config_section(struct parse *);
+static void	 config_comment(char *);
 static int	 config_load(struct config *, const char *);
 
 /* Where the configuration comes from: what main() was given. */
@@ -72,6 +74,7 @@ static char *
 config_reader(char *str, int num, void *arg)
 {
 	struct parse	*p = arg;
+	char		*text;
 	ssize_t		 len;
 
 	if ((len = getline(&p->p_buf, &p->p_bufsz, p->p_fp)) == -1)
@@ -90,11 +93,31 @@ config_reader(char *str, int num, void *arg)
 		p->p_cont = 0;
 		return str;
 	}
-	p->p_cont = len > 0 && (p->p_buf[0] == ' ' || p->p_buf[0] == '\t');
-	if (p->p_buf[strspn(p->p_buf, " \t")] == '[')
+	/* Blank as inih sees it (isspace(3)): \v and \f too. */
+	for (text = p->p_buf; isspace((unsigned char)*text); text++)
+		continue;
+	p->p_cont = text > p->p_buf;
+	if (*text == '[')
 		config_section(p);
-	memcpy(str, p->p_buf, (size_t)len + 1);
+	if (p->p_cont)
+		config_comment(text);
+	memcpy(str, p->p_buf, strlen(p->p_buf) + 1);
 	return str;
+}
+
+/*
+ * End a continuation line at its comment, a ';' after a blank, as inih
+ * ends the line of a key (it keeps the comment of a continuation line,
+ * which drover.conf(5) says is one).
+ */
+static void
+config_comment(char *text)
+{
+	for (; *text != '\0'; text++)
+		if (isspace((unsigned char)*text) && text[1] == ';') {
+			*text = '\0';
+			return;
+		}
 }
 
 /*
@@ -104,8 +127,13 @@ config_reader(char *str, int num, void *arg)
 static void
 config_section(struct parse *p)
 {
-	const char	*name = p->p_buf + strspn(p->p_buf, " \t") + 1;
-	size_t		 len = strcspn(name, "]");
+	const char	*name = p->p_buf;
+	size_t		 len;
+
+	while (isspace((unsigned char)*name))
+		name++;
+	name++;		/* the '[' */
+	len = strcspn(name, "]");
 
 	p->p_newsect = 1;
 	if (name[len] != ']' || p->p_badsect != 0)
@@ -138,7 +166,9 @@ config_handler(void *arg, const char *section, const char *name,
 	}
 	if (p->p_cont) {
 		ent = &p->p_ent[p->p_nent - 1];
-		(void)xasprintf(&v, "%s %s", ent->e_value, value);
+		/* Continuing an empty value adds no blank before it. */
+		(void)xasprintf(&v, "%s%s%s", ent->e_value,
+		    *ent->e_value != '\0' ? " " : "", value);
 		free(ent->e_value);
 		ent->e_value = v;
 		return 1;

@@ -78,7 +78,6 @@ static const char *
 		 config_oneof(const char * const *);
 static int	 config_bool(const char *, int *);
 static int	 config_words(const char *, char ***, const char **);
-static void	 config_print_word(FILE *, const char *);
 static void	 config_fmt_duration(char *, size_t, double);
 static void	 config_fmt_ms(char *, size_t, long long);
 
@@ -353,6 +352,9 @@ config_set_words(struct config *c, const struct config_key *k,
 		return -1;
 	config_freev(*vp);
 	*vp = argv;
+	/* The one command: as written, for -n to write back (it reads). */
+	free(c->c_argtext);
+	c->c_argtext = xstrdup(val);
 	return 0;
 }
 
@@ -454,27 +456,24 @@ config_show_list(const struct config *c, const struct config_key *k,
 		fn(arg, k->k_name, (*vp)[i]);
 }
 
-/* A command: its words, quoted so that config_words() reads them back. */
+/*
+ * A command: the text it was read from, or its words (given after --),
+ * quoted so that config_words() reads them back.
+ */
 static void
 config_show_words(const struct config *c, const struct config_key *k,
     void (*fn)(void *, const char *, const char *), void *arg)
 {
 	char ** const	*vp = config_cmember(c, k);
-	char		*cmd = NULL;
-	size_t		 i, len;
-	FILE		*fp;
+	char		*cmd;
 
 	if (*vp == NULL)
 		return;
-	if ((fp = open_memstream(&cmd, &len)) == NULL)
-		fatal(EXIT_OSERR, "%s", __func__);
-	for (i = 0; (*vp)[i] != NULL; i++) {
-		if (i > 0)
-			fputc(' ', fp);
-		config_print_word(fp, (*vp)[i]);
+	if (c->c_argtext != NULL) {
+		fn(arg, k->k_name, c->c_argtext);
+		return;
 	}
-	if (fclose(fp) == EOF)
-		fatal(EXIT_OSERR, "%s", __func__);
+	cmd = config_command_text(k->k_name, *vp);
 	fn(arg, k->k_name, cmd);
 	free(cmd);
 }
@@ -632,27 +631,6 @@ config_words(const char *s, char ***argvp, const char **errstr)
 	free(w);
 	config_freev(v);
 	return -1;
-}
-
-/*
- * Print a command word so that config_words() reads it back: bare when
- * it holds nothing special, else in single quotes, a quote as '\''.
- */
-static void
-config_print_word(FILE *fp, const char *w)
-{
-	if (*w != '\0' && strcspn(w, " \t'\"\\;#") == strlen(w)) {
-		fputs(w, fp);
-		return;
-	}
-	fputc('\'', fp);
-	for (; *w != '\0'; w++) {
-		if (*w == '\'')
-			fputs("'\\''", fp);
-		else
-			fputc(*w, fp);
-	}
-	fputc('\'', fp);
 }
 
 /* A duration as config_duration() reads it back, to the microsecond. */

@@ -222,6 +222,7 @@ config_free(struct config *c)
 	free(c->c_wenv);
 	free(c->c_cmdpath);
 	config_freev(c->c_cmdtry);
+	free(c->c_argtext);
 	free(c);
 }
 
@@ -297,6 +298,8 @@ config_set_argv(struct config *c, char **argv)
 
 	config_freev(c->c_argv);
 	c->c_argv = NULL;
+	free(c->c_argtext);
+	c->c_argtext = NULL;
 	config_set_line(c, "command", 0);
 	for (; *argv != NULL; argv++)
 		config_append(&c->c_argv, &n, *argv);
@@ -643,7 +646,7 @@ config_each(const struct config *c,
 static void
 config_print_line(void *arg, const char *key, const char *value)
 {
-	fprintf(arg, "%s = %s\n", key, value);
+	config_write_line(arg, key, value);
 }
 
 /*

@@ -81,6 +81,8 @@ struct config {
 	int		 c_restart_budget;
 	double		 c_restart_window;
 	char		**c_argv;	/* the worker command, NULL-ended */
+	char		*c_argtext;	/* the text it was read from, or NULL
+					   (given after --) */
 	char		*c_directory;
 	char		**c_env;	/* NAME=VALUE for workers */
 	size_t		 c_nenv;
@@ -503,6 +505,11 @@ int	 check_worker(const struct config *);
 /* cpus.c */
 int	 cpus_usable(void);
 
+/* config-write.c */
+void	 config_write_line(FILE *, const char *, const char *);
+int	 config_fits(const char *, const char *);
+char	*config_command_text(const char *, char *const *);
+
 /* config-read.c */
 void	 config_init_sources(const char *, const char **, size_t, char **);
 struct config *
@@ -526,6 +533,8 @@ int	 listen_unix_perms(const struct listener *);
 
 /* activate.c */
 void	 activate_init(void);
+int	 activate_parse(const char *, const char *, char ***,
+	    const char **);
 void	 activate_done(void);
 int	 activate_take(struct listener *);
 
@@ -633,6 +642,8 @@ int	 notify_open(struct worker *, int *);
 void	 notify_start(struct worker *);
 void	 notify_close(struct worker *);
 void	 notify_watchdog_arm(struct worker *);
+void	 notify_message(struct worker *, char *, size_t);
+void	 notify_stream_feed(struct worker *, char *, size_t);
 const char *
 	 notify_socket_path(const struct worker *);
 
@@ -655,6 +666,20 @@ enum trust
 void	 trust_release(struct msghdr *);
 
 /* health.c */
+#define HEALTH_MAXREQ	2048	/* the longest request head */
+/* What a request head asks for (health_request()). */
+enum health_req {
+	HREQ_MORE,		/* not all there yet */
+	HREQ_LARGE,		/* over HEALTH_MAXREQ: 431 */
+	HREQ_METHOD,		/* not GET: 405 */
+	HREQ_LIVENESS,
+	HREQ_READINESS,
+	HREQ_STATUS,
+	HREQ_METRICS,
+	HREQ_NOTFOUND		/* 404 */
+};
+enum health_req
+	 health_request(char *, size_t);
 int	 health_init(const char *, int);
 int	 health_fd(void);
 void	 health_status(FILE *);

@@ -240,6 +240,7 @@ struct hread {
 	struct config	*h_conf;	/* the configuration handed over */
 	int		 h_dry;		/* check only, take nothing */
 	int		 h_nconf;
+	int		 h_nlis;
 	int		 h_nslot;
 	int		 h_seen;	/* of the lines that must be there */
 	char		*h_raw;		/* a slot line as it was */
@@ -368,7 +369,7 @@ handoff_r_listener(struct hread *h, char **f)
 {
 	struct listener	*l;
 
-	if (master.m_nlis >= DROVER_MAX_LISTEN ||
+	if (++h->h_nlis > DROVER_MAX_LISTEN ||
 	    (l = listen_adopt(f + 1, h->h_dry)) == NULL)
 		return -1;
 	if (h->h_dry) {
@@ -408,17 +409,21 @@ static struct config *
 handoff_read(FILE *fp, int dry, int *lineno)
 {
 	struct hread	 h;
-	char		*line = NULL, *f[16];
+	char		*line, *f[16];
 	const char	*e;
-	size_t		 sz = 0, k;
-	ssize_t		 len;
+	size_t		 k;
 	int		 n, r = -1;
 
 	memset(&h, 0, sizeof(h));
 	h.h_conf = config_new();
 	h.h_dry = dry;
-	for (*lineno = 1; (len = getline(&line, &sz, fp)) != -1 &&
-	    len <= HANDOFF_LINE; ++*lineno) {
+	/*
+	 * A line over HANDOFF_LINE (its newline included) is refused, never
+	 * read whole: the state bounds what reading it allocates.
+	 */
+	line = xmalloc(HANDOFF_LINE + 1);
+	for (*lineno = 1; fgets(line, HANDOFF_LINE + 1, fp) != NULL &&
+	    (strchr(line, '\n') != NULL || feof(fp)); ++*lineno) {
 		if (*lineno == 1) {
 			if (strcmp(line, HANDOFF_VERSION "\n") != 0)
 				break;

@@ -43,7 +43,6 @@
 
 #include "drover-master.h"
 
-#define HEALTH_MAXREQ	2048
 #define HEALTH_TIMEOUT	5.0
 #define HEALTH_MAXCONN	16
 #define HEALTH_MAXHEAD	192
@@ -70,7 +69,7 @@ static void	 health_accept_cb(struct ev_loop *, ev_io *, int);
 static void	 health_read_cb(struct ev_loop *, ev_io *, int);
 static void	 health_write_cb(struct ev_loop *, ev_io *, int);
 static void	 health_timeout_cb(struct ev_loop *, ev_timer *, int);
-static void	 health_answer(struct hconn *);
+static void	 health_answer(struct hconn *, enum health_req);
 static void	 health_reply(struct hconn *, int, const char *,
 		    const char *, size_t);
 static void	 health_give(struct hconn *, char *, size_t, const char *);
@@ -312,55 +311,92 @@ health_read_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	h->h_len += (size_t)n;
 	h->h_req[h->h_len] = '\0';
-	if (strstr(h->h_req, "\r\n\r\n") != NULL ||
-	    strstr(h->h_req, "\n\n") != NULL)
-		health_answer(h);
-	else if (h->h_len == HEALTH_MAXREQ)
-		health_reply(h, 431, "request too large\n", "text/plain", 0);
+	health_answer(h, health_request(h->h_req, h->h_len));
 }
 
-/* A whole request head is in: answer it. */
-static void
-health_answer(struct hconn *h)
+/*
+ * What the request head in req (len bytes so far, NUL-terminated) asks
+ * for; the path in it is cut at its end.  Only the request line counts:
+ * the headers are read to the blank line that ends them and ignored.
+ */
+enum health_req
+health_request(char *req, size_t len)
 {
-	char	*body = NULL, *sp;
+	static const struct {
+		const char	*path;
+		enum health_req	 what;
+	} paths[] = {
+		{ "/healthz/liveness",	HREQ_LIVENESS },
+		{ "/healthz/readiness",	HREQ_READINESS },
+		{ "/status",		HREQ_STATUS },
+		{ "/metrics",		HREQ_METRICS }
+	};
+	char	*sp;
+	size_t	 i;
+
+	if (strstr(req, "\r\n\r\n") == NULL && strstr(req, "\n\n") == NULL)
+		return len >= HEALTH_MAXREQ ? HREQ_LARGE : HREQ_MORE;
+	if (strncmp(req, "GET ", 4) != 0)
+		return HREQ_METHOD;
+	if ((sp = strchr(req + 4, ' ')) != NULL)
+		*sp = '\0';
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (strcmp(req + 4, paths[i].path) == 0)
+			return paths[i].what;
+	return HREQ_NOTFOUND;
+}
+
+/* Answer what the request asks for, once it is all in. */
+static void
+health_answer(struct hconn *h, enum health_req what)
+{
+	char	*body = NULL;
 	size_t	 len = 0;
 	FILE	*fp;
 
-	if (strncmp(h->h_req, "GET ", 4) != 0) {
+	switch (what) {
+	case HREQ_MORE:
+		break;
+	case HREQ_LARGE:
+		health_reply(h, 431, "request too large\n", "text/plain", 0);
+		break;
+	case HREQ_METHOD:
 		health_reply(h, 405, "only GET\n", "text/plain", 0);
-		return;
-	}
-	if ((sp = strchr(h->h_req + 4, ' ')) != NULL)
-		*sp = '\0';
-	if (strcmp(h->h_req + 4, "/healthz/liveness") == 0)
+		break;
+	case HREQ_LIVENESS:
 		health_reply(h, 200, "alive\n", "text/plain", 0);
-	else if (strcmp(h->h_req + 4, "/healthz/readiness") == 0) {
+		break;
+	case HREQ_READINESS:
 		if (status_ready())
 			health_reply(h, 200, "ready\n", "text/plain", 0);
 		else
 			health_reply(h, 503, "not ready\n", "text/plain", 0);
-	} else if (strcmp(h->h_req + 4, "/status") == 0) {
+		break;
+	case HREQ_STATUS:
 		if ((fp = open_memstream(&body, &len)) == NULL) {
 			health_reply(h, 500, "no memory\n", "text/plain", 0);
-			return;
+			break;
 		}
 		status_json(fp);
 		if (fclose(fp) == EOF) {
 			free(body);
 			health_reply(h, 500, "no memory\n", "text/plain", 0);
-			return;
+			break;
 		}
 		health_give(h, body, len, "application/json");
-	} else if (strcmp(h->h_req + 4, "/metrics") == 0) {
+		break;
+	case HREQ_METRICS:
 		if (metrics_build(&body, &len) == -1) {
 			health_reply(h, 500, "cannot build the metrics\n",
 			    "text/plain", 0);
-			return;
+			break;
 		}
 		health_give(h, body, len, METRICS_TYPE);
-	} else
+		break;
+	case HREQ_NOTFOUND:
 		health_reply(h, 404, "not found\n", "text/plain", 0);
+		break;
+	}
 }
 
 /*

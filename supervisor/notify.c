@@ -51,7 +51,6 @@
 static void	 notify_dgram_cb(struct ev_loop *, ev_io *, int);
 static void	 notify_stream_cb(struct ev_loop *, ev_io *, int);
 static void	 notify_watchdog_cb(struct ev_loop *, ev_timer *, int);
-static void	 notify_message(struct worker *, char *, size_t);
 static void	 notify_line(struct worker *, char *, size_t);
 static void	 notify_complain(struct slot *, const char *, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
@@ -371,9 +370,7 @@ notify_stream_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void
 notify_stream_read(struct worker *w)
 {
-	struct slot	*s = w->w_slot;
-	char		 buf[NOTIFY_MAX + 1], *nl, *p;
-	size_t		 len, take;
+	char		 buf[NOTIFY_MAX + 1];
 	ssize_t		 n;
 	int		 i;
 
@@ -386,42 +383,56 @@ notify_stream_read(struct worker *w)
 			ev_io_stop(EV_DEFAULT, &w->w_sio);
 			return;
 		}
-		for (p = buf, len = (size_t)n; len > 0;
-		    p += take, len -= take) {
-			nl = memchr(p, '\n', len);
-			take = nl != NULL ? (size_t)(nl - p) + 1 : len;
-			if (w->w_discard) {
-				if (nl != NULL)
-					w->w_discard = 0;
-				continue;
-			}
-			if (w->w_linelen + take - (nl != NULL) > NOTIFY_MAX) {
-				s->s_nbad++;
-				status_counted();
-				notify_complain(s, "notify line over %d bytes: "
-				    "ignored", NOTIFY_MAX);
-				w->w_linelen = 0;
-				w->w_discard = nl == NULL;
-				continue;
-			}
-			if (nl != NULL && w->w_linelen == 0) {
-				notify_line(w, p, take - 1);
-				continue;
-			}
-			if (w->w_line == NULL)
-				w->w_line = xmalloc(NOTIFY_MAX + 1);
-			memcpy(w->w_line + w->w_linelen, p, take);
-			w->w_linelen += take;
-			if (nl != NULL) {
-				notify_line(w, w->w_line, w->w_linelen - 1);
-				w->w_linelen = 0;
-			}
+		notify_stream_feed(w, buf, (size_t)n);
+	}
+}
+
+/*
+ * Bytes read from the stream channel of w (a separate function so that
+ * t/fuzz/ can call it): act on every complete line, keep a partial one
+ * in w_line, skip the rest of an over-long one.
+ */
+void
+notify_stream_feed(struct worker *w, char *buf, size_t n)
+{
+	struct slot	*s = w->w_slot;
+	char		*nl, *p;
+	size_t		 len, take;
+
+	for (p = buf, len = n; len > 0; p += take, len -= take) {
+		nl = memchr(p, '\n', len);
+		take = nl != NULL ? (size_t)(nl - p) + 1 : len;
+		if (w->w_discard) {
+			if (nl != NULL)
+				w->w_discard = 0;
+			continue;
+		}
+		if (w->w_linelen + take - (nl != NULL) > NOTIFY_MAX) {
+			s->s_nbad++;
+			status_counted();
+			notify_complain(s, "notify line over %d bytes: "
+			    "ignored", NOTIFY_MAX);
+			w->w_linelen = 0;
+			w->w_discard = nl == NULL;
+			continue;
+		}
+		if (nl != NULL && w->w_linelen == 0) {
+			notify_line(w, p, take - 1);
+			continue;
+		}
+		if (w->w_line == NULL)
+			w->w_line = xmalloc(NOTIFY_MAX + 1);
+		memcpy(w->w_line + w->w_linelen, p, take);
+		w->w_linelen += take;
+		if (nl != NULL) {
+			notify_line(w, w->w_line, w->w_linelen - 1);
+			w->w_linelen = 0;
 		}
 	}
 }
 
 /* A datagram: one or more lines. */
-static void
+void
 notify_message(struct worker *w, char *buf, size_t len)
 {
 	char	*nl;

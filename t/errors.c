@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,9 @@ static int		 has_line(const char *);
 static void		 test_usage(const char *);
 static void		 test_config(const char *);
 static void		 test_check(const char *);
+static void		 test_check_readback(const char *);
+static int		 run_handoff(const char *, const char *);
+static void		 test_handoff_bounds(const char *);
 static void		 test_limits(const char *);
 static void		 test_pidfile(void);
 static void		 test_bind(const char *);
@@ -120,6 +124,122 @@ has_line(const char *line)
 	diag("no line \"%s\" in the output:\n%s", line,
 	    out != NULL ? out : "");
 	return 0;
+}
+
+/*
+ * What -n prints reads back as the same configuration (less its last
+ * line, "configuration ok"): a value longer than a line of the file is
+ * continued on indented lines, a command is written as the file wrote
+ * it, and a ';' after a blank (a comment, even in quotes) is never
+ * written.
+ */
+static void
+test_check_readback(const char *st)
+{
+	const char	*f, *p, *q;
+	char		*first, quotes[181];
+	size_t		 longest = 0;
+	int		 i;
+
+	memset(quotes, '\'', sizeof(quotes) - 1);
+	quotes[sizeof(quotes) - 1] = '\0';
+	f = tl_conf_file("env =\n    A=1 2 ; a comment\n"
+	    "command = /bin/echo a\\ \\;b\n    \"%s\"\n"
+	    "    %s\n    %s\n    %s\n", quotes,
+	    "one-long-word-of-the-command two-long-words-of-the-command",
+	    "three-long-words-of-the-command four-long-words-of-the-cmd",
+	    "five-long-words-of-the-command six-long-words-of-the-command");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL),
+	    "-n with a command of over 199 characters exits 0");
+	if ((first = strdup(out != NULL ? out : "")) == NULL)
+		bail("strdup");
+	for (p = first; (q = strchr(p, '\n')) != NULL; p = q + 1)
+		if ((size_t)(q - p) > longest)
+			longest = (size_t)(q - p);
+	ok(longest <= 199, "no line it prints is over 199 characters "
+	    "(longest %zu)", longest);
+	if ((p = strstr(first, "configuration ok\n")) != NULL)
+		first[p - first] = '\0';
+	f = tl_conf_file("%s", first);
+	i = run("-n", "-s", st, "-c", f, NULL);
+	is_int(0, i, "what it prints reads back");
+	if (out != NULL && (p = strstr(out, "configuration ok\n")) != NULL)
+		out[p - out] = '\0';
+	is_string(first, out, "as the same configuration");
+	ok(has(tl_fmt("\"%s\"", quotes)), "the word of 180 quotes is written "
+	    "as it was, in double quotes");
+	ok(has_line("env = A=1 2"), "a value continued from an empty one "
+	    "has no blank before it, and a continuation line its comment");
+	free(first);
+}
+
+/*
+ * Run drover -n as a master about to upgrade to it does: with the state
+ * it would hand over, state, in a memfd that DROVER_UPGRADE names.
+ */
+static int
+run_handoff(const char *st, const char *state)
+{
+	const char	*argv[] = { "sh", "-c", "DROVER_UPGRADE=3 exec \"$0\" "
+			    "-n -s \"$1\" -- /bin/true 3<\"$2\"", drover_bin(),
+			    st, NULL, NULL };
+	size_t		 len = strlen(state);
+	int		 fd, rv;
+
+	/* tl_run() closes the test's descriptors: the shell opens it. */
+	if ((fd = memfd_create("drover-upgrade", MFD_CLOEXEC)) == -1 ||
+	    write(fd, state, len) != (ssize_t)len)
+		sysbail("memfd");
+	argv[5] = tl_fmt("/proc/%ld/fd/%d", (long)getpid(), fd);
+	free(out);
+	out = NULL;
+	rv = tl_run(argv, RUN_MS, &out);
+	close(fd);
+	return rv;
+}
+
+/*
+ * The state an upgrade hands over bounds every count, however the check
+ * reads it (-n): a listener of a billion sockets (the 53 bytes that once
+ * asked calloc(3) for gigabytes), more listeners than a master has, and a
+ * line longer than any the old master writes are each refused, with the
+ * line, and exit 70, so the upgrade does not go ahead.
+ */
+static void
+test_handoff_bounds(const char *st)
+{
+	const char	*head = "drover-upgrade 2\ngen 1 1 0\n"
+			    "fds -1 5 6 -1\n";
+	const char	*tail = "conf command /bin/true\n"
+			    "slot 0 ready 0 0 0 1 0.0 1 -1 -1 -1 -\nend\n";
+	const char	*lis = "listener 1 0 511 1 7:0 :0\n";
+	const char	*many = "";
+	char		*longline;
+	size_t		 i;
+
+	is_int(0, run_handoff(st, tl_fmt("%s%s%s", head, lis, tail)),
+	    "upgrade state: a good one is ok");
+	ok(has_line("upgrade state ok"), "and -n says so");
+	is_int(70, run_handoff(st, tl_fmt("%slistener 1 0 511 999999999 "
+	    "3:0 :0\n%s", head, tail)), "upgrade state: a listener of "
+	    "999999999 sockets exits 70");
+	ok(has("upgrade: the state is unreadable at line 4"),
+	    "the log names its line");
+	for (i = 0; i < 65; i++)
+		many = tl_fmt("%s%s", many, lis);
+	is_int(70, run_handoff(st, tl_fmt("%s%s%s", head, many, tail)),
+	    "upgrade state: 65 listeners (at most 64) exit 70");
+	ok(has("upgrade: the state is unreadable at line 68"),
+	    "the log names the 65th");
+	if ((longline = malloc(70000)) == NULL)
+		sysbail("malloc");
+	memset(longline, 'x', 69999);
+	longline[69999] = '\0';
+	is_int(70, run_handoff(st, tl_fmt("%sconf env A=%s\n%s", head,
+	    longline, tail)), "upgrade state: a line of 70000 bytes exits 70");
+	ok(has("upgrade: the state is unreadable at line 4"),
+	    "the log names its line");
+	free(longline);
 }
 
 /* A wrong command line exits 64 and says what is wrong. */
@@ -714,6 +834,8 @@ main(void)
 	test_usage(tl_fmt("%s/state", dir));
 	test_config(tl_fmt("%s/state", dir));
 	test_check(tl_fmt("%s/state", dir));
+	test_check_readback(tl_fmt("%s/state", dir));
+	test_handoff_bounds(tl_fmt("%s/state", dir));
 	test_limits(tl_fmt("%s/state", dir));
 	test_pidfile();
 	test_bind(tl_fmt("%s/state", dir));
