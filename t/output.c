@@ -4,8 +4,9 @@
  *
  * output = prefix: what workers write to standard output and standard
  * error reaches the master's log one line at a time, as "slot N pid P
- * stdout: text" or "... stderr: text"; a line longer than 4096 bytes is cut into prefixed pieces of at
- * most 4096; a last line without a newline is written when the worker
+ * stdout: text" or "... stderr: text"; a line longer than 4096 bytes is
+ * cut into prefixed pieces of at most 4096; a last line without a
+ * newline is written when the worker
  * exits.  A worker writing 50 MB as fast as it can neither holds up the
  * master (another slot's worker is replaced meanwhile) nor grows its
  * memory, and with the log in a regular file nothing is dropped:
