@@ -356,6 +356,13 @@ test_check(const char *st)
 	    "a command continued on an indented line is joined with a space");
 	ok(access(st, F_OK) == -1, "-n created no state directory");
 
+	/* Any blank starts a continuation, as inih reads the file. */
+	f = tl_conf_file("workers = 2\ncommand = /bin/echo a\n\vb\n\fc\n");
+	is_int(0, run("-n", "-s", st, "-c", f, NULL),
+	    "-n with lines that begin with \\v and \\f exits 0");
+	ok(has_line("command = /bin/echo a b c"), "a line that begins with "
+	    "\\v or \\f continues the value, as one indented with spaces");
+
 	is_int(0, run("-n", "-s", st, "--", "/bin/echo", "a b", NULL),
 	    "-n with a command word holding a blank exits 0");
 	ok(has_line("command = /bin/echo 'a b'"),
