@@ -30,8 +30,7 @@ struct jp {
 static struct json	*jp_new(enum json_type);
 static void		 jp_ws(struct jp *);
 static struct json	*jp_value(struct jp *);
-static struct json	*jp_object(struct jp *);
-static struct json	*jp_array(struct jp *);
+static struct json	*jp_container(struct jp *, int);
 static char		*jp_string(struct jp *, size_t *);
 static struct json	*jp_number(struct jp *);
 static int		 jp_hex4(const char *, unsigned int *);
@@ -81,9 +80,9 @@ jp_value(struct jp *jp)
 	jp_ws(jp);
 	switch (*jp->jp_p) {
 	case '{':
-		return jp_object(jp);
+		return jp_container(jp, JSON_OBJECT);
 	case '[':
-		return jp_array(jp);
+		return jp_container(jp, JSON_ARRAY);
 	case '"':
 		if ((j = jp_new(JSON_STRING)) == NULL)
 			return NULL;
@@ -131,79 +130,47 @@ jp_push(struct json *j, char *key, struct json *val)
 	return 0;
 }
 
-/* Parse an object; the cursor is on its '{'. */
+/*
+ * Parse an object or an array (type); the cursor is on its '{' or '['.
+ * The two differ only in the key before each member of an object.
+ */
 static struct json *
-jp_object(struct jp *jp)
+jp_container(struct jp *jp, int type)
 {
 	struct json	*j, *val;
-	char		*key;
+	char		*key = NULL, close = type == JSON_OBJECT ? '}' : ']';
 	size_t		 len;
 
 	if (++jp->jp_depth > JP_MAXDEPTH)
 		return NULL;
-	if ((j = jp_new(JSON_OBJECT)) == NULL)
+	if ((j = jp_new(type)) == NULL)
 		return NULL;
 	jp->jp_p++;
 	jp_ws(jp);
-	if (*jp->jp_p == '}') {
+	if (*jp->jp_p == close) {
 		jp->jp_p++;
 		jp->jp_depth--;
 		return j;
 	}
 	for (;;) {
 		jp_ws(jp);
-		if (*jp->jp_p != '"' || (key = jp_string(jp, &len)) == NULL)
-			goto fail;
-		jp_ws(jp);
-		if (*jp->jp_p++ != ':' || (val = jp_value(jp)) == NULL) {
-			free(key);
-			goto fail;
+		if (type == JSON_OBJECT) {
+			if (*jp->jp_p != '"' ||
+			    (key = jp_string(jp, &len)) == NULL)
+				goto fail;
+			jp_ws(jp);
+			if (*jp->jp_p++ != ':')
+				goto fail;
 		}
-		if (jp_push(j, key, val) == -1) {
-			free(key);
-			json_free(val);
-			goto fail;
-		}
-		jp_ws(jp);
-		if (*jp->jp_p == '}')
-			break;
-		if (*jp->jp_p++ != ',')
-			goto fail;
-	}
-	jp->jp_p++;
-	jp->jp_depth--;
-	return j;
- fail:
-	json_free(j);
-	return NULL;
-}
-
-/* Parse an array; the cursor is on its '['. */
-static struct json *
-jp_array(struct jp *jp)
-{
-	struct json	*j, *val;
-
-	if (++jp->jp_depth > JP_MAXDEPTH)
-		return NULL;
-	if ((j = jp_new(JSON_ARRAY)) == NULL)
-		return NULL;
-	jp->jp_p++;
-	jp_ws(jp);
-	if (*jp->jp_p == ']') {
-		jp->jp_p++;
-		jp->jp_depth--;
-		return j;
-	}
-	for (;;) {
 		if ((val = jp_value(jp)) == NULL)
 			goto fail;
-		if (jp_push(j, NULL, val) == -1) {
+		if (jp_push(j, key, val) == -1) {
 			json_free(val);
 			goto fail;
 		}
+		key = NULL;
 		jp_ws(jp);
-		if (*jp->jp_p == ']')
+		if (*jp->jp_p == close)
 			break;
 		if (*jp->jp_p++ != ',')
 			goto fail;
@@ -212,6 +179,7 @@ jp_array(struct jp *jp)
 	jp->jp_depth--;
 	return j;
  fail:
+	free(key);
 	json_free(j);
 	return NULL;
 }
