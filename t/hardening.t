@@ -32,25 +32,7 @@ if ! command -v readelf >/dev/null 2>&1; then
 	exit 1
 fi
 echo "1..8"
-i=0
-fail=0
-
-# report OK DESCRIPTION [DIAGNOSTIC...]: one test line, diagnostics after.
-report() {
-	i=$((i + 1))
-	result=$1
-	shift
-	if [ "$result" = 0 ]; then
-		echo "ok $i - $1"
-	else
-		echo "not ok $i - $1"
-		fail=1
-		shift
-		for d in "$@"; do
-			echo "# $d"
-		done
-	fi
-}
+. "$here/tap.sh"
 
 # check BINARY: the four properties of one binary.
 check() {

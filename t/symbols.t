@@ -39,25 +39,7 @@ fi
 n=3
 for f in $declared; do n=$((n + 1)); done
 echo "1..$n"
-i=0
-fail=0
-
-# report OK DESCRIPTION [DIAGNOSTIC...]: one test line, diagnostics after.
-report() {
-	i=$((i + 1))
-	result=$1
-	shift
-	if [ "$result" = 0 ]; then
-		echo "ok $i - $1"
-	else
-		echo "not ok $i - $1"
-		fail=1
-		shift
-		for d in "$@"; do
-			echo "# $d"
-		done
-	fi
-}
+. "$here/tap.sh"
 
 bad=$(echo "$exported" | grep -v '^drover_' | grep -v '^$')
 report "$([ -z "$bad" ]; echo $?)" \
