@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,8 +113,7 @@ ctl_start(struct ctlrun *r, const struct passwd *pw, const char *const argv[])
 	if (r->pid == 0) {
 		fd = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1 ||
-		    (pw != NULL && (setgroups(0, NULL) == -1 ||
-		    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)))
+		    (pw != NULL && tl_become(pw->pw_uid, pw->pw_gid) == -1))
 			_exit(125);
 		/* execv wants strings it may change: copies. */
 		for (n = 0; argv[n] != NULL && n < 15; n++)
@@ -237,8 +235,7 @@ other_locks(struct tl_daemon *d, const struct passwd *pw, const char *pidf)
 		sysbail("fork");
 	if (pid == 0) {
 		close(p[0]);
-		if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-		    setuid(pw->pw_uid) == -1 ||
+		if (tl_become(pw->pw_uid, pw->pw_gid) == -1 ||
 		    (fd = open(d->state, O_RDONLY | O_DIRECTORY)) == -1 ||
 		    flock(fd, LOCK_EX) == -1)
 			_exit(1);

@@ -252,10 +252,12 @@ int		 tl_pred_conds(const struct tl_json *, void *);
  * Processes (tl-proc.c).  tl_wait_pid_gone() waits for any process (not
  * only a child) to exit: 0 when gone, -1 on timeout.  tl_children() lists
  * the pids whose parent is ppid (from /proc), sorted; it returns how many
- * it stored or -1.
+ * it stored or -1.  tl_become(), in a child the test forked, makes it
+ * that user and group with no supplementary groups: 0, or -1 with errno.
  */
 int		 tl_wait_pid_gone(pid_t, int);
 int		 tl_children(pid_t, pid_t *, int);
+int		 tl_become(uid_t, gid_t);
 
 /*
  * What /proc says of a process.  tl_env_of() returns the value of a

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -67,6 +68,15 @@ tl_pause_ms(int ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (ms > 0 && nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		continue;
+}
+
+int
+tl_become(uid_t uid, gid_t gid)
+{
+	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1)
+		return -1;
+	return 0;
 }
 
 /*

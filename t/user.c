@@ -61,8 +61,7 @@ get_as(uid_t uid, gid_t gid, const char *path)
 	if ((pid = fork()) == -1)
 		sysbail("fork");
 	if (pid == 0) {
-		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
-		    setuid(uid) == -1)
+		if (tl_become(uid, gid) == -1)
 			_exit(255);
 		if ((fd = tl_connect_unix(path)) == -1)
 			_exit(errno > 0 && errno < 255 ? errno : 254);
