@@ -32,6 +32,7 @@
 
 static long	 status_write(const char *, void (*)(FILE *));
 static int	 status_create(const char *);
+static void	 status_readyfile(int);
 static void	 status_update(int);
 static void	 status_prepare_cb(struct ev_loop *, ev_prepare *, int);
 static void	 status_next_cb(struct ev_loop *, ev_timer *, int);
@@ -280,6 +281,25 @@ status_flush(void)
 	status_update(status_ready());
 }
 
+/*
+ * Make `ready` say ready: create or remove it.  A failure is tried again
+ * at the next tick.
+ */
+static void
+status_readyfile(int ready)
+{
+	if (!ready && status_isready) {
+		if (unlinkat(status_dirfd, "ready", 0) == -1 && errno !=
+		    ENOENT)
+			status_fail("ready");
+		else
+			status_isready = 0;
+	}
+	if (ready && !status_isready &&
+	    status_write("ready", status_empty) != -1)
+		status_isready = 1;
+}
+
 /* Write `ready` and status.json for readiness ready. */
 static void
 status_update(int ready)
@@ -292,19 +312,15 @@ status_update(int ready)
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
 	 */
-	if (!ready && status_isready) {
-		if (unlinkat(status_dirfd, "ready", 0) == -1 && errno !=
-		    ENOENT)
-			status_fail("ready");
-		else
-			status_isready = 0;
-	}
-	if (ready && !status_isready &&
-	    status_write("ready", status_empty) != -1)
-		status_isready = 1;
+	status_readyfile(ready);
 	status_wasready = ready;
-	status_wrote = ev_now(EV_DEFAULT);
-	if ((size = status_write("status.json", status_json)) != -1) {
+	size = status_write("status.json", status_json);
+	/*
+	 * The gap runs from the end of the write, on the clock, not on the
+	 * loop's time, which is behind by all the iteration did.
+	 */
+	status_wrote = ev_time();
+	if (size != -1) {
 		status_gap = size / STATUS_BYTESPS;
 		if (status_gap > STATUS_GAPMAX)
 			status_gap = STATUS_GAPMAX;
@@ -321,12 +337,14 @@ status_update(int ready)
 }
 
 /*
- * Before the loop waits, if anything changed: a change of readiness is
- * written at once (`ready` first); any other is written at once if the
- * last write is status_gap old (the first change after a quiet spell),
+ * Before the loop waits, if anything changed.  `ready` follows readiness
+ * at once.  status.json is written at once if it says ready and no
+ * longer should (so that it never says so without the file), or if the
+ * last write is status_gap old (the first change after a quiet spell);
  * else when it will be, by status_next, with whatever else changed
  * meanwhile.  So readers see the last state at most status_gap late, and
- * every state that lasts longer than that.
+ * every state that lasts longer than that; a worker that makes readiness
+ * come and go as fast as it can costs one write per gap too.
  */
 static void
 status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -340,9 +358,12 @@ status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 		return;
 	ready = status_ready();
 	wait = status_wrote + status_gap - ev_now(loop);
-	if (ready != status_wasready || wait <= 0)
+	if ((status_wasready && !ready) || wait <= 0) {
 		status_update(ready);
-	else if (!ev_is_active(&status_next)) {
+		return;
+	}
+	status_readyfile(ready);
+	if (!ev_is_active(&status_next)) {
 		ev_timer_set(&status_next, wait, 0);
 		ev_timer_start(loop, &status_next);
 	}
