@@ -55,6 +55,7 @@ static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 #define STATUS_GAPMAX	0.1
 static void	 status_empty(FILE *);
 static void	 status_fail(const char *);
+static void	 status_fixed(void);
 static void	 status_slot(FILE *, const struct slot *);
 static void	 status_exit(FILE *, const struct exitinfo *);
 
@@ -268,6 +269,23 @@ status_fail(const char *file)
 }
 
 /*
+ * The state files are written again after a failure: say so, with the
+ * failures the log has not told, which would otherwise go untold.
+ */
+static void
+status_fixed(void)
+{
+	status_retry = 0;
+	if (status_faillog != 0 && status_quiet > 0)
+		log_info("state files written again, after %lu more "
+		    "failures", status_quiet);
+	else if (status_faillog != 0)
+		log_info("state files written again");
+	status_faillog = 0;
+	status_quiet = 0;
+}
+
+/*
  * Bring status.json and `ready` up to date now if anything changed:
  * before the master stops or executes itself anew, and when a write is
  * due (status_prepare_cb).  A write that fails is tried again at the
@@ -324,13 +342,8 @@ status_update(int ready)
 		status_gap = size / STATUS_BYTESPS;
 		if (status_gap > STATUS_GAPMAX)
 			status_gap = STATUS_GAPMAX;
-		if (status_isready == ready && status_retry) {
-			status_retry = 0;
-			if (status_faillog != 0)
-				log_info("state files written again");
-			status_faillog = 0;
-			status_quiet = 0;
-		}
+		if (status_isready == ready && status_retry)
+			status_fixed();
 	}
 	/* The service manager hears it once the files say it. */
 	sdnotify_state(ready, status_nready(), slot_target());
