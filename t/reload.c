@@ -23,7 +23,6 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -96,8 +95,6 @@ static int		 pred_olds(const struct tl_json *, void *);
 static unsigned long	 fd3_inode(pid_t);
 static char		 proc_state(pid_t);
 static int		 alive(struct tl_daemon *);
-static int		 ready_watch(const char *);
-static int		 ready_events(int, int *, int *);
 static void		 check_children(const struct tl_daemon *,
 			    const struct tl_json *, int, const char *);
 static int		 pred_requests(const struct tl_json *, void *);
@@ -339,58 +336,6 @@ alive(struct tl_daemon *d)
 	    st != 'Z' && st != 'X';
 }
 
-/* Watch dir for files leaving it (and status.json arriving). */
-static int
-ready_watch(const char *dir)
-{
-	int	 fd;
-
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		sysbail("inotify_init1");
-	if (inotify_add_watch(fd, dir, IN_DELETE | IN_MOVED_FROM |
-	    IN_MOVED_TO) == -1)
-		sysbail("inotify_add_watch %s", dir);
-	return fd;
-}
-
-/*
- * Read what the watch saw: how often `ready` left (deleted or renamed
- * away) and how often status.json was renamed into place.  -1 if the
- * event queue overflowed, so that nothing can be told.
- */
-static int
-ready_events(int fd, int *gone, int *written)
-{
-	char				 buf[65536]
-					    __attribute__((aligned(8)));
-	const struct inotify_event	*ev;
-	ssize_t				 n;
-	size_t				 off;
-	int				 overflow = 0;
-
-	*gone = *written = 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (off = 0; off < (size_t)n;
-		    off += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(buf + off);
-			if (ev->mask & IN_Q_OVERFLOW)
-				overflow = 1;
-			if (ev->len == 0)
-				continue;
-			if (strcmp(ev->name, "ready") == 0 &&
-			    (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
-				(*gone)++;
-			if (strcmp(ev->name, "status.json") == 0 &&
-			    (ev->mask & IN_MOVED_TO))
-				(*written)++;
-		}
-	}
-	if (n == -1 && errno != EAGAIN)
-		sysbail("read inotify");
-	close(fd);
-	return overflow ? -1 : 0;
-}
-
 /*
  * 1.  A good reload: generation 2 everywhere, new pids on the same port
  * and the very same slot sockets, the old workers gone.
@@ -484,7 +429,7 @@ test_gated(void)
 	ok(access(tl_fmt("%s/ready", d.state), F_OK) == 0,
 	    "gated: the ready file exists before the reload");
 
-	wfd = ready_watch(d.state);
+	wfd = tl_state_watch(d.state);
 	tl_conf_rewrite(&d, "listen = 127.0.0.1:0\nworkers = 2\n"
 	    "ready = notify\ncommand = /bin/sh -c 'read x < %s && exec %s'\n",
 	    gate, hello);
@@ -530,8 +475,8 @@ test_gated(void)
 	    "worker is gone");
 	is_int(0, tl_wait_pid_gone((pid_t)p1, WAIT_MS), "gated: slot 1's old "
 	    "worker is gone");
-	ok(ready_events(wfd, &gone, &written) == 0, "gated: the watch on the "
-	    "state directory lost no event");
+	ok(tl_state_events(wfd, &gone, &written) == 0, "gated: the watch on "
+	    "the state directory lost no event");
 	ok(written > 0, "gated: the watch saw status.json rewritten %d times "
 	    "during the reload", written);
 	is_int(0, gone, "gated: the ready file was never removed during the "

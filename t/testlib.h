@@ -317,6 +317,17 @@ int		 tl_log_count(const struct tl_daemon *, const char *);
 int		 tl_write_file(const char *, const char *, ...) TL_PRINTF(2, 3);
 
 /*
+ * Watching a state directory: tl_state_watch() starts an inotify watch
+ * on dir and returns its descriptor; tl_state_events() reads what it saw
+ * since, without waiting, and closes it: how often `ready` left (removed
+ * or renamed away) and how often status.json was renamed into place.  It
+ * returns -1 if the event queue overflowed, so that nothing can be told.
+ * Both bail out on failure.
+ */
+int		 tl_state_watch(const char *);
+int		 tl_state_events(int, int *, int *);
+
+/*
  * FIFOs that gate workers: a worker blocks reading a line from one until
  * the test lets it go on.  tl_fifo_new() makes dir/name (bailing out if it
  * cannot) and returns its path.  tl_fifo_release() writes one line to it

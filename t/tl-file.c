@@ -5,7 +5,8 @@
  * Files: reading a whole file, counting in text (the daemon's log, say),
  * writing a file atomically (a temporary name and rename(2), as the
  * daemon writes its own), FIFOs that gate workers, and waiting until a
- * file (the daemon's log) says something, woken by inotify.  The
+ * file (the daemon's log) says something, woken by inotify, and which
+ * state files came and went while a test did something.  The
  * descriptors of FIFOs tl_fifo_release() wrote to are held open until
  * the exit hook (tl-path.c) calls tl_fifo_cleanup().
  */
@@ -286,4 +287,56 @@ tl_wait_log_count(struct tl_daemon *d, const char *needle, int n,
 {
 	return tl_wait_text(d->log, needle, n, d->exited ? 0 : d->pid,
 	    d->pidfd, timeout_ms);
+}
+
+/* Watch dir for files leaving it (and status.json arriving). */
+int
+tl_state_watch(const char *dir)
+{
+	int	 fd;
+
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		sysbail("inotify_init1");
+	if (inotify_add_watch(fd, dir, IN_DELETE | IN_MOVED_FROM |
+	    IN_MOVED_TO) == -1)
+		sysbail("inotify_add_watch %s", dir);
+	return fd;
+}
+
+/*
+ * Read what the watch saw: how often `ready` left (deleted or renamed
+ * away) and how often status.json was renamed into place.  -1 if the
+ * event queue overflowed, so that nothing can be told.
+ */
+int
+tl_state_events(int fd, int *gone, int *written)
+{
+	char				 buf[65536]
+					    __attribute__((aligned(8)));
+	const struct inotify_event	*ev;
+	ssize_t				 n;
+	size_t				 off;
+	int				 overflow = 0;
+
+	*gone = *written = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < (size_t)n;
+		    off += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(buf + off);
+			if (ev->mask & IN_Q_OVERFLOW)
+				overflow = 1;
+			if (ev->len == 0)
+				continue;
+			if (strcmp(ev->name, "ready") == 0 &&
+			    (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+				(*gone)++;
+			if (strcmp(ev->name, "status.json") == 0 &&
+			    (ev->mask & IN_MOVED_TO))
+				(*written)++;
+		}
+	}
+	if (n == -1 && errno != EAGAIN)
+		sysbail("read inotify");
+	close(fd);
+	return overflow ? -1 : 0;
 }
