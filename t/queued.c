@@ -6,6 +6,11 @@
  * a slot's socket when its worker dies wait there and are served by the
  * replacement, not reset.  Connections made while a slot has no worker
  * are steered to the slots that have one, so they are served at once.
+ * A retiring slot's socket is closed only once nothing waits there:
+ * connections that reach it after its worker was asked to stop (when no
+ * slot takes connections the kernel's hash spreads them over every slot
+ * socket) are served by a worker started to drain them, not reset, also
+ * when TTIN wanted the slot back meanwhile and TTOU retired it again.
  */
 
 #include "config.h"
@@ -30,6 +35,10 @@ struct tally {
 
 static void	 open_all(int, int *);
 static void	 read_all(int *, int, long long, long long, struct tally *);
+static int	 conn_to(int, long long);
+static long long backoff(struct tl_daemon *, int, long long);
+static void	 test_crash(void);
+static void	 test_retire(int);
 
 /* Open NCONN connections and send a request on each. */
 static void
@@ -65,8 +74,12 @@ read_all(int *fd, int timeout_ms, long long old0, long long p1,
 	}
 }
 
-int
-main(void)
+/*
+ * A worker dies with connections queued on its slot's socket: they wait
+ * for its replacement.  A slot with no worker gets no new connection.
+ */
+static void
+test_crash(void)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
@@ -78,7 +91,6 @@ main(void)
 	long long		 p0, p1;
 	int			 fd[NCONN], port;
 
-	plan_lazy();
 	/* Every exit is a quick failure, and the restart waits 1 to 2 s. */
 	argv[5] = tl_path("examples/hello-c/hello-c");
 	j = tl_start_conf(&d, "restart_reset = 1h\nrestart_delay = 2s\n"
@@ -130,5 +142,149 @@ main(void)
 	tl_json_free(j);
 
 	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
+}
+
+/*
+ * A keep-alive connection answered by the worker whose pid is pid, found
+ * by asking /pid on new connections (the kernel picks the slot), or bail
+ * out.
+ */
+static int
+conn_to(int port, long long pid)
+{
+	char	 body[64];
+	int	 fd, i, status;
+
+	for (i = 0; i < 64; i++) {
+		if ((fd = tl_connect(port)) == -1)
+			sysbail("connect");
+		if (tl_http_request(fd, "/pid", 1) == 0 &&
+		    tl_http_response(fd, 5000, &status, body, sizeof(body),
+		    NULL) == 0 && status == 200 && atoll(body) == pid)
+			return fd;
+		close(fd);
+	}
+	bail("no connection reached worker %lld", pid);
+}
+
+/*
+ * Put slot k, whose worker is pid, in backoff: the first quick death of
+ * a ready worker is forgiven with an immediate replacement, the second
+ * waits restart_delay.  Returns the pid of the worker that died last.
+ */
+static long long
+backoff(struct tl_daemon *d, int k, long long pid)
+{
+	struct tl_slot_pid	 sp;
+	struct tl_json		*j;
+
+	if (kill((pid_t)pid, SIGKILL) == -1)
+		sysbail("kill");
+	sp.slot = k;
+	sp.oldpid = pid;
+	if ((j = tl_status_wait(d, tl_pred_slot_pid_changed, &sp, 10000)) ==
+	    NULL)
+		bail("slot %d got no new worker", k);
+	pid = tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
+	tl_json_free(j);
+	if (kill((pid_t)pid, SIGKILL) == -1)
+		sysbail("kill");
+	if ((j = TL_WAIT(d, 10000, TL_STR(tl_fmt("slots.%d.state", k),
+	    "backoff"))) == NULL)
+		bail("slot %d is not in backoff", k);
+	tl_json_free(j);
+	return pid;
+}
+
+/*
+ * Slot 1 retires (TTOU) while its worker finishes a slow request: its
+ * queue is empty, so the worker is asked to stop at once, and it is
+ * frozen there (SIGSTOP).  With unretire, TTIN wants the slot back
+ * meanwhile (it waits for that worker to go) and TTOU retires it again
+ * once the connections are made.  Slot 0's worker dies twice, so that it
+ * waits to restart and no slot takes connections: the kernel's hash then
+ * spreads new ones over both slot sockets, slot 1's included.  When slot
+ * 1's worker has gone, what waits on its socket must be served, not
+ * reset when the socket closes.
+ */
+static void
+test_retire(int unretire)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tally		 t;
+	const char		*what = unretire ? "retired, wanted again, "
+				    "retired" : "retiring";
+	const char		*st0, *st1;
+	char			 body[64];
+	long long		 p0, p1;
+	int			 fd[NCONN], port, kfd, status, r;
+
+	j = tl_start_conf(&d, tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "ready = notify\nrestart_reset = 1h\nrestart_delay = 6s\n"
+	    "restart_delay_max = 6s\nstop_timeout = 30s\ncommand = %s\n",
+	    tl_path("examples/hello-c/hello-c")), NULL, 1);
+	p0 = tl_json_int(j, "slots.0.pid", 0);
+	p1 = tl_json_int(j, "slots.1.pid", 0);
+	port = tl_port(j, 0);
+	tl_json_free(j);
+
+	kfd = conn_to(port, p1);
+	if (tl_http_request(kfd, "/slow?ms=6000", 1) == -1)
+		sysbail("write");
+	tl_daemon_kill(&d, SIGTTOU);
+	j = TL_WAIT(&d, 10000, TL_STR("slots.1.state", "retiring"),
+	    TL_HAS("slots.1.status", "stopping"));
+	ok(j != NULL, "%s: slot 1's worker is asked to stop at once", what);
+	tl_json_free(j);
+	if (kill((pid_t)p1, SIGSTOP) == -1)
+		sysbail("kill");
+	if (unretire) {
+		tl_daemon_kill(&d, SIGTTIN);
+		j = TL_WAIT(&d, 10000, TL_STR("slots.1.state", "stopping"));
+		ok(j != NULL, "%s: TTIN wants slot 1 again; it waits for its "
+		    "worker to go", what);
+		tl_json_free(j);
+	}
+	p0 = backoff(&d, 0, p0);
+	open_all(port, fd);
+	j = tl_status(&d);
+	st0 = j != NULL ? tl_json_str(j, "slots.0.state") : NULL;
+	st1 = j != NULL ? tl_json_str(j, "slots.1.state") : NULL;
+	ok(st0 != NULL && strcmp(st0, "backoff") == 0 && st1 != NULL &&
+	    strcmp(st1, unretire ? "stopping" : "retiring") == 0 &&
+	    tl_json_int(j, "slots.1.pid", 0) == p1, "%s: the connections "
+	    "were made while no slot took them (slot 0 %s, slot 1 %s)", what,
+	    st0 != NULL ? st0 : "?", st1 != NULL ? st1 : "?");
+	tl_json_free(j);
+	if (unretire) {
+		tl_daemon_kill(&d, SIGTTOU);
+		j = TL_WAIT(&d, 10000, TL_STR("slots.1.state", "retiring"));
+		tl_json_free(j);
+	}
+	if (kill((pid_t)p1, SIGCONT) == -1)
+		sysbail("kill");
+	r = tl_http_response(kfd, 10000, &status, body, sizeof(body), NULL);
+	ok(r == 0 && status == 200, "%s: slot 1's worker finished its slow "
+	    "request", what);
+	close(kfd);
+	read_all(fd, 20000, p0, p1, &t);
+	is_int(NCONN, t.served, "%s: every connection was served, none reset",
+	    what);
+	is_int(0, tl_wait_log(&d, "slot 1: retired", 20000), "%s: then slot "
+	    "1 retired", what);
+	is_int(0, tl_log_count(&d, "which are reset"), "%s: the log tells of "
+	    "no connection reset", what);
+	is_int(0, tl_daemon_stop(&d, 20000), "%s: drover stops with status 0",
+	    what);
+}
+
+int
+main(void)
+{
+	plan_lazy();
+	test_crash();
+	test_retire(0);
+	test_retire(1);
 	return 0;
 }
