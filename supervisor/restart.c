@@ -110,7 +110,6 @@ slot_spawn(struct slot *s, int restart)
 		s->s_hist_next = (s->s_hist_next + 1) % budget;
 		s->s_restarts++;
 	}
-	s->s_statuslen = 0;
 	if (slot_start(s, SLOT_CUR(s), master.m_conf) == -1) {
 		reload_failed_start(SLOT_CUR(s), -1);
 		slot_schedule(s, slot_delay(s));

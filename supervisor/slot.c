@@ -286,11 +286,13 @@ slot_note(enum slot_state from, enum slot_state to)
  * structure of slot s), on the slot's sockets, opened again if a failed
  * or halted slot had them closed.  Returns -1 after logging when it
  * cannot be started: w then has c's generation all the same, for the
- * failed start to be counted against the right reload.
+ * failed start to be counted against the right reload.  What the
+ * slot's last worker said (STATUS=) is not the new one's: it is cleared.
  */
 int
 slot_start(struct slot *s, struct worker *w, struct config *c)
 {
+	s->s_statuslen = 0;
 	if (group_slot_open(s->s_id) == -1 ||
 	    worker_start(w, c, c->c_gen) == -1) {
 		w->w_gen = c->c_gen;
@@ -313,7 +315,6 @@ slot_replace(struct slot *s, enum start_why why)
 	const struct config	*c = master.m_conf;
 	struct worker		*nw = SLOT_OLD(s);
 
-	s->s_statuslen = 0;
 	if (slot_start(s, nw, master.m_conf) == -1) {
 		reload_failed_start(nw, -1);
 		return -1;
