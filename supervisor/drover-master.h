@@ -105,7 +105,7 @@ struct config {
 	enum log_format	 c_log_format;
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
-	int		 c_reload_batch;
+	int		 c_reload_batch;	/* 0: auto (reload_batch()) */
 	int		 c_reload_retries;
 	double		 c_reload_grace;	/* a new worker proves itself */
 	long long	 c_max_memory;	/* bytes of RSS; 0: no limit */
@@ -596,6 +596,7 @@ void	 reload_due(void);
 void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
 int	 reload_proven(const struct worker *);
+int	 reload_batch(const struct config *, int);
 void	 reload_scale(int);
 
 /* recycle.c */

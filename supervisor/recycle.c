@@ -117,7 +117,7 @@ recycle_engine(int target)
 	struct slot	*s;
 	struct worker	*cur, *old;
 	ev_tstamp	 now = ev_now(EV_DEFAULT);
-	int		 k, busy = 0;
+	int		 k, busy = 0, batch;
 
 	for (k = 0; k < master.m_nslots; k++) {
 		s = master.m_slots[k];
@@ -148,7 +148,8 @@ recycle_engine(int target)
 	}
 	if (master.m_reloading || master.m_stopping || upgrade_busy())
 		return;
-	for (k = 0; k < target && busy < master.m_conf->c_reload_batch; k++) {
+	batch = reload_batch(master.m_conf, target);
+	for (k = 0; k < target && busy < batch; k++) {
 		s = master.m_slots[k];
 		cur = SLOT_CUR(s);
 		if (cur->w_recycle == NULL || s->s_state != SLOT_READY ||

@@ -213,6 +213,23 @@ reload_proven(const struct worker *w)
 	    w->w_conf->c_reload_grace <= 0);
 }
 
+/*
+ * How many slots a rolling reload (or recycling) of target slots replaces
+ * at a time: reload_batch, or by default a quarter of them, rounded up.
+ * One at a time would make a reload of a thousand workers in exec mode
+ * last a thousand reload_graces; a quarter makes it four, while the old
+ * workers of the other three quarters serve on, and at most a quarter
+ * more workers than slots run at once (Kubernetes rolls a Deployment out
+ * with the same 25% of surge by default).  Up to 4 slots that is 1.
+ */
+int
+reload_batch(const struct config *c, int target)
+{
+	if (c->c_reload_batch > 0)
+		return c->c_reload_batch;
+	return target > 4 ? (target + 3) / 4 : 1;
+}
+
 /* Whether slot s serves with a confirmed current worker. */
 static int
 reload_confirmed(const struct slot *s)
@@ -230,7 +247,7 @@ reload_roll(int target)
 	const struct config	*c = master.m_conf;
 	int			 batch, pending = 0, extra, k;
 
-	batch = c->c_reload == RELOAD_ALL ? target : c->c_reload_batch;
+	batch = c->c_reload == RELOAD_ALL ? target : reload_batch(c, target);
 	/*
 	 * The workers beyond one per slot: the slots with an old worker.
 	 * (Counting workers less slots would let a slot with no worker,
