@@ -303,6 +303,10 @@ struct slot {
 	const char	*s_recycle;	/* why a recycle replaces its worker */
 	ev_tstamp	 s_recycle_next;	/* no recycle before this */
 	unsigned int	 s_recycle_fails;	/* failed recycles in a row */
+	/* What it adds to the master's counts (slot_count()). */
+	int		 s_nold;	/* an old worker */
+	int		 s_nserving;	/* it serves (slot_serving()) */
+	int		 s_nempty;	/* empty, with no worker at all */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -416,6 +420,15 @@ struct master {
 	unsigned long	 m_serial;	/* names notify sockets */
 	unsigned long	 m_starts[START_NWHY];	/* workers started, here */
 	unsigned long	 m_ends[END_NWHY];	/* workers ended, here */
+	/*
+	 * Counts kept as things change, so that no event needs a look at
+	 * every slot: worker processes, and slots with an old worker, that
+	 * serve, and empty with no worker.
+	 */
+	int		 m_nworkers;
+	int		 m_nold;
+	int		 m_nserving;
+	int		 m_nempty;
 };
 
 #define STOP_GRACEFUL	1
@@ -566,6 +579,7 @@ int	 slot_drain(struct slot *);
 void	 slot_unretire(struct slot *);
 void	 slot_stop_all(int);
 int	 slot_nworkers(void);
+int	 slot_nserving(void);
 void	 slot_adopt(struct slot *, enum slot_state);
 const char *
 	 slot_state_name(enum slot_state);

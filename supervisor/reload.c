@@ -187,7 +187,7 @@ reload_refill(int target)
 	struct slot	*s;
 	int		 k;
 
-	for (k = 0; k < target; k++) {
+	for (k = 0; k < target && master.m_nempty > 0; k++) {
 		s = master.m_slots[k];
 		if (s->s_state == SLOT_EMPTY && SLOT_CUR(s)->w_pid == 0 &&
 		    SLOT_OLD(s)->w_pid == 0)
@@ -253,8 +253,7 @@ reload_roll(int target)
 	 * (Counting workers less slots would let a slot with no worker,
 	 * halted or waiting to restart, make room for one more.)
 	 */
-	for (extra = k = 0; k < master.m_nslots; k++)
-		extra += SLOT_OLD(master.m_slots[k])->w_pid != 0;
+	extra = master.m_nold;
 	/* First what is under way (it holds the batch), then new starts. */
 	for (k = 0; k < target; k++)
 		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 0);

@@ -54,6 +54,7 @@ void
 worker_attach(struct worker *w, pid_t pid, int execfd)
 {
 	w->w_pid = pid;
+	master.m_nworkers++;
 	w->w_execfd = execfd;
 	ev_child_set(&w->w_child, pid, 0);
 	ev_child_start(EV_DEFAULT, &w->w_child);
