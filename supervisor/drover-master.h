@@ -268,8 +268,12 @@ struct worker {
 	ev_timer	 w_watchdog;
 	int		 w_wdfired;	/* SIGABRT sent */
 	int		 w_closing;	/* reading its last words */
-	/* Its output with output = prefix (output.c). */
-	struct outpipe	 w_out[2];	/* standard output, standard error */
+	/*
+	 * Its output with output = prefix (output.c): standard output and
+	 * error, allocated the first time they are needed (most clusters
+	 * never need them: no room for them in every slot).
+	 */
+	struct outpipe	*w_out;
 };
 
 /*
@@ -723,6 +727,7 @@ int	 output_open(struct worker *, int [2]);
 int	 output_adopt(struct worker *, const char *);
 void	 output_start(struct worker *);
 void	 output_close(struct worker *);
+int	 output_fd(const struct worker *, int);
 void	 output_finish(void);
 void	 output_drain(void);
 unsigned long

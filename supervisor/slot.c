@@ -122,6 +122,8 @@ slot_free_retired(void)
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
 		log_info("slot %d: retired", s->s_id);
 		slot_count(s, 1);
+		free(s->s_wk[0].w_out);
+		free(s->s_wk[1].w_out);
 		free(s->s_hist);
 		free(s);
 		n--;
