@@ -73,6 +73,13 @@ static void	 reload_retry_cb(struct ev_loop *, ev_timer *, int);
 
 static ev_prepare	 reload_prepare;
 static ev_timer		 reload_retry;	/* a start that failed: try again */
+/*
+ * In a reload, the slots below this one have a worker of the current
+ * generation: where the search for the next slot to replace starts.  A
+ * slot keeps its generation once it has it (a restart starts the current
+ * one), until a rollback changes the generation and sets this back to 0.
+ */
+static int		 reload_next;
 
 /*
  * Start the engine's watcher: an ev_prepare of the highest priority, so
@@ -260,10 +267,12 @@ reload_roll(int target)
 	/* After a start that failed, none until its retry delay is over. */
 	if (ev_is_active(&reload_retry))
 		return;
-	for (k = 0; k < target; k++)
-		if (pending < batch && extra < batch)
-			(void)reload_roll_slot(master.m_slots[k], &pending,
-			    &extra, 1);
+	while (reload_next < target &&
+	    SLOT_CUR(master.m_slots[reload_next])->w_gen == master.m_gen)
+		reload_next++;
+	for (k = reload_next; k < target && pending < batch && extra < batch;
+	    k++)
+		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 1);
 }
 
 /*
@@ -450,6 +459,7 @@ reload_begin(void)
 	master.m_reload_halt = 0;
 	master.m_reload_proven = 0;
 	master.m_reload_why[0] = '\0';
+	reload_next = 0;
 	strlcpy(r->r_result, "in-progress", sizeof(r->r_result));
 	r->r_gen = master.m_gen;
 	r->r_error[0] = '\0';
@@ -542,6 +552,7 @@ reload_rollback(void)
 	master.m_prev = failed;
 	master.m_gen = master.m_conf->c_gen;
 	master.m_reloading = RELOAD_BACK;
+	reload_next = 0;
 	ev_timer_stop(EV_DEFAULT, &reload_retry);
 	for (k = 0; k < master.m_nslots; k++) {
 		s = master.m_slots[k];
