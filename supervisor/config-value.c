@@ -372,7 +372,10 @@ config_show_int(const struct config *c, const struct config_key *k,
 
 	if ((k->k_flags & CF_OPT) && *ip == 0)
 		return;
-	(void)snprintf(buf, sizeof(buf), "%d", *ip);
+	if ((k->k_flags & CF_AUTO) && *ip == 0)
+		strlcpy(buf, "auto", sizeof(buf));
+	else
+		(void)snprintf(buf, sizeof(buf), "%d", *ip);
 	fn(arg, k->k_name, buf);
 }
 

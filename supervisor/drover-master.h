@@ -105,7 +105,7 @@ struct config {
 	enum log_format	 c_log_format;
 	char		*c_health;	/* the health endpoint's address */
 	enum reload_mode c_reload;
-	int		 c_reload_batch;
+	int		 c_reload_batch;	/* 0: auto (reload_batch()) */
 	int		 c_reload_retries;
 	double		 c_reload_grace;	/* a new worker proves itself */
 	long long	 c_max_memory;	/* bytes of RSS; 0: no limit */
@@ -268,8 +268,12 @@ struct worker {
 	ev_timer	 w_watchdog;
 	int		 w_wdfired;	/* SIGABRT sent */
 	int		 w_closing;	/* reading its last words */
-	/* Its output with output = prefix (output.c). */
-	struct outpipe	 w_out[2];	/* standard output, standard error */
+	/*
+	 * Its output with output = prefix (output.c): standard output and
+	 * error, allocated the first time they are needed (most clusters
+	 * never need them: no room for them in every slot).
+	 */
+	struct outpipe	*w_out;
 };
 
 /*
@@ -303,6 +307,10 @@ struct slot {
 	const char	*s_recycle;	/* why a recycle replaces its worker */
 	ev_tstamp	 s_recycle_next;	/* no recycle before this */
 	unsigned int	 s_recycle_fails;	/* failed recycles in a row */
+	/* What it adds to the master's counts (slot_count()). */
+	int		 s_nold;	/* an old worker */
+	int		 s_nserving;	/* it serves (slot_serving()) */
+	int		 s_nempty;	/* empty, with no worker at all */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -416,6 +424,15 @@ struct master {
 	unsigned long	 m_serial;	/* names notify sockets */
 	unsigned long	 m_starts[START_NWHY];	/* workers started, here */
 	unsigned long	 m_ends[END_NWHY];	/* workers ended, here */
+	/*
+	 * Counts kept as things change, so that no event needs a look at
+	 * every slot: worker processes, and slots with an old worker, that
+	 * serve, and empty with no worker.
+	 */
+	int		 m_nworkers;
+	int		 m_nold;
+	int		 m_nserving;
+	int		 m_nempty;
 };
 
 #define STOP_GRACEFUL	1
@@ -566,6 +583,7 @@ int	 slot_drain(struct slot *);
 void	 slot_unretire(struct slot *);
 void	 slot_stop_all(int);
 int	 slot_nworkers(void);
+int	 slot_nserving(void);
 void	 slot_adopt(struct slot *, enum slot_state);
 const char *
 	 slot_state_name(enum slot_state);
@@ -596,6 +614,7 @@ void	 reload_due(void);
 void	 reload_request(void);
 void	 reload_failed_start(struct worker *, int);
 int	 reload_proven(const struct worker *);
+int	 reload_batch(const struct config *, int);
 void	 reload_scale(int);
 
 /* recycle.c */
@@ -708,6 +727,7 @@ int	 output_open(struct worker *, int [2]);
 int	 output_adopt(struct worker *, const char *);
 void	 output_start(struct worker *);
 void	 output_close(struct worker *);
+int	 output_fd(const struct worker *, int);
 void	 output_finish(void);
 void	 output_drain(void);
 unsigned long

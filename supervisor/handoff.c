@@ -188,8 +188,7 @@ handoff_write(FILE *fp, int again)
 		    s->s_id, slot_state_name(s->s_state), s->s_restarts,
 		    s->s_failures, (long)w->w_pid,
 		    (unsigned long long)w->w_gen, w->w_started, w->w_ready,
-		    w->w_nfd, w->w_sfd, w->w_out[0].op_fd,
-		    w->w_out[1].op_fd);
+		    w->w_nfd, w->w_sfd, output_fd(w, 0), output_fd(w, 1));
 		handoff_esc(fp, w->w_npath != NULL ? w->w_npath : "");
 		fputc('\n', fp);
 	}
@@ -574,8 +573,8 @@ handoff_worker(struct worker *w, pid_t pid, char **f, struct config *c)
 	handoff_cloexec(w->w_nfd);
 	handoff_cloexec(w->w_sfd);
 	if (output_adopt(w, f[11]) == 0) {
-		handoff_cloexec(w->w_out[0].op_fd);
-		handoff_cloexec(w->w_out[1].op_fd);
+		handoff_cloexec(output_fd(w, 0));
+		handoff_cloexec(output_fd(w, 1));
 	}
 	if (*f[12] != '\0' && w->w_nfd != -1)
 		w->w_npath = xstrdup(f[12]);

@@ -51,6 +51,7 @@ static void	 output_line(struct outpipe *, const char *, size_t);
 static void	 output_flush(void);
 static void	 output_queue(const char *, size_t);
 static void	 output_split(struct outpipe *, const char *, size_t);
+static void	 output_pipes(struct worker *);
 
 static int	 out_fd = -1;		/* ours, non-blocking */
 static int	 out_sock;		/* standard error is a socket */
@@ -96,6 +97,30 @@ output_dropped(void)
 }
 
 /*
+ * The pipe structures of worker w, made the first time and kept for the
+ * next workers of the structure; both closed.
+ */
+static void
+output_pipes(struct worker *w)
+{
+	int	 i;
+
+	if (w->w_out == NULL)
+		w->w_out = xcalloc(2, sizeof(*w->w_out));
+	for (i = 0; i < 2; i++) {
+		w->w_out[i].op_fd = -1;
+		w->w_out[i].op_w = w;
+	}
+}
+
+/* The read end of worker w's standard output (i = 0) or error, or -1. */
+int
+output_fd(const struct worker *w, int i)
+{
+	return w->w_out != NULL ? w->w_out[i].op_fd : -1;
+}
+
+/*
  * Before worker w is forked: the pipes its standard output and error go
  * to.  Their write ends go to wfd[0] and wfd[1]; -1 if the pipes cannot
  * be made (the worker then inherits the master's).
@@ -106,12 +131,9 @@ output_open(struct worker *w, int wfd[2])
 	int	 p[2], i;
 
 	wfd[0] = wfd[1] = -1;
-	for (i = 0; i < 2; i++) {
-		w->w_out[i].op_fd = -1;
-		w->w_out[i].op_w = w;
-	}
 	if (w->w_conf->c_output != OUTPUT_PREFIX)
 		return 0;
+	output_pipes(w);
 	for (i = 0; i < 2; i++) {
 		if (pipe2(p, O_CLOEXEC) == -1) {
 			log_warn("slot %d: output pipe", w->w_slot->s_id);
@@ -148,9 +170,8 @@ output_adopt(struct worker *w, const char *field)
 		return -1;
 	if ((comma = strchr(buf, ',')) != NULL)
 		*comma = '\0';
+	output_pipes(w);
 	for (i = 0; i < 2; i++) {
-		w->w_out[i].op_fd = -1;
-		w->w_out[i].op_w = w;
 		if (i == 1 && comma == NULL)
 			break;
 		fd = (int)strtonum(i == 0 ? buf : comma + 1, -1, INT32_MAX,
@@ -173,7 +194,7 @@ output_start(struct worker *w)
 	struct outpipe	*op;
 	int		 i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && w->w_out != NULL; i++) {
 		op = &w->w_out[i];
 		op->op_w = w;
 		op->op_cut = 0;
@@ -192,7 +213,7 @@ output_close(struct worker *w)
 	struct outpipe	*op;
 	int		 i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && w->w_out != NULL; i++) {
 		op = &w->w_out[i];
 		if (op->op_fd == -1)
 			continue;

@@ -40,6 +40,15 @@
 
 static const char *recycle_due(struct worker *, ev_tstamp);
 static void	 recycle_backoff(struct slot *);
+static void	 recycle_set(struct slot *, const char *);
+
+/*
+ * So that the engine's pass costs nothing when nothing recycles: the
+ * slots whose recycle is under way, and whether the last tick found a
+ * worker due.
+ */
+static int	 recycle_nslots;
+static int	 recycle_waiting;
 
 /*
  * Whether worker w (ready, serving alone in its slot) is due for
@@ -101,8 +110,17 @@ recycle_tick(void)
 			status_changed();
 		waiting |= w->w_recycle != NULL;
 	}
+	recycle_waiting = waiting;
 	if (waiting)
 		reload_due();
+}
+
+/* Slot s recycles now, for why, or no longer (NULL). */
+static void
+recycle_set(struct slot *s, const char *why)
+{
+	recycle_nslots += (why != NULL) - (s->s_recycle != NULL);
+	s->s_recycle = why;
 }
 
 /*
@@ -117,20 +135,18 @@ recycle_engine(int target)
 	struct slot	*s;
 	struct worker	*cur, *old;
 	ev_tstamp	 now = ev_now(EV_DEFAULT);
-	int		 k, busy = 0;
+	int		 k, busy, batch;
 
-	for (k = 0; k < master.m_nslots; k++) {
+	for (k = 0; k < master.m_nslots && recycle_nslots > 0; k++) {
 		s = master.m_slots[k];
 		cur = SLOT_CUR(s);
 		old = SLOT_OLD(s);
-		if (s->s_recycle == NULL) {
-			busy += old->w_pid != 0;
+		if (s->s_recycle == NULL)
 			continue;
-		}
 		if (old->w_pid == 0 || old->w_termsent ||
 		    s->s_state == SLOT_RETIRING) {
 			/* Overtaken: the old worker left, or was stopped. */
-			s->s_recycle = NULL;
+			recycle_set(s, NULL);
 			status_changed();
 		} else if (s->s_state == SLOT_READY && cur->w_ready) {
 			log_info("slot %d: worker %ld (gen %llu) is ready: "
@@ -139,16 +155,18 @@ recycle_engine(int target)
 			    (unsigned long long)cur->w_gen, (long)old->w_pid,
 			    s->s_recycle);
 			old->w_killreason = s->s_recycle;
-			s->s_recycle = NULL;
+			recycle_set(s, NULL);
 			s->s_recycle_fails = 0;
 			slot_term_old(s);
 		}
-		/* A stopping old worker holds its place, as in a reload. */
-		busy += old->w_pid != 0;
 	}
-	if (master.m_reloading || master.m_stopping || upgrade_busy())
+	if (!recycle_waiting || master.m_reloading || master.m_stopping ||
+	    upgrade_busy())
 		return;
-	for (k = 0; k < target && busy < master.m_conf->c_reload_batch; k++) {
+	/* A stopping old worker holds its place, as in a reload. */
+	busy = master.m_nold;
+	batch = reload_batch(master.m_conf, target);
+	for (k = 0; k < target && busy < batch; k++) {
 		s = master.m_slots[k];
 		cur = SLOT_CUR(s);
 		if (cur->w_recycle == NULL || s->s_state != SLOT_READY ||
@@ -159,7 +177,7 @@ recycle_engine(int target)
 			recycle_backoff(s);
 			continue;
 		}
-		s->s_recycle = SLOT_OLD(s)->w_recycle;
+		recycle_set(s, SLOT_OLD(s)->w_recycle);
 		busy++;
 	}
 }
@@ -199,7 +217,7 @@ recycle_failed(struct slot *s)
 
 	if (s->s_recycle == NULL || old->w_pid == 0 || old->w_termsent)
 		return 0;
-	s->s_recycle = NULL;
+	recycle_set(s, NULL);
 	recycle_backoff(s);
 	slot_revert(s);
 	return 1;

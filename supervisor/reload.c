@@ -73,6 +73,13 @@ static void	 reload_retry_cb(struct ev_loop *, ev_timer *, int);
 
 static ev_prepare	 reload_prepare;
 static ev_timer		 reload_retry;	/* a start that failed: try again */
+/*
+ * In a reload, the slots below this one have a worker of the current
+ * generation: where the search for the next slot to replace starts.  A
+ * slot keeps its generation once it has it (a restart starts the current
+ * one), until a rollback changes the generation and sets this back to 0.
+ */
+static int		 reload_next;
 
 /*
  * Start the engine's watcher: an ev_prepare of the highest priority, so
@@ -187,7 +194,7 @@ reload_refill(int target)
 	struct slot	*s;
 	int		 k;
 
-	for (k = 0; k < target; k++) {
+	for (k = 0; k < target && master.m_nempty > 0; k++) {
 		s = master.m_slots[k];
 		if (s->s_state == SLOT_EMPTY && SLOT_CUR(s)->w_pid == 0 &&
 		    SLOT_OLD(s)->w_pid == 0)
@@ -213,6 +220,23 @@ reload_proven(const struct worker *w)
 	    w->w_conf->c_reload_grace <= 0);
 }
 
+/*
+ * How many slots a rolling reload (or recycling) of target slots replaces
+ * at a time: reload_batch, or by default a quarter of them, rounded up.
+ * One at a time would make a reload of a thousand workers in exec mode
+ * last a thousand reload_graces; a quarter makes it four, while the old
+ * workers of the other three quarters serve on, and at most a quarter
+ * more workers than slots run at once (Kubernetes rolls a Deployment out
+ * with the same 25% of surge by default).  Up to 4 slots that is 1.
+ */
+int
+reload_batch(const struct config *c, int target)
+{
+	if (c->c_reload_batch > 0)
+		return c->c_reload_batch;
+	return target > 4 ? (target + 3) / 4 : 1;
+}
+
 /* Whether slot s serves with a confirmed current worker. */
 static int
 reload_confirmed(const struct slot *s)
@@ -230,24 +254,25 @@ reload_roll(int target)
 	const struct config	*c = master.m_conf;
 	int			 batch, pending = 0, extra, k;
 
-	batch = c->c_reload == RELOAD_ALL ? target : c->c_reload_batch;
+	batch = c->c_reload == RELOAD_ALL ? target : reload_batch(c, target);
 	/*
 	 * The workers beyond one per slot: the slots with an old worker.
 	 * (Counting workers less slots would let a slot with no worker,
 	 * halted or waiting to restart, make room for one more.)
 	 */
-	for (extra = k = 0; k < master.m_nslots; k++)
-		extra += SLOT_OLD(master.m_slots[k])->w_pid != 0;
+	extra = master.m_nold;
 	/* First what is under way (it holds the batch), then new starts. */
 	for (k = 0; k < target; k++)
 		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 0);
 	/* After a start that failed, none until its retry delay is over. */
 	if (ev_is_active(&reload_retry))
 		return;
-	for (k = 0; k < target; k++)
-		if (pending < batch && extra < batch)
-			(void)reload_roll_slot(master.m_slots[k], &pending,
-			    &extra, 1);
+	while (reload_next < target &&
+	    SLOT_CUR(master.m_slots[reload_next])->w_gen == master.m_gen)
+		reload_next++;
+	for (k = reload_next; k < target && pending < batch && extra < batch;
+	    k++)
+		(void)reload_roll_slot(master.m_slots[k], &pending, &extra, 1);
 }
 
 /*
@@ -434,6 +459,7 @@ reload_begin(void)
 	master.m_reload_halt = 0;
 	master.m_reload_proven = 0;
 	master.m_reload_why[0] = '\0';
+	reload_next = 0;
 	strlcpy(r->r_result, "in-progress", sizeof(r->r_result));
 	r->r_gen = master.m_gen;
 	r->r_error[0] = '\0';
@@ -526,6 +552,7 @@ reload_rollback(void)
 	master.m_prev = failed;
 	master.m_gen = master.m_conf->c_gen;
 	master.m_reloading = RELOAD_BACK;
+	reload_next = 0;
 	ev_timer_stop(EV_DEFAULT, &reload_retry);
 	for (k = 0; k < master.m_nslots; k++) {
 		s = master.m_slots[k];

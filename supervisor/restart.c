@@ -149,6 +149,7 @@ slot_record(struct worker *w, int status, int expected)
 		    log_status(status, 0, how, sizeof(how)),
 		    ev_time() - w->w_started);
 	w->w_pid = 0;
+	master.m_nworkers--;
 	config_release(w->w_conf);
 	w->w_conf = NULL;
 }

@@ -26,7 +26,10 @@
  * (slot_trans: anything else is a broken invariant, exit 70), logs one
  * true line at debug level (the slot, the states, the workers involved
  * and why), re-steers connections only when whether the slot accepts
- * them changed, and marks status.json and the engine due.
+ * them changed, brings the master's counts up to date (workers, slots
+ * with an old worker, serving, empty: so that no event, status write or
+ * pass of the engine counts them over the whole table), and marks
+ * status.json and the engine due.
  *
  * The restart policy: a worker that had been up for restart_reset is
  * replaced at once; one that dies sooner is a failure and waits a delay
@@ -55,6 +58,8 @@
 static void	 slot_log_change(const struct slot *, enum slot_state,
 		    enum slot_op);
 static void	 slot_note(enum slot_state, enum slot_state);
+static void	 slot_count(struct slot *, int);
+static void	 slot_verify(void);
 
 static const char *const slot_ops[] = {
 	[SLOT_OP_NONE] = "",
@@ -93,6 +98,7 @@ slot_add(int n)
 		worker_init(&s->s_wk[0], s);
 		worker_init(&s->s_wk[1], s);
 		master.m_slots[master.m_nslots++] = s;
+		slot_count(s, 0);
 	}
 	status_changed();
 	return 0;
@@ -120,6 +126,9 @@ slot_free_retired(void)
 			break;	/* still serving, or a drain worker to come */
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
 		log_info("slot %d: retired", s->s_id);
+		slot_count(s, 1);
+		free(s->s_wk[0].w_out);
+		free(s->s_wk[1].w_out);
 		free(s->s_hist);
 		free(s);
 		n--;
@@ -238,6 +247,8 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	}
 	slot_log_change(s, from, op);
 	slot_note(from, to);
+	slot_count(s, 0);
+	slot_verify();
 	if (slot_accepting(s->s_id) != was)
 		group_steer();
 	/* Nobody left to serve a failed or halted slot's queue. */
@@ -250,6 +261,61 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	}
 	status_changed();
 	reload_due();
+}
+
+/*
+ * Bring the master's counts up to date with slot s, after a change of it
+ * (gone: it is being freed).  What each slot adds is remembered in it,
+ * so a count moves by the difference.  Every change of a slot's workers
+ * or state is followed by a slot_change(), which calls this.
+ */
+static void
+slot_count(struct slot *s, int gone)
+{
+	int	 old, serving, empty;
+
+	old = !gone && SLOT_OLD(s)->w_pid != 0;
+	serving = !gone && slot_serving(s->s_id);
+	empty = !gone && s->s_state == SLOT_EMPTY && SLOT_CUR(s)->w_pid == 0 &&
+	    !old;
+	master.m_nold += old - s->s_nold;
+	master.m_nserving += serving - s->s_nserving;
+	master.m_nempty += empty - s->s_nempty;
+	s->s_nold = old;
+	s->s_nserving = serving;
+	s->s_nempty = empty;
+}
+
+/*
+ * With DROVER_DEBUG_TRANSITIONS set (as in the tests), check the counts
+ * against the table after every change: a count that drifted is a
+ * broken invariant.
+ */
+static void
+slot_verify(void)
+{
+	static int	 on = -1;
+	struct slot	*s;
+	int		 k, nw = 0, no = 0, ns = 0, ne = 0;
+
+	if (on == -1)
+		on = getenv("DROVER_DEBUG_TRANSITIONS") != NULL;
+	if (!on)
+		return;
+	for (k = 0; k < master.m_nslots; k++) {
+		s = master.m_slots[k];
+		nw += (s->s_wk[0].w_pid != 0) + (s->s_wk[1].w_pid != 0);
+		no += SLOT_OLD(s)->w_pid != 0;
+		ns += slot_serving(k);
+		ne += s->s_state == SLOT_EMPTY && s->s_wk[0].w_pid == 0 &&
+		    s->s_wk[1].w_pid == 0;
+	}
+	if (nw != master.m_nworkers || no != master.m_nold ||
+	    ns != master.m_nserving || ne != master.m_nempty)
+		fatalx(EXIT_SOFTWARE, "slot counts: %d workers, %d old, %d "
+		    "serving, %d empty; counted %d, %d, %d, %d", nw, no, ns, ne,
+		    master.m_nworkers, master.m_nold, master.m_nserving,
+		    master.m_nempty);
 }
 
 /*
@@ -476,11 +542,20 @@ slot_stop_all(int how)
 int
 slot_nworkers(void)
 {
-	int	 i, n = 0;
+	return master.m_nworkers;
+}
 
-	for (i = 0; i < master.m_nslots; i++)
-		n += (master.m_slots[i]->s_wk[0].w_pid != 0) +
-		    (master.m_slots[i]->s_wk[1].w_pid != 0);
+/*
+ * How many of the wanted slots have a worker serving, old or new.  The
+ * slots above them (retiring, or about to) are few.
+ */
+int
+slot_nserving(void)
+{
+	int	 k, n = master.m_nserving;
+
+	for (k = slot_target(); k < master.m_nslots; k++)
+		n -= slot_serving(k);
 	return n;
 }
 

@@ -611,11 +611,7 @@ status_json(FILE *fp)
 int
 status_nready(void)
 {
-	int	 k, n = 0;
-
-	for (k = 0; k < slot_target(); k++)
-		n += slot_serving(k);
-	return n;
+	return slot_nserving();
 }
 
 /*

@@ -594,8 +594,8 @@ upgrade_fds(int keep)
 		w = SLOT_CUR(master.m_slots[k]);
 		upgrade_inherit(w->w_nfd, keep);
 		upgrade_inherit(w->w_sfd, keep);
-		upgrade_inherit(w->w_out[0].op_fd, keep);
-		upgrade_inherit(w->w_out[1].op_fd, keep);
+		upgrade_inherit(output_fd(w, 0), keep);
+		upgrade_inherit(output_fd(w, 1), keep);
 	}
 	status_fds(&dirfd, &lockfd);
 	upgrade_inherit(dirfd, keep);

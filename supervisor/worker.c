@@ -36,7 +36,6 @@ worker_init(struct worker *w, struct slot *s)
 {
 	w->w_slot = s;
 	w->w_execfd = w->w_nfd = w->w_sfd = -1;
-	w->w_out[0].op_fd = w->w_out[1].op_fd = -1;
 	ev_child_init(&w->w_child, worker_child_cb, 0, 0);
 	w->w_child.data = w;
 	ev_io_init(&w->w_exec, worker_exec_cb, -1, EV_READ);
@@ -54,6 +53,7 @@ void
 worker_attach(struct worker *w, pid_t pid, int execfd)
 {
 	w->w_pid = pid;
+	master.m_nworkers++;
 	w->w_execfd = execfd;
 	ev_child_set(&w->w_child, pid, 0);
 	ev_child_start(EV_DEFAULT, &w->w_child);

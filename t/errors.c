@@ -130,8 +130,8 @@ has_line(const char *line)
  * What -n prints reads back as the same configuration (less its last
  * line, "configuration ok"): a value longer than a line of the file is
  * continued on indented lines, a command is written as the file wrote
- * it, and a ';' after a blank (a comment, even in quotes) is never
- * written.
+ * it, a ';' after a blank (a comment, even in quotes) is never written,
+ * and a number that is auto by default is written auto.
  */
 static void
 test_check_readback(const char *st)
@@ -170,6 +170,8 @@ test_check_readback(const char *st)
 	    "as it was, in double quotes");
 	ok(has_line("env = A=1 2"), "a value continued from an empty one "
 	    "has no blank before it, and a continuation line its comment");
+	ok(has_line("reload_batch = auto"), "the default reload_batch is "
+	    "written auto, and reads back so");
 	free(first);
 }
 

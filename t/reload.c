@@ -15,8 +15,9 @@
  * `reload = all` starts every replacement at once.  With reload_grace = 0
  * a new worker is confirmed once ready, in both ready modes: one that
  * ends later in the reload is its slot's business, not a failed start.
- * reload_batch holds also with a slot that has no worker (halted): no
- * more slots than that have an old worker at any time.  Workers that
+ * reload_batch, by default a quarter of the workers, holds also with a
+ * slot that has no worker (halted): no more slots than that have an old
+ * worker at any time.  Workers that
  * must wait wait on a FIFO the test writes to: nothing here sleeps.
  */
 
@@ -108,7 +109,8 @@ static void		 test_storm(void);
 static void		 test_scaling(void);
 static void		 test_reload_all(void);
 static void		 test_grace0(const char *);
-static void		 test_batch(void);
+static int		 pred_batch(const struct tl_json *, void *);
+static void		 test_batch(int, const char *, int);
 
 /* The worker almost every test runs, and the test's own directory. */
 static const char	*hello;
@@ -1091,57 +1093,84 @@ test_grace0(const char *mode)
 }
 
 /*
- * reload_batch = 1 is one slot replaced at a time, and one worker at most
- * beyond one per slot, also when a slot has no worker at all (here slot
- * 2, halted by exit 78): no slot gets its new worker while another's old
- * worker still stops.  The old workers take their time to stop, until
- * the test releases them.
+ * The first n slots run a confirmed worker of generation 2 beside an old
+ * one that stops.
+ */
+static int
+pred_batch(const struct tl_json *j, void *arg)
+{
+	char	 p[64];
+	int	 k, n = *(int *)arg;
+
+	for (k = 0; k < n; k++)
+		if (slot_int(j, k, "generation") != 2 ||
+		    strcmp(slot_str(j, k, "state"), "ready") != 0 ||
+		    tl_json_str(j, spath(p, sizeof(p), k, "old.state")) ==
+		    NULL || strcmp(tl_json_str(j, p), "stopping") != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * reload_batch (conf, a line of the file, or "" for the default, which
+ * must come to batch with nworkers workers) is how many slots are
+ * replaced at a time, and how many workers at most run beyond one per
+ * slot, also when a slot has no worker at all (here the last one, halted
+ * by exit 78): no slot gets its new worker while batch others have an
+ * old worker that still stops.  The old workers take their time to stop,
+ * until the test releases them.
  */
 static void
-test_batch(void)
+test_batch(int nworkers, const char *conf, int batch)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
 	struct olds		 o;
-	const char		*fifo = tl_fifo_new(tdir, "linger-batch");
-	const char		*script = tl_fmt("%s/batch.sh", tdir);
+	const char		*what = tl_fmt("batch %d of %d workers%s",
+				    batch, nworkers, *conf ? "" : " (auto)");
+	const char		*fifo = tl_fifo_new(tdir, tl_fmt("linger-"
+				    "batch%d", nworkers));
+	const char		*script = tl_fmt("%s/batch%d.sh", tdir,
+				    nworkers);
+	char			 p[64];
+	int			 k;
 
 	if (tl_write_file(script, "if [ $DROVER_GENERATION = 1 ]; then\n"
-	    "\t[ $DROVER_WORKER_ID = 2 ] && exit 78\n"
+	    "\t[ $DROVER_WORKER_ID = %d ] && exit 78\n"
 	    "\ttrap 'read x < %s; exit 0' TERM\nfi\n"
-	    "sleep 600 & wait $!\n", fifo) == -1)
+	    "sleep 600 & wait $!\n", nworkers - 1, fifo) == -1)
 		sysbail("%s", script);
-	tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 3\n"
-	    "reload_batch = 1\nreload_grace = 0\nstop_timeout = 60s\n"
-	    "command = /bin/sh %s\n", script), NULL, 0);
-	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.state", "ready"),
-	    TL_STR("slots.1.state", "ready"), TL_STR("slots.2.state",
-	    "halted"));
-	ok(j != NULL, "batch: slots 0 and 1 ready, slot 2 halted");
+	tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = %d\n%s"
+	    "reload_grace = 0\nstop_timeout = 60s\ncommand = /bin/sh %s\n",
+	    nworkers, conf, script), NULL, 0);
+	j = TL_WAIT(&d, WAIT_MS, TL_EQ("workers_ready", nworkers - 1),
+	    TL_STR(spath(p, sizeof(p), nworkers - 1, "state"), "halted"));
+	ok(j != NULL, "%s: all ready but the last slot, halted", what);
 	tl_json_free(j);
 	hup(&d);
-	j = TL_WAIT(&d, WAIT_MS, TL_EQ("slots.0.generation", 2),
-	    TL_STR("slots.0.state", "ready"),
-	    TL_STR("slots.0.old.state", "stopping"));
-	ok(j != NULL, "batch: slot 0's new worker is confirmed, its old one "
-	    "stops");
-	is_int(1, nolds(j), "batch: slot 0 is the only one with an old "
-	    "worker meanwhile");
+	j = tl_status_wait(&d, pred_batch, &batch, WAIT_MS);
+	ok(j != NULL, "%s: the first %d slots' new workers are confirmed, "
+	    "their old ones stop", what, batch);
+	is_int(batch, nolds(j), "%s: they alone have an old worker "
+	    "meanwhile", what);
+	is_int(1, j != NULL ? slot_int(j, batch, "generation") : 0,
+	    "%s: slot %d waits for them, on generation 1", what, batch);
 	o.most = nolds(j);
 	tl_json_free(j);
-	tl_fifo_release(fifo);
-	tl_fifo_release(fifo);
+	for (k = 0; k < nworkers - 1; k++)
+		tl_fifo_release(fifo);
 	o.st.gen = 2;
 	o.st.result = "ok";
-	o.st.nslots = 3;
+	o.st.nslots = nworkers;
 	o.st.notready = NULL;
 	o.st.hups = -1;
 	j = tl_status_wait(&d, pred_olds, &o, WAIT_MS);
-	ok(j != NULL, "batch: generation 2 runs in every slot, reload ok");
+	ok(j != NULL, "%s: generation 2 runs in every slot, reload ok", what);
 	tl_json_free(j);
-	ok(o.most <= 1, "batch: never more than one slot with an old worker "
-	    "in the versions of status.json seen (%d at most)", o.most);
-	stop(&d, "batch");
+	ok(o.most <= batch, "%s: never more than %d slots with an old worker "
+	    "in the versions of status.json seen (%d at most)", what, batch,
+	    o.most);
+	stop(&d, what);
 }
 
 int
@@ -1165,6 +1194,7 @@ main(void)
 	test_reload_all();
 	test_grace0("exec");
 	test_grace0("notify");
-	test_batch();
+	test_batch(3, "reload_batch = 1\n", 1);
+	test_batch(8, "", 2);
 	return 0;
 }
