@@ -297,13 +297,16 @@ master_start(void)
 	c->c_refs++;
 
 	master_loop(c);
-	if (status_start(0) == -1 || notify_init(0) == -1 ||
-	    health_init(c->c_health, -1) == -1) {
+	if (notify_init(0) == -1 || health_init(c->c_health, -1) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
 	setproctitle("master");
-	if (slot_add(c->c_workers) == -1) {
+	/*
+	 * The first status.json is written once the slots exist: one
+	 * written before would show no worker wanted.
+	 */
+	if (slot_add(c->c_workers) == -1 || status_start(0) == -1) {
 		master_exit();
 		exit(EXIT_OSERR);
 	}
@@ -345,12 +348,19 @@ master_adopt(void)
 
 	master_loop(c);
 	if (status_adopt(fds[UPGRADE_STATEDIR], fds[UPGRADE_STATELOCK]) ==
-	    -1 || status_start(1) == -1 || notify_init(1) == -1 ||
+	    -1 || notify_init(1) == -1 ||
 	    health_init(c->c_health, fds[UPGRADE_HEALTH]) == -1)
 		fatalx(EXIT_SOFTWARE, "upgrade: cannot take over the state "
 		    "directory or the health endpoint");
 	setproctitle("master");
 	handoff_slots();
+	/*
+	 * Only now: a status.json written before the slots are adopted
+	 * would say, while the workers serve on, that none is wanted and
+	 * the cluster is not ready.
+	 */
+	if (status_start(1) == -1)
+		fatalx(EXIT_SOFTWARE, "upgrade: cannot write the state files");
 	upgrade_adopted();
 }
 

@@ -22,6 +22,22 @@
 
 #define NSLOTS	3
 
+static int	 pred_ready(const struct tl_json *, void *);
+
+/*
+ * Every slot ready; a version that wants another number of workers is
+ * noted in *arg.
+ */
+static int
+pred_ready(const struct tl_json *j, void *arg)
+{
+	int	*lapse = arg;
+
+	if (tl_json_int(j, "workers", -1) != NSLOTS)
+		*lapse = 1;
+	return tl_pred_all_ready(j, NULL);
+}
+
 int
 main(void)
 {
@@ -33,11 +49,15 @@ main(void)
 	long long		 pid[NSLOTS];
 	int			 fdn[8], mfdn[64], n[NSLOTS], nm, i, k, port;
 	int			 seen[NSLOTS] = { 0 }, status, tries, all;
+	int			 lapse = 0;
 	char			 body[64], path[32];
 
 	plan_lazy();
 	argv[5] = tl_path("examples/hello-c/hello-c");
-	j = tl_start(&d, argv, 1);
+	tl_start(&d, argv, 0);
+	if ((j = tl_status_wait(&d, pred_ready, &lapse, TL_READY_MS)) == NULL)
+		bail("drover did not get ready");
+	ok(!lapse, "every status.json since the start wanted 3 workers");
 	is_int(NSLOTS, tl_json_int(j, "workers", -1), "status.json: 3 slots");
 	is_int(NSLOTS, tl_json_int(j, "workers_ready", -1),
 	    "status.json: 3 ready");

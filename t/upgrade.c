@@ -50,6 +50,7 @@ struct upgraded {
 	long long	 requests;	/* upgrade.requests at least this */
 	long long	 gen;		/* generation at least this; 0: any */
 	int		 nslots;	/* slots all ready */
+	int		 lapse;		/* a version said fewer, or not ready */
 };
 
 static int		 same_set(const unsigned long *, int,
@@ -91,14 +92,19 @@ same_set(const unsigned long *a, int na, const unsigned long *b, int nb)
 
 /*
  * At least so many upgrades done and requested, the last one "ok", the
- * generation as asked, nothing reloading and every slot ready.
+ * generation as asked, nothing reloading and every slot ready.  A
+ * version with another number of workers, or not ready, is noted in
+ * lapse.
  */
 static int
 pred_upgraded(const struct tl_json *j, void *arg)
 {
-	const struct upgraded	*u = arg;
+	struct upgraded		*u = arg;
 	const char		*s;
 
+	if (tl_json_int(j, "workers", -1) != u->nslots ||
+	    tl_json_bool(j, "ready") != 1)
+		u->lapse = 1;
 	if (tl_json_int(j, "upgrade.upgrades", -1) < u->done ||
 	    tl_json_int(j, "upgrade.requests", -1) < u->requests ||
 	    (s = tl_json_str(j, "upgrade.result")) == NULL ||
@@ -120,6 +126,7 @@ wait_upgraded(struct tl_daemon *d, long long done, long long requests,
 	u.requests = requests;
 	u.gen = gen;
 	u.nslots = nslots;
+	u.lapse = 0;
 	return tl_status_wait(d, pred_upgraded, &u, WAIT_MS);
 }
 
@@ -171,6 +178,7 @@ test_basic(int pidfile)
 	struct tl_json		*j;
 	struct tl_slot_pid	 sp;
 	struct tl_client	 c;
+	struct upgraded		 u;
 	const char		*what = pidfile ? "with -p" : "without -p";
 	const char		*pf = tl_fmt("%s/drover.pid", tl_tmpdir());
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
@@ -192,9 +200,14 @@ test_basic(int pidfile)
 	tl_client_start(&c, port, 0);
 
 	tl_daemon_kill(&d, SIGUSR2);
-	j = wait_upgraded(&d, 1, 1, 1, 2);
+	memset(&u, 0, sizeof(u));
+	u.done = u.requests = u.gen = 1;
+	u.nslots = 2;
+	j = tl_status_wait(&d, pred_upgraded, &u, WAIT_MS);
 	ok(j != NULL, "%s: USR2: the upgrade is done and every slot ready",
 	    what);
+	ok(!u.lapse, "%s: no status.json written meanwhile said fewer than "
+	    "2 workers, or not ready", what);
 	is_int(0, tl_wait_log(&d, "upgrade: adopted 2 slots, generation 1",
 	    1000), "%s: the new image adopted both slots", what);
 	ok(kill(d.pid, 0) == 0 && !d.exited, "%s: the master kept its pid",
