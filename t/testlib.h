@@ -451,4 +451,19 @@ void		 tl_check_client(struct tl_client *, struct tl_tally *,
 void		 tl_check_stopped(struct tl_daemon *, const char *, long long,
 		    int, const pid_t *, int, int);
 
+/*
+ * tl_check_true() checks that status j of master d, one read while
+ * nothing changes, is true of the processes and files it describes: its
+ * pid is d's; the slots above "workers" and only they are retiring; a
+ * ready, starting or stopping slot has a worker and an empty, backoff,
+ * failed or halted one none; every worker it names, old ones included,
+ * is a distinct running child of the master, and the master has no
+ * other child (unless others: a subreaper's orphans are its children
+ * too); "workers_ready" counts the wanted slots serving; the ready file
+ * exists exactly when "ready" is true.  One test; what first disagrees
+ * is shown with diag().  Returns whether all holds.
+ */
+int		 tl_check_true(struct tl_daemon *, const struct tl_json *,
+		    const char *, int);
+
 #endif /* DROVER_TESTLIB_H */
