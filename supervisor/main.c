@@ -41,6 +41,8 @@ static void	 master_options(int, char *[], const char ***, size_t *,
 		    char **, char ***, int *, int *);
 static void	 master_start(void);
 static void	 master_adopt(void);
+static void	 master_syserr(const char *);
+static void	 master_evloop(void);
 static void	 master_loop(const struct config *);
 static void	 master_command(void *, const char *, const char *);
 
@@ -191,6 +193,7 @@ main(int argc, char *argv[])
 		if (strcmp(cliopt[i], "log_format") == 0)
 			json = strcmp(cliopt[i + 1], "json") == 0;
 	log_init(debug, json);
+	ev_set_syserr_cb(master_syserr);
 	master.m_environ = env;
 	config_init_sources(conffile, cliopt, ncli, cmd);
 	if (check) {
@@ -261,6 +264,13 @@ master_start(void)
 
 	/* Before anything takes a descriptor number a passed one has. */
 	activate_init();
+	/*
+	 * Then the loop, before anything else opens a descriptor: out of
+	 * them, that is the first and only error.  Made later, it would be
+	 * made by the first use of EV_DEFAULT, which may be the cleanup
+	 * after another error of the start.
+	 */
+	master_evloop();
 	if ((c = config_read(&code)) == NULL) {
 		if (code == EXIT_USAGE)
 			usage(stderr, EXIT_USAGE);
@@ -380,17 +390,36 @@ master_command(void *arg, const char *key, const char *value)
 		memcpy(cmd + 1024 - 4, "...", 4);
 }
 
+/*
+ * libev could not get what it needs from the system (the descriptors of
+ * its signal pipe, a poll that fails for good): instead of its abort(3),
+ * a line that says what failed and why, and the exit status of a failed
+ * system call.
+ */
+static void
+master_syserr(const char *msg)
+{
+	fatal(EXIT_OSERR, "%s", msg);
+}
+
+/*
+ * Make the event loop.  Signals come through signalfd: they stay
+ * blocked, so one sent while an upgrade executes the new image waits,
+ * pending, for the new image's loop instead of killing the process or
+ * being lost.  Called again, it returns the loop made first.
+ */
+static void
+master_evloop(void)
+{
+	if (ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD) == NULL)
+		fatalx(EXIT_OSERR, "cannot initialise libev");
+}
+
 /* The event loop and the signals it handles. */
 static void
 master_loop(const struct config *c)
 {
-	/*
-	 * Signals come through signalfd: they stay blocked, so one sent
-	 * while an upgrade executes the new image waits, pending, for the
-	 * new image's loop instead of killing the process or being lost.
-	 */
-	if (ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD) == NULL)
-		fatalx(EXIT_OSERR, "cannot initialise libev");
+	master_evloop();
 	signal(SIGPIPE, SIG_IGN);
 	sdnotify_init();
 	/* Orphans of the workers become ours to reap (PID 1 does anyway). */
