@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Copyright (c) 2026 The drover authors.
+ *
+ * A notify flood on both channels during a reload.  Each worker (hello-c)
+ * has a child, this program run with --flood, that sends STATUS= lines
+ * on the worker's stream (DROVER_NOTIFY_FD) and STATUS= datagrams to its
+ * socket (NOTIFY_SOCKET) as fast as it can for FLOOD_MS: the old
+ * generation's children from when the test lets them go, the new one's
+ * from their start.  Meanwhile the reload completes ok, the master
+ * answers its health endpoint promptly all along, a continuous client
+ * sees no failed request, and afterwards the master has as many
+ * descriptors as before and no more memory than a little slack, and
+ * status.json is true of its workers.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "testlib.h"
+
+#define WAIT_MS		30000
+#define FLOOD_MS	1500
+/* The longest a health probe may take while the master is flooded. */
+#define PROBE_MS	1000
+#define MAXFD		256
+
+static void	 flood_main(const char *, int) __attribute__((__noreturn__));
+static const char *conf(const char *);
+static long	 probe(int);
+static void	 test_flood(void);
+
+static const char	*self, *hello, *gate;
+
+/*
+ * The flooder: wait for a line on the FIFO gate (unless it is "-"), then
+ * for ms milliseconds send a STATUS= datagram and write a STATUS= line,
+ * over and over.  It ends when the time is up or its worker's stream is
+ * gone.
+ */
+static void
+flood_main(const char *fifo, int ms)
+{
+	static const char	 line[] = "STATUS=flood\n";
+	struct sockaddr_un	 sun;
+	const char		*nfd = getenv("DROVER_NOTIFY_FD");
+	const char		*path = getenv("NOTIFY_SOCKET");
+	long long		 end;
+	char			 c;
+	int			 fd, s, i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(fifo, "-") != 0) {
+		if ((fd = open(fifo, O_RDONLY)) == -1)
+			_exit(1);
+		while (read(fd, &c, 1) == 1 && c != '\n')
+			;
+		close(fd);
+	}
+	if (nfd == NULL || path == NULL || strlen(path) >= sizeof(sun.sun_path))
+		_exit(1);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if ((s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0)) == -1 ||
+	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		_exit(1);
+	fd = atoi(nfd);
+	for (end = tl_now_ms() + ms; tl_now_ms() < end; ) {
+		for (i = 0; i < 100; i++) {
+			(void)send(s, "STATUS=dflood", 13, 0);
+			/* One line a write: lines of the worker stay whole. */
+			if (write(fd, line, sizeof(line) - 1) == -1 &&
+			    errno != EINTR)
+				_exit(0);
+		}
+	}
+	_exit(0);
+}
+
+/* The configuration: flooders gated by the FIFO, or not ("-"). */
+static const char *
+conf(const char *fifo)
+{
+	return tl_fmt("workers = 2\nlisten = 127.0.0.1:0\n"
+	    "health = 127.0.0.1:0\nready = notify\nreload_grace = 100ms\n"
+	    "command = /bin/sh -c \"'%s' --flood '%s' %d & exec '%s'\"\n",
+	    self, fifo, FLOOD_MS, hello);
+}
+
+/* How long a GET /healthz/liveness to port takes, in ms; -1 if not 200. */
+static long
+probe(int port)
+{
+	long long	 t0 = tl_now_ms();
+	int		 status;
+
+	if (tl_http_get(port, "/healthz/liveness", &status, NULL, 0) == -1 ||
+	    status != 200)
+		return -1;
+	return (long)(tl_now_ms() - t0);
+}
+
+static void
+test_flood(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct tl_client	 c;
+	const char		*s;
+	long			 rss0, rss1, slack, t, worst = 0;
+	long long		 deadline;
+	pid_t			 w[2], kids[8];
+	int			 fds[MAXFD], nfd0, nfd1, hport, probes = 0;
+	int			 failed = 0, done = 0, k, n, nk;
+
+	j = tl_start_conf(&d, conf(gate), NULL, 1);
+	hport = (int)tl_json_int(j, "health.port", -1);
+	tl_client_start(&c, tl_port(j, 0), 0);
+	tl_json_free(j);
+	nfd0 = tl_fd_list(d.pid, fds, MAXFD);
+	rss0 = tl_proc_status_kb(d.pid, "VmRSS");
+
+	tl_fifo_release(gate);
+	tl_fifo_release(gate);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("slots.0.status", "flood"),
+	    TL_STR("slots.1.status", "flood"));
+	ok(j != NULL, "flood: both workers' children flood");
+	tl_json_free(j);
+
+	/* The reload, its workers flooding from their start. */
+	tl_conf_rewrite(&d, "%s", conf("-"));
+	tl_daemon_kill(&d, SIGHUP);
+	deadline = tl_now_ms() + WAIT_MS;
+	while (!done && tl_now_ms() < deadline) {
+		if ((t = probe(hport)) == -1)
+			failed++;
+		worst = t > worst ? t : worst;
+		probes++;
+		j = tl_status(&d);
+		s = tl_json_str(j, "reload.result");
+		done = tl_json_int(j, "reload.generation", 0) == 2 &&
+		    s != NULL && strcmp(s, "in-progress") != 0;
+		tl_json_free(j);
+	}
+	j = tl_wait_generation(&d, 2, 2, WAIT_MS);
+	ok(j != NULL, "flood: the reload completes ok, generation 2 alone");
+	tl_json_free(j);
+	ok(failed == 0 && worst <= PROBE_MS, "flood: the health endpoint "
+	    "answered each of %d probes during the reload, the slowest in "
+	    "%ld ms (at most %d)", probes, worst, PROBE_MS);
+
+	/* The new flooders end, then the master is as it was. */
+	j = tl_status(&d);
+	tl_pids(j, w, 2);
+	for (k = 0, n = 0; k < 2; k++)
+		if (w[k] > 0 && (nk = tl_children(w[k], kids + n, 8 - n)) > 0)
+			n += nk;
+	for (k = 0; k < n; k++)
+		(void)tl_wait_pid_gone(kids[k], WAIT_MS);
+	ok(n == 2, "flood: the %d flooders of generation 2 are done", n);
+	tl_json_free(j);
+	j = tl_status(&d);
+	ok(j != NULL && tl_json_int(j, "slots.0.notify.malformed", -1) == 0 &&
+	    tl_json_int(j, "slots.1.notify.malformed", -1) == 0,
+	    "flood: no message was malformed (%lld and %lld read)",
+	    tl_json_int(j, "slots.0.notify.messages", -1),
+	    tl_json_int(j, "slots.1.notify.messages", -1));
+	tl_check_true(&d, j, "flood", 0);
+	tl_json_free(j);
+	nfd1 = tl_fd_list(d.pid, fds, MAXFD);
+	rss1 = tl_proc_status_kb(d.pid, "VmRSS");
+	is_int(nfd0, nfd1, "flood: the master has as many descriptors as "
+	    "before (%d)", nfd0);
+	if (getenv("TL_DAEMON_WRAPPER") != NULL &&
+	    *getenv("TL_DAEMON_WRAPPER") != '\0')
+		skip("flood: VmRSS under TL_DAEMON_WRAPPER is the wrapper's");
+	else {
+		/* A sanitizer's allocator keeps freed memory a while. */
+		slack = getenv("DROVER_TEST_SANITIZED") != NULL ? 32768 : 1024;
+		ok(rss1 > 0 && rss1 - rss0 <= slack, "flood: the master's "
+		    "VmRSS after (%ld kB) is within %ld kB of before (%ld kB)",
+		    rss1, slack, rss0);
+	}
+	tl_check_client(&c, NULL, "flood", 10, 0);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "flood: drover stops with "
+	    "status 0");
+}
+
+int
+main(int argc, char *argv[])
+{
+	if (argc == 4 && strcmp(argv[1], "--flood") == 0)
+		flood_main(argv[2], atoi(argv[3]));
+	plan_lazy();
+	if ((self = realpath("/proc/self/exe", NULL)) == NULL)
+		sysbail("realpath /proc/self/exe");
+	hello = tl_path("examples/hello-c/hello-c");
+	gate = tl_fifo_new(tl_tmpdir(), "gate");
+	test_flood();
+	return 0;
+}
