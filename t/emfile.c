@@ -11,7 +11,8 @@
  *    cannot make its signal pipe), or runs, says which slot cannot get a
  *    worker, and gets every slot ready once the limit is raised under it
  *    (prlimit(2)), with no signal; a request made meanwhile is answered.
- *  - On TTIN and on a reload, with 0 to 7 descriptors to spare: the
+ *  - On TTIN and on a reload, with 0 to 7 descriptors to spare, plain
+ *    and with output = prefix and a health endpoint (more to open): the
  *    workers serving are not disturbed (the same pids, a continuous
  *    client that sees no failure), the log says what failed, and once
  *    descriptors are back drover settles, with as many descriptors as
@@ -57,7 +58,7 @@ static int	 nfds(pid_t);
 static int	 pred_settled(const struct tl_json *, void *);
 static struct tl_json *settled(struct tl_daemon *, int);
 static int	 pred_taken(const struct tl_json *, void *);
-static void	 test_signals(void);
+static void	 test_signals(const char *, const char *);
 
 static const char	*hello;
 
@@ -220,10 +221,10 @@ pred_taken(const struct tl_json *j, void *arg)
 
 /*
  * TTIN, then HUP, each with extra descriptors to spare, for extra from 0
- * to 7, under a continuous client.
+ * to 7, under a continuous client, with more configuration.
  */
 static void
-test_signals(void)
+test_signals(const char *what, const char *more)
 {
 	struct tl_daemon	 d;
 	struct tl_json		*j;
@@ -233,7 +234,7 @@ test_signals(void)
 	pid_t			 p[2];
 	int			 base, extra, same = 0, back = 0, n;
 
-	j = tl_start_conf(&d, tl_fmt(CONF, hello), NULL, 1);
+	j = tl_start_conf(&d, tl_fmt(CONF "%s", hello, more), NULL, 1);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 	base = nfds(d.pid);
@@ -261,14 +262,14 @@ test_signals(void)
 		    tl_json_int(j, "slots.1.pid", 0) == p[1])
 			same++;
 		else
-			diag("TTIN with %d to spare: slots 0 and 1 changed",
-			    extra);
+			diag("%s, TTIN with %d to spare: slots 0 and 1 "
+			    "changed", what, extra);
 		tl_json_free(j);
 		if (nfds(d.pid) == base)
 			back++;
 		else
-			diag("TTIN with %d to spare: %d descriptors, not %d",
-			    extra, nfds(d.pid), base);
+			diag("%s, TTIN with %d to spare: %d descriptors, "
+			    "not %d", what, extra, nfds(d.pid), base);
 
 		/* HUP: the file, then each new worker. */
 		j = tl_status(&d);
@@ -281,23 +282,26 @@ test_signals(void)
 		tl_json_free(j);
 		tl_fd_restore(d.pid, &old);
 		j = settled(&d, 2);
-		tl_check_true(&d, j, tl_fmt("HUP with %d to spare (%s)", extra,
-		    j != NULL ? tl_json_str(j, "reload.result") : "?"), 0);
+		tl_check_true(&d, j, tl_fmt("%s, HUP with %d to spare (%s)",
+		    what, extra, j != NULL ? tl_json_str(j, "reload.result") :
+		    "?"), 0);
 		tl_json_free(j);
 		if (nfds(d.pid) == base)
 			back++;
 		else
-			diag("HUP with %d to spare: %d descriptors, not %d",
-			    extra, nfds(d.pid), base);
+			diag("%s, HUP with %d to spare: %d descriptors, "
+			    "not %d", what, extra, nfds(d.pid), base);
 	}
-	is_int(8, same, "TTIN with 0 to 7 descriptors to spare: the workers "
-	    "serving are the same each time");
-	is_int(16, back, "TTIN and HUP with 0 to 7 descriptors to spare: "
-	    "the master has its %d descriptors again each time", base);
-	ok(tl_log_count(&d, EMFILE_MSG) > 0, "the log says what could not "
-	    "be opened (%d lines)", tl_log_count(&d, EMFILE_MSG));
-	tl_check_client(&c, NULL, "out of descriptors", 10, 0);
-	is_int(0, tl_daemon_stop(&d, WAIT_MS), "drover stops with status 0");
+	is_int(8, same, "%s, TTIN with 0 to 7 descriptors to spare: the "
+	    "workers serving are the same each time", what);
+	is_int(16, back, "%s, TTIN and HUP with 0 to 7 descriptors to "
+	    "spare: the master has its %d descriptors again each time", what,
+	    base);
+	ok(tl_log_count(&d, EMFILE_MSG) > 0, "%s: the log says what could "
+	    "not be opened (%d lines)", what, tl_log_count(&d, EMFILE_MSG));
+	tl_check_client(&c, NULL, what, 10, 0);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "%s: drover stops with status "
+	    "0", what);
 }
 
 int
@@ -306,6 +310,8 @@ main(void)
 	plan_lazy();
 	hello = tl_path("examples/hello-c/hello-c");
 	test_start();
-	test_signals();
+	test_signals("plain", "");
+	test_signals("output = prefix, health", "output = prefix\n"
+	    "health = 127.0.0.1:0\n");
 	return 0;
 }
