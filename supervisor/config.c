@@ -248,10 +248,14 @@ config_activate(struct config *c, uint64_t gen)
 	c->c_lis = xcalloc(c->c_nlisten + 1, sizeof(*c->c_lis));
 	for (i = 0; i < c->c_nlisten; i++) {
 		c->c_lis[i] = listen_get(c->c_listen[i], (int)i, c, &name);
-		if (c->c_lis[i] == NULL || group_grow(c->c_lis[i],
-		    c->c_workers > master.m_nslots ? c->c_workers :
-		    master.m_nslots) == -1)
+		if (c->c_lis[i] == NULL)
 			return -1;
+		/* The name is ours until appended, also when this fails. */
+		if (group_grow(c->c_lis[i], c->c_workers > master.m_nslots ?
+		    c->c_workers : master.m_nslots) == -1) {
+			free(name);
+			return -1;
+		}
 		config_append(&c->c_lnames, &n, name);
 		len += strlen(name) + 1;
 		free(name);
