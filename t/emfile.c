@@ -44,6 +44,8 @@
 			"restart_delay = 20ms\nrestart_delay_max = 200ms\n" \
 			"restart_budget = 10000\nreload_retries = 2\n" \
 			"reload_grace = 50ms\ncommand = %s\n"
+/* One listen address, and what follows. */
+#define CONF2		"workers = 2\nlisten = 127.0.0.1:0\ncommand = %s\n%s"
 
 enum start_how {
 	START_EXIT,
@@ -59,6 +61,7 @@ static int	 pred_settled(const struct tl_json *, void *);
 static struct tl_json *settled(struct tl_daemon *, int);
 static int	 pred_taken(const struct tl_json *, void *);
 static void	 test_signals(const char *, const char *);
+static void	 test_new_address(void);
 
 static const char	*hello;
 
@@ -87,6 +90,7 @@ start_limited(int k)
 	struct rlimit		 rl;
 	const char		*argv[] = { "-w", "2", "-l", "127.0.0.1:0",
 				    "--", hello, NULL };
+	const char		*asan = getenv("ASAN_OPTIONS");
 	char			*log, *nl;
 	int			 rc, fd, status, missing;
 	enum start_how		 how = START_BAD;
@@ -94,8 +98,14 @@ start_limited(int k)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || setenv("TL_DAEMON_WRAPPER",
 	    tl_fmt("prlimit --nofile=%d:", k), 1) == -1)
 		sysbail("getrlimit or setenv");
+	/* LeakSanitizer needs descriptors of its own to look at exit. */
+	if (asan != NULL && setenv("ASAN_OPTIONS", tl_fmt("%s:detect_leaks=0",
+	    asan), 1) == -1)
+		sysbail("setenv");
 	tl_start(&d, argv, 0);
 	(void)unsetenv("TL_DAEMON_WRAPPER");
+	if (asan != NULL && setenv("ASAN_OPTIONS", asan, 1) == -1)
+		sysbail("setenv");
 	if (tl_wait_log(&d, "started:", WAIT_MS) == -1) {
 		rc = tl_daemon_wait(&d, WAIT_MS);
 		log = tl_slurp(d.log);
@@ -196,13 +206,14 @@ settled(struct tl_daemon *d, int n)
 /* What pred_taken waits for: the master has acted on a signal. */
 struct taken {
 	struct tl_daemon	*t_d;
-	int			 t_emfile;	/* lines that said EMFILE */
+	int			 t_emfile;	/* lines that said EMFILE, or -1 */
 	long long		 t_hups;	/* reload.requests before */
 };
 
 /*
  * After a TTIN: a third slot, or the log says none could be added; after
- * a HUP: the reload is over, or three more failures were logged.
+ * a HUP: the reload is over, or (unless t_emfile is -1) three more
+ * failures were logged.
  */
 static int
 pred_taken(const struct tl_json *j, void *arg)
@@ -215,7 +226,7 @@ pred_taken(const struct tl_json *j, void *arg)
 		return tl_json_int(j, "workers", 0) == 3 ||
 		    tl_log_count(t->t_d, "cannot add") > 0;
 	return tl_json_int(j, "reload.requests", 0) > t->t_hups &&
-	    (emfile >= t->t_emfile + 3 || (s != NULL &&
+	    ((t->t_emfile >= 0 && emfile >= t->t_emfile + 3) || (s != NULL &&
 	    strcmp(s, "in-progress") != 0 && strcmp(s, "rolling-back") != 0));
 }
 
@@ -304,6 +315,71 @@ test_signals(const char *what, const char *more)
 	    "0", what);
 }
 
+/*
+ * A reload that adds a listen address, short of descriptors for its
+ * sockets or its workers (0 to 3 to spare): it fails or rolls back,
+ * says why, the old generation serves on, and nothing it opened or
+ * allocated is left (the sanitizer
+ * build's LeakSanitizer checks the latter at drover's exit).  With the
+ * descriptors back, the address is added.
+ */
+static void
+test_new_address(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	struct rlimit		 old;
+	struct taken		 t;
+	const char		*s;
+	long long		 hups;
+	pid_t			 p[2];
+	int			 base, extra, good = 0;
+
+	j = tl_start_conf(&d, tl_fmt(CONF2, hello, ""), NULL, 1);
+	tl_pids(j, p, 2);
+	tl_json_free(j);
+	base = nfds(d.pid);
+	tl_conf_rewrite(&d, CONF2, hello, "listen = 127.0.0.1:0\n");
+	for (extra = 0; extra <= 3; extra++) {
+		j = tl_status(&d);
+		hups = tl_json_int(j, "reload.requests", 0);
+		tl_json_free(j);
+		tl_fd_starve(d.pid, extra, &old);
+		tl_daemon_kill(&d, SIGHUP);
+		t.t_d = &d;
+		t.t_hups = hups;
+		t.t_emfile = -1;
+		j = tl_status_wait(&d, pred_taken, &t, WAIT_MS);
+		tl_fd_restore(d.pid, &old);
+		s = j != NULL && tl_json_str(j, "reload.error") != NULL ?
+		    tl_fmt("%s", tl_json_str(j, "reload.error")) : NULL;
+		tl_json_free(j);
+		j = settled(&d, 2);
+		if (s != NULL && tl_json_int(j, "generation", 0) == 1 &&
+		    tl_json_int(j, "slots.0.pid", 0) == p[0] &&
+		    tl_json_int(j, "slots.1.pid", 0) == p[1] &&
+		    nfds(d.pid) == base)
+			good++;
+		else
+			diag("new address, %d to spare: %s, %d descriptors",
+			    extra, s != NULL ? s : "no error", nfds(d.pid));
+		tl_json_free(j);
+	}
+	is_int(4, good, "new address, 0 to 3 descriptors to spare: the "
+	    "reload fails or rolls back and says why, the same workers serve, "
+	    "the master has its %d descriptors", base);
+	tl_daemon_kill(&d, SIGHUP);
+	j = TL_WAIT(&d, WAIT_MS, TL_STR("reload.result", "ok"));
+	tl_json_free(j);
+	j = settled(&d, 2);
+	ok(j != NULL && tl_json_len(j, "listeners") == 2, "new address: with "
+	    "descriptors back, the reload adds it");
+	tl_check_true(&d, j, "new address", 0);
+	tl_json_free(j);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "new address: drover stops "
+	    "with status 0 (and, sanitized, nothing leaked)");
+}
+
 int
 main(void)
 {
@@ -313,5 +389,6 @@ main(void)
 	test_signals("plain", "");
 	test_signals("output = prefix, health", "output = prefix\n"
 	    "health = 127.0.0.1:0\n");
+	test_new_address();
 	return 0;
 }
