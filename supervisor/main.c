@@ -367,10 +367,11 @@ master_adopt(void)
 	/*
 	 * Only now: a status.json written before the slots are adopted
 	 * would say, while the workers serve on, that none is wanted and
-	 * the cluster is not ready.
+	 * the cluster is not ready.  Files that cannot be written (a full
+	 * disk) are tried again, as by the previous image: no reason to
+	 * stop serving.
 	 */
-	if (status_start(1) == -1)
-		fatalx(EXIT_SOFTWARE, "upgrade: cannot write the state files");
+	(void)status_start(1);
 	upgrade_adopted();
 }
 

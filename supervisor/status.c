@@ -127,8 +127,11 @@ status_fds(int *dirfd, int *lockfd)
 
 /*
  * Write the first status, create `live` and start the watchers.  After
- * an upgrade, `ready` stays while the workers serve on.  Returns -1 after
- * logging.
+ * an upgrade, `ready` stays while the workers serve on.  At a start,
+ * returns -1 after logging if the files cannot be written.  After an
+ * upgrade that is no reason to stop: the previous image served with the
+ * same directory, and the writes are tried again every second, as any
+ * that fails.
  */
 int
 status_start(int upgrade)
@@ -139,8 +142,8 @@ status_start(int upgrade)
 	else
 		(void)unlinkat(status_dirfd, "ready", 0);
 	status_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (status_write("live", status_empty) == -1 ||
-	    status_write("status.json", status_json) == -1)
+	if ((status_write("live", status_empty) == -1 ||
+	    status_write("status.json", status_json) == -1) && !upgrade)
 		return -1;
 	status_wasready = status_isready;
 	ev_prepare_init(&status_prepare, status_prepare_cb);
