@@ -14,8 +14,9 @@
  * health endpoint, which needs no disk, tells the truth; once the
  * directory is writable, the writes that failed are made again, so that
  * within about a second status.json, `ready` and `live` say what the
- * health endpoint says, and the log that they are written again.
- * Runs only as root, where a mount namespace can be made.
+ * health endpoint says, and the log that they are written again.  An
+ * upgrade while the directory is full serves on.  Runs only as root,
+ * where a mount namespace can be made.
  */
 
 #include "config.h"
@@ -61,11 +62,13 @@ static int		 same_state(const struct tl_json *,
 static void		 check_files(struct tl_daemon *, int, const char *);
 static pid_t		 slot_pid(const struct tl_json *, int);
 static long		 untold(const struct tl_daemon *);
+static void		 test_upgrade_full(void);
 
 /* The tmpfs mount point; the state directory is fs/state. */
 static const char	*fs;
 static const char	*filler;
 static char		 state[PATH_MAX];
+static char		 state2[PATH_MAX];	/* test_upgrade_full()'s */
 
 /*
  * A private mount namespace for the test and the master it starts, and a
@@ -259,6 +262,66 @@ untold(const struct tl_daemon *d)
 	return n;
 }
 
+/*
+ * An upgrade (USR2) while the state directory is full: the new image
+ * takes the workers over and serves on, as the previous one did with the
+ * same directory, instead of exiting for want of room for its first
+ * status.json (which took the workers with it); once there is room,
+ * status.json says the upgrade went through.
+ */
+static void
+test_upgrade_full(void)
+{
+	struct tl_daemon	 d;
+	struct tl_client	 c;
+	struct tl_json		*j, *h;
+	const char		*s;
+	pid_t			 p0, p1;
+	int			 hport;
+
+	/* Made here, as state, for tl_status_wait() to watch. */
+	(void)snprintf(state2, sizeof(state2), "%s/state2", fs);
+	if (mkdir(state2, 0755) == -1)
+		sysbail("mkdir %s", state2);
+	tl_start_conf(&d, tl_fmt("listen = 127.0.0.1:0\nworkers = 2\n"
+	    "health = 127.0.0.1:0\ncommand = %s\n",
+	    tl_path("examples/hello-c/hello-c")),
+	    (const char *const []){ "-s", state2, NULL }, 0);
+	d.state = state2;
+	if ((j = tl_status_wait(&d, tl_pred_all_ready, NULL, TL_READY_MS)) ==
+	    NULL)
+		bail("upgrade, full: drover did not get ready");
+	hport = (int)tl_json_int(j, "health.port", -1);
+	p0 = slot_pid(j, 0);
+	p1 = slot_pid(j, 1);
+	tl_client_start(&c, tl_port(j, 0), 0);
+	tl_json_free(j);
+
+	fs_fill();
+	tl_daemon_kill(&d, SIGUSR2);
+	is_int(0, tl_wait_log(&d, "upgrade: adopted 2 slots", WAIT_MS),
+	    "upgrade, full: the new image adopted the workers");
+	h = health_status(hport);
+	s = h != NULL ? tl_json_str(h, "upgrade.result") : NULL;
+	ok(s != NULL && strcmp(s, "ok") == 0 && slot_pid(h, 0) == p0 &&
+	    slot_pid(h, 1) == p1, "upgrade, full: it serves on; the health "
+	    "endpoint says the upgrade is done, with the same workers");
+	tl_json_free(h);
+	ok(tl_daemon_wait(&d, 0) == -1 && tl_wait_pid_gone(p0, 0) == -1 &&
+	    tl_wait_pid_gone(p1, 0) == -1, "upgrade, full: the master and its "
+	    "workers live");
+	if (unlink(filler) == -1)
+		sysbail("unlink %s", filler);
+	j = TL_WAIT(&d, BACK_MS, TL_STR("upgrade.result", "ok"),
+	    TL_EQ("slots.0.pid", p0));
+	ok(j != NULL, "upgrade, full: once there is room, status.json says "
+	    "so within %d ms", BACK_MS);
+	tl_json_free(j);
+	tl_check_client(&c, NULL, "upgrade, full", 1, 0);
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "upgrade, full: drover stops "
+	    "with status 0");
+}
+
 int
 main(void)
 {
@@ -363,5 +426,6 @@ main(void)
 	tl_check_client(&c, NULL, "statefault", 1, 0);
 	is_int(1, tl_log_count(&d, FAILED), "the log said it once in all");
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "drover stops with status 0");
+	test_upgrade_full();
 	return 0;
 }
