@@ -63,6 +63,7 @@ static int		 status_dirfd = -1;
 static int		 status_lockfd = -1;	/* the locked `lock` */
 static int		 status_spare = -1;	/* for a write without fds */
 static int		 status_retry;		/* a write failed */
+static int		 status_first;		/* a start's first write */
 static ev_tstamp	 status_faillog;	/* when that was said */
 static unsigned long	 status_quiet;		/* failures not said since */
 static int		 status_isready;	/* `ready` exists */
@@ -142,9 +143,11 @@ status_start(int upgrade)
 	else
 		(void)unlinkat(status_dirfd, "ready", 0);
 	status_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	status_first = !upgrade;
 	if ((status_write("live", status_empty) == -1 ||
 	    status_write("status.json", status_json) == -1) && !upgrade)
 		return -1;
+	status_first = 0;
 	status_wasready = status_isready;
 	ev_prepare_init(&status_prepare, status_prepare_cb);
 	ev_prepare_start(EV_DEFAULT, &status_prepare);
@@ -250,13 +253,18 @@ status_create(const char *name)
 
 /*
  * A state file could not be written: say so (once a minute at most) and
- * try again at the next tick of `live`, until it works.
+ * try again at the next tick of `live`, until it works.  The first
+ * writes of a start are not tried again: drover exits (71).
  */
 static void
 status_fail(const char *file)
 {
 	ev_tstamp	 now = ev_now(EV_DEFAULT);
 
+	if (status_first) {
+		log_warn("state file %s", file);
+		return;
+	}
 	status_retry = 1;
 	if (status_faillog != 0 && now - status_faillog < 60) {
 		status_quiet++;
