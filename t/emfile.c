@@ -93,10 +93,10 @@ nfds(pid_t pid)
 /*
  * Start drover with 2 workers and a limit of k descriptors.  Returns
  * what happened: START_EXIT, it exited 71 with one line that says what it
- * could not open; START_SHORT, it ran short of descriptors, said so, and
- * once the limit was raised under it got ready and answered the request
- * made meanwhile; START_OK, the same with no descriptor missing;
- * START_BAD, anything else.
+ * could not open, promising no retry; START_SHORT, it ran short of
+ * descriptors, said so, and once the limit was raised under it got ready
+ * and answered the request made meanwhile; START_OK, the same with no
+ * descriptor missing; START_BAD, anything else.
  */
 static enum start_how
 start_limited(int k)
@@ -127,7 +127,8 @@ start_limited(int k)
 		log = tl_slurp(d.log);
 		nl = log != NULL ? strchr(log, '\n') : NULL;
 		if (rc == 71 && nl != NULL && nl[1] == '\0' &&
-		    strstr(log, EMFILE_MSG) != NULL)
+		    strstr(log, EMFILE_MSG) != NULL &&
+		    strstr(log, "trying again") == NULL)
 			how = START_EXIT;
 		else
 			diag("%d descriptors: drover exited %d: %s", k, rc,
