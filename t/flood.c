@@ -120,11 +120,11 @@ test_flood(void)
 	struct tl_json		*j;
 	struct tl_client	 c;
 	const char		*s;
-	long			 rss0, rss1, slack, t, worst = 0;
+	long			 rss0, rss1, slack, t, worst = 0, bound;
 	long long		 deadline;
 	pid_t			 w[2], kids[8];
 	int			 fds[MAXFD], nfd0, nfd1, hport, probes = 0;
-	int			 failed = 0, done = 0, k, n, nk;
+	int			 failed = 0, done = 0, k, n, nk, gone;
 
 	j = tl_start_conf(&d, conf(gate), NULL, 1);
 	hport = (int)tl_json_int(j, "health.port", -1);
@@ -158,9 +158,12 @@ test_flood(void)
 	j = tl_wait_generation(&d, 2, 2, WAIT_MS);
 	ok(j != NULL, "flood: the reload completes ok, generation 2 alone");
 	tl_json_free(j);
-	ok(failed == 0 && worst <= PROBE_MS, "flood: the health endpoint "
+	/* Under a wrapper (valgrind) everything is ten times slower. */
+	bound = getenv("TL_DAEMON_WRAPPER") != NULL &&
+	    *getenv("TL_DAEMON_WRAPPER") != '\0' ? 10 * PROBE_MS : PROBE_MS;
+	ok(failed == 0 && worst <= bound, "flood: the health endpoint "
 	    "answered each of %d probes during the reload, the slowest in "
-	    "%ld ms (at most %d)", probes, worst, PROBE_MS);
+	    "%ld ms (at most %ld)", probes, worst, bound);
 
 	/* The new flooders end, then the master is as it was. */
 	j = tl_status(&d);
@@ -168,9 +171,11 @@ test_flood(void)
 	for (k = 0, n = 0; k < 2; k++)
 		if (w[k] > 0 && (nk = tl_children(w[k], kids + n, 8 - n)) > 0)
 			n += nk;
-	for (k = 0; k < n; k++)
-		(void)tl_wait_pid_gone(kids[k], WAIT_MS);
-	ok(n == 2, "flood: the %d flooders of generation 2 are done", n);
+	/* Those already done are gone, or zombies of their worker. */
+	for (k = gone = 0; k < n; k++)
+		gone += tl_wait_pid_gone(kids[k], WAIT_MS) == 0;
+	ok(w[0] > 0 && w[1] > 0 && gone == n, "flood: the flooders of "
+	    "generation 2 are done");
 	tl_json_free(j);
 	j = tl_status(&d);
 	ok(j != NULL && tl_json_int(j, "slots.0.notify.malformed", -1) == 0 &&
