@@ -248,3 +248,106 @@ def wait_until(pred, limit=10.0, step=0.01):
         if time.monotonic() >= end:
             return None
         time.sleep(step)
+
+# ---- bench/compare's tables: it prints them, bench/report writes them ----------
+
+def _values(runs, key):
+    """The values of key over runs: a key whose values are lists (one per
+    reload) is pooled; a callable key is called with each run."""
+    out = []
+    for r in runs:
+        v = key(r) if callable(key) else r.get(key)
+        out.extend(v if isinstance(v, list) else [v])
+    return [v for v in out if v is not None]
+
+def _errors_other(prefix):
+    return lambda r: (None if r.get(f"{prefix}_errors") is None else
+                      r[f"{prefix}_errors"] - r[f"{prefix}_err_read"])
+
+def _load_cols(p):
+    return [("req/s", f"{p}_rps", 0), ("p99 ms", f"{p}_p99_ms", 1),
+            ("max ms", f"{p}_max_ms", 0),
+            ("server CPU-s", f"{p}_server_cpu_s", 2),
+            ("supervisor CPU-s", f"{p}_sup_cpu_s", 2),
+            ("wrk CPU-s", f"{p}_wrk_cpu_s", 2),
+            ("req per server CPU-s", f"{p}_req_per_cpu_s", 0)]
+
+def _reload_cols(p):
+    return [("errors", f"{p}_errors", 0), ("of which read", f"{p}_err_read", 0),
+            ("other errors", _errors_other(p), 0),
+            ("max ms", f"{p}_max_ms", 0), ("p99 ms", f"{p}_p99_ms", 1),
+            ("req/s", f"{p}_rps", 0),
+            ("reloads over", f"{p}_reloads_done", 0),
+            ("each reload ms [1]", f"{p}_gone_ms", 0)]
+
+def compare_spec(s):
+    """(title, note, columns) of each table, columns as (header, key,
+    decimals); s is the "settings" of bench/compare's JSON."""
+    d, rd, idle = s["duration"], s["reload_duration"], s["idle"]
+    c = s["connections"]
+    at = ", ".join(f"{a * rd:g}" for a in s["reload_at"])
+    load = (f"`wrk -t1 -c{c} -d{d}s` after a {s['warmup']} s warm-up; "
+            "CPU-seconds used during the run; server = supervisor + workers")
+    rel = (f"`wrk -t1 -c{c} -d{rd}s`, {len(s['reload_at'])} reloads at t = "
+           f"{at} s.  [1] From the ask until no worker of before is left and "
+           f"{s['workers']} run, pooled over the rounds")
+    return [
+        ("Requests/s, keep-alive", load, _load_cols("ka")),
+        ("Requests/s, a new connection per request",
+         load.replace("` after", " -H 'Connection: close'` after"), _load_cols("close")),
+        ("Supervisor memory (KiB)",
+         f"VmRSS and RssAnon from /proc/PID/status, Pss from smaps_rollup; "
+         f"idle: {s['settle']:g} + {idle:g} s after start; after load: after "
+         "the two measured runs",
+         [("RSS idle", "mem_idle_rss_kib", 0),
+          ("RssAnon idle", "mem_idle_anon_kib", 0),
+          ("Pss idle", "mem_idle_pss_kib", 0),
+          ("RSS after load", "mem_load_rss_kib", 0),
+          ("RssAnon after load", "mem_load_anon_kib", 0),
+          ("Pss after load", "mem_load_pss_kib", 0)]),
+        ("Restart after kill -9 of a worker (ms)",
+         "The oldest worker, idle; the new worker answers: GET /pid on a new "
+         "connection every ms until its pid comes back",
+         [("victim age s", "kill_victim_age_s", 0),
+          ("new worker exists", "kill_exists_ms", 1),
+          ("new worker answers", "kill_answers_ms", 1)]),
+        ("Reloads under keep-alive load", rel, _reload_cols("reload_ka")),
+        ("Reloads under connection-per-request load", rel,
+         _reload_cols("reload_close")),
+        ("Supervisor at idle",
+         f"Over {idle:g} s, {s['settle']:g} s after start: context switches "
+         "of all its threads, utime+stime and on-CPU time (schedstat)",
+         [("wake-ups/s", "idle_ctxsw_per_s", 2),
+          ("CPU ms/s", "idle_cpu_ms_per_s", 2),
+          ("on-CPU ms/s", "idle_oncpu_ms_per_s", 3)]),
+        ("Start and stop (ms)",
+         "Launch until GET / is answered (one try a ms); stop: SIGTERM "
+         "(PM2: pm2 kill) until every process is gone",
+         [("port answers", "start_ms", 0), ("stop", "stop_ms", 0)]),
+        ("Other processes' CPU-s during the measured runs",
+         "Machine busy time (/proc/stat) minus the server, wrk, kernel "
+         "threads and the script: others' work on the shared machine",
+         [("keep-alive", "ka_other_cpu_s", 2),
+          ("connection per request", "close_other_cpu_s", 2),
+          ("reloads, keep-alive", "reload_ka_other_cpu_s", 2),
+          ("reloads, per request", "reload_close_other_cpu_s", 2)]),
+    ]
+
+def compare_tables(data):
+    """[(title, note, table)] of bench/compare's JSON data; table is a list
+    of rows of strings, the header first: median [min-max] over rounds."""
+    out = []
+    for title, note, cols in compare_spec(data["settings"]):
+        table = [["target"] + [h for h, _, _ in cols]]
+        for t in data["targets"]:
+            runs = [r for r in data["runs"] if r["target"] == t
+                    and "error" not in r]
+            table.append([t] + [summary(_values(runs, k), dec)[1]
+                                for _, k, dec in cols])
+        out.append((title, note, table))
+    failed = [r for r in data["runs"] if "error" in r]
+    if failed:
+        out.append(("Failed runs", None, [["target", "round", "error"]] + [
+            [r["target"], str(r["round"]),
+             r["error"].splitlines()[0]] for r in failed]))
+    return out
