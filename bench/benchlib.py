@@ -289,8 +289,10 @@ def compare_spec(s):
     load = (f"`wrk -t1 -c{c} -d{d}s` after a {s['warmup']} s warm-up; "
             "CPU-seconds used during the run; server = supervisor + workers")
     rel = (f"`wrk -t1 -c{c} -d{rd}s`, {len(s['reload_at'])} reloads at t = "
-           f"{at} s.  [1] From the ask until no worker of before is left and "
-           f"{s['workers']} run, pooled over the rounds")
+           f"{at} s.  Other errors: connect, write, non-2xx and timeout (a "
+           "request that took over wrk's 2 s).  [1] From the ask until no "
+           f"worker of before is left and {s['workers']} run, pooled over "
+           "the rounds")
     return [
         ("Requests/s, keep-alive", load, _load_cols("ka")),
         ("Requests/s, a new connection per request",
