@@ -31,7 +31,12 @@
 #include "tap.h"
 #include "testlib.h"
 
-#define WAIT_MS		10000
+/*
+ * Finding who holds an address reads all of /proc/net and /proc/PID/fd:
+ * under valgrind, where connections of earlier tests are still in
+ * TIME_WAIT, that alone can take more than 10 s.
+ */
+#define WAIT_MS		tl_slow_ms(10000)
 
 static char		*listing(const char *, int);
 static const char	*holder(const struct tl_daemon *);
