@@ -37,8 +37,13 @@
 #include "tap.h"
 #include "testlib.h"
 
-/* How long a wait for something that must happen may take. */
-#define WAIT_MS		10000
+/*
+ * How long a wait for something that must happen may take: longer for a
+ * master under valgrind, where a worker may also need the stop timeout's
+ * SIGKILL (10 s) to go, if valgrind lost the SIGTERM that reached the
+ * child between fork and exec.
+ */
+#define WAIT_MS		tl_slow_ms(10000)
 /* How long the test watches for something that must not happen. */
 #define QUIET_MS	300
 /* The worker's end of the notify stream, in a shell script. */
