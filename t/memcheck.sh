@@ -44,16 +44,19 @@ if [ "${1:-}" = --judge ]; then
 	dir=${2:?"usage: memcheck.sh --judge LOGDIR"}
 	nlogs=0
 	nbad=0
+	sent="SIGTERM|SIGKILL|SIGINT|SIGHUP|SIGQUIT|SIGPIPE|SIGUSR1|SIGUSR2"
+	sent="$sent|SIGALRM"
 	for f in "$dir"/*.log; do
 		[ -e "$f" ] || continue
 		nlogs=$((nlogs + 1))
-		if awk '
+		if awk -v sent="$sent" '
 		    { pid = $1 }
-		    / Process terminating with default action of signal [0-9]+ \((SIGTERM|SIGKILL|SIGINT|SIGHUP|SIGQUIT|SIGPIPE|SIGUSR1|SIGUSR2|SIGALRM)\)/ {
-			sent[pid] = 1; next
+		    $0 ~ "Process terminating with default action of " \
+			"signal [0-9]+ \\((" sent ")\\)" {
+			killed[pid] = 1; next
 		    }
-		    /^==[0-9]+== $/ { sent[pid] = 0; next }
-		    /^==[0-9]+== +(at|by) 0x/ && !sent[pid] { bad = 1 }
+		    /^==[0-9]+== $/ { killed[pid] = 0; next }
+		    /^==[0-9]+== +(at|by) 0x/ && !killed[pid] { bad = 1 }
 		    /ERROR SUMMARY: [1-9]/ { bad = 1 }
 		    END { exit !bad }' "$f"; then
 			nbad=$((nbad + 1))
