@@ -140,6 +140,7 @@ struct worker {
 	int		 w_discard;	/* skipping an over-long line */
 	ev_timer	 w_watchdog;
 	int		 w_wdfired;	/* SIGABRT sent */
+	int		 w_wdping;	/* a WATCHDOG=1 was read */
 	int		 w_closing;	/* reading its last words */
 	/*
 	 * Its output with output = prefix (output.c): standard output and

@@ -35,8 +35,8 @@
  * pid).
  *
  * The cost is bounded per message: at most TRUST_DEPTH links, two reads
- * of /proc each, and two pidfd_send_signal(2) calls, none of which
- * blocks.
+ * of /proc each, and two pidfd_send_signal(2) calls (or reads of the
+ * pidfd's fdinfo where that call is missing), none of which blocks.
  */
 
 #include "config.h"
@@ -46,8 +46,10 @@
 #include <sys/syscall.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -208,12 +210,37 @@ trust_walk(const struct worker *w, pid_t pid, int pidfd,
 /*
  * Whether the process of pidfd has not been reaped (a zombie still holds
  * its pid).  Only ESRCH says it is gone: EPERM is a process that exists.
+ * Where pidfd_send_signal(2) is missing although pidfds are passed (a
+ * seccomp filter, or valgrind 3.19, which does not know it), the pidfd's
+ * fdinfo says the same: Pid: -1 once the process was reaped.  The first
+ * ENOSYS switches to it for good.
  */
 static int
 trust_alive(int pidfd)
 {
-	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 ||
-	    errno != ESRCH;
+	static int	 nosignal;
+	char		 path[64], buf[512], *p;
+	ssize_t		 n;
+	int		 fd;
+
+	if (!nosignal) {
+		if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0)
+			return 1;
+		if (errno != ENOSYS)
+			return errno != ESRCH;
+		nosignal = 1;
+	}
+	(void)snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nPid:")) == NULL)
+		return 0;		/* not known to be there */
+	return strtol(p + 6, NULL, 10) != -1;
 }
 
 /*

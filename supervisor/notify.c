@@ -487,8 +487,10 @@ notify_line(struct worker *w, char *line, size_t len)
 		slot_notify_reloading(w);
 	else if (IS("WATCHDOG") && len == klen + 2 && eq[1] == '1') {
 		if (!w->w_closing && ev_is_active(&w->w_watchdog) &&
-		    !w->w_wdfired)
+		    !w->w_wdfired) {
 			ev_timer_again(EV_DEFAULT, &w->w_watchdog);
+			w->w_wdping = 1;
+		}
 	} else if (IS("STATUS") && w == SLOT_CUR(s)) {
 		/*
 		 * Copied into the slot as it is, NULs and all (status.json
@@ -528,16 +530,25 @@ notify_watchdog_arm(struct worker *w)
  * The watchdog of a worker expired: a worker silent for longer than
  * watchdog gets SIGABRT, so it can dump core; if it is still there a
  * stop timeout later, SIGKILL (with its process group).  Its slot is
- * refilled as after any exit.
+ * refilled as after any exit.  What the worker sent is read first: a
+ * master that was stopped or starved for longer than watchdog finds the
+ * timer expired and the worker's pings waiting at once, and libev runs
+ * the timer first; a WATCHDOG=1 among them rearms the timer instead.
  */
 static void
 notify_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
 
-	(void)loop;
 	(void)revents;
 	if (!w->w_wdfired) {
+		w->w_wdping = 0;
+		if (w->w_nfd != -1)
+			notify_dgram_cb(loop, &w->w_nio, EV_READ);
+		if (w->w_sfd != -1 && ev_is_active(&w->w_sio))
+			notify_stream_read(w);
+		if (w->w_wdping)
+			return;
 		log_warnx("slot %d: worker %ld sent no WATCHDOG=1 for %gs: "
 		    "sending SIGABRT", w->w_slot->s_id, (long)w->w_pid,
 		    w->w_conf->c_watchdog);

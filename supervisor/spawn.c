@@ -52,6 +52,14 @@ static char	**spawn_envp(const struct slot *, const struct worker *, int,
 		    char [][SPAWN_VARLEN], char **, int *, char **);
 
 /*
+ * The environment a child is about to execute with, set in the child
+ * only.  It is the master's memory, which the master frees; a child
+ * whose execve(2) fails exits with its copy, and keeping it pointed at
+ * tells memcheck (make check-valgrind) that this is no leak.
+ */
+static char	**volatile spawn_child_envp;
+
+/*
  * The variables spawn_worker() sets for every worker (see
  * spawn_reserved()): the one list of them.
  */
@@ -407,6 +415,7 @@ spawn_child(const struct config *c, int report, const int *out,
 	int			 eacces = 0;
 	pid_t			 me;
 
+	spawn_child_envp = envp;
 	spawn_reset_signals();
 	/*
 	 * A process group of its own: the stop timeout's SIGKILL reaches

@@ -147,10 +147,13 @@ start(struct tl_daemon *d, const char *ssaopts, int lastfd,
 			ports[1] = free_port();
 		while (ports[1] == ports[0]);
 		wrap = tl_fmt("%s %s", ssa, subst(ssaopts));
-		/* A wrapper the caller set (valgrind, say) goes first. */
+		/*
+		 * A wrapper the caller set (valgrind, say) runs drover
+		 * inside ours, which passes it the sockets.
+		 */
 		if ((old = getenv("TL_DAEMON_WRAPPER")) != NULL &&
 		    *old != '\0')
-			wrap = tl_fmt("%s %s", old, wrap);
+			wrap = tl_fmt("%s %s", wrap, old);
 		for (i = 0; argv[i] != NULL && i < 31; i++)
 			v[i] = subst(argv[i]);
 		v[i] = NULL;

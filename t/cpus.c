@@ -184,7 +184,7 @@ test_taskset(void)
 static void
 test_v1(void)
 {
-	const char	*mnt = NULL, *top, *inner;
+	const char	*mnt = NULL, *top, *inner, *old;
 	const char	*cands[] = { "/sys/fs/cgroup/cpu",
 			    "/sys/fs/cgroup/cpu,cpuacct", NULL };
 	const char	*wrap[] = { incg, NULL, NULL };
@@ -216,16 +216,24 @@ test_v1(void)
 	    "cgroup v1, 0.5 CPU quota on the parent cgroup: workers = 1, "
 	    "and the log names the cgroup");
 
-	/* A running master, moved there the same way. */
-	if (setenv("TL_DAEMON_WRAPPER", tl_fmt("%s %s", incg, inner), 1) ==
-	    -1)
+	/*
+	 * A running master, moved there the same way; a wrapper the caller
+	 * set (valgrind, say) runs it inside ours.
+	 */
+	if ((old = getenv("TL_DAEMON_WRAPPER")) != NULL)
+		old = tl_fmt("%s", old);
+	if (setenv("TL_DAEMON_WRAPPER", tl_fmt("%s %s %s", incg, inner,
+	    old != NULL ? old : ""), 1) == -1)
 		sysbail("setenv");
 	j = tl_start(&d, argv, 1);
 	is_int(1, (long long)tl_json_len(j, "slots"),
 	    "drover -w auto in it: one slot in status.json");
 	tl_json_free(j);
 	is_int(0, tl_daemon_stop(&d, RUN_MS), "it stops with 0");
-	(void)unsetenv("TL_DAEMON_WRAPPER");
+	if (old != NULL)
+		(void)setenv("TL_DAEMON_WRAPPER", old, 1);
+	else
+		(void)unsetenv("TL_DAEMON_WRAPPER");
 
 	if (put(tl_fmt("%s/cpu.cfs_quota_us", top), "150000\n") == -1)
 		sysbail("write the quota of %s", top);

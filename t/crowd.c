@@ -249,9 +249,20 @@ test_crowd(const char *what, int unixsock)
 	 * in quarantine for a while, so allow it 1 MiB.
 	 */
 	slack = getenv("DROVER_TEST_SANITIZED") != NULL ? 1024 : 64;
-	ok(rss1 > 0 && rss2 > 0 && rss2 - rss1 <= slack, "%s: the master's "
-	    "memory did not grow with the second crowd (VmRSS %ld kB, then "
-	    "%ld kB; at most %ld more)", what, rss1, rss2, slack);
+	/*
+	 * Under a wrapper (valgrind) VmRSS is mostly the wrapper's own, and
+	 * memcheck holds freed blocks back (20 MB of them) to catch late
+	 * use.
+	 */
+	if (getenv("TL_DAEMON_WRAPPER") != NULL &&
+	    *getenv("TL_DAEMON_WRAPPER") != '\0')
+		skip("%s: VmRSS under TL_DAEMON_WRAPPER (%ld kB, then %ld kB)",
+		    what, rss1, rss2);
+	else
+		ok(rss1 > 0 && rss2 > 0 && rss2 - rss1 <= slack, "%s: the "
+		    "master's memory did not grow with the second crowd "
+		    "(VmRSS %ld kB, then %ld kB; at most %ld more)", what,
+		    rss1, rss2, slack);
 	scatter(&c);
 	is_int(0, tl_daemon_stop(&d, WAIT_MS), "%s: drover stops with status "
 	    "0", what);

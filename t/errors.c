@@ -760,12 +760,22 @@ test_interpreter(const char *dir)
 	struct tl_daemon	 d;
 	const char		*argv[] = { "-w", "1", "--", NULL, NULL };
 
-	argv[3] = tl_fmt("%s/app.js", dir);
-	tl_start(&d, argv, 0);
-	is_int(0, tl_wait_log(&d, tl_fmt("slot 0: cannot exec %s: interpreter "
-	    "/usr/bin/nodee not found", argv[3]), 10000),
-	    "the log names the missing interpreter");
-	is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits 0");
+	/*
+	 * valgrind cannot give a forked child the failure of an execve(2)
+	 * that its own checks passed (the interpreter is looked for only
+	 * then): it ends the child with status 101 instead.
+	 */
+	if (getenv("DROVER_TEST_VALGRIND") != NULL)
+		skip("valgrind ends a child whose execve fails late (101)");
+	else {
+		argv[3] = tl_fmt("%s/app.js", dir);
+		tl_start(&d, argv, 0);
+		is_int(0, tl_wait_log(&d, tl_fmt("slot 0: cannot exec %s: "
+		    "interpreter /usr/bin/nodee not found", argv[3]), 10000),
+		    "the log names the missing interpreter");
+		is_int(0, tl_daemon_stop(&d, 20000), "SIGTERM: drover exits "
+		    "0");
+	}
 
 	argv[3] = "nodee-drover-test";
 	tl_start(&d, argv, 0);

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +37,13 @@
 #include "tap.h"
 #include "testlib.h"
 
-/* How long a wait for something that must happen may take. */
-#define WAIT_MS		10000
+/*
+ * How long a wait for something that must happen may take: longer for a
+ * master under valgrind, where a worker may also need the stop timeout's
+ * SIGKILL (10 s) to go, if valgrind lost the SIGTERM that reached the
+ * child between fork and exec.
+ */
+#define WAIT_MS		tl_slow_ms(10000)
 /* How long the test watches for something that must not happen. */
 #define QUIET_MS	300
 /* The worker's end of the notify stream, in a shell script. */
@@ -66,6 +72,7 @@ static void		 test_descendant(void);
 static void		 test_status_stopping(void);
 static void		 test_watchdog(void);
 static void		 test_watchdog_kill(void);
+static void		 test_watchdog_stall(void);
 static void		 test_malformed(void);
 static void		 test_flood(void);
 
@@ -111,6 +118,11 @@ static const char helper_py[] =
 "    gate(sys.argv[2])\n"
 "    with open(sys.argv[3]) as f:\n"
 "        dgram(b'READY=1', f.read().strip())\n"
+"elif mode == 'ping':\n"
+"    dgram(b'READY=1')\n"
+"    for i in range(6000):\n"
+"        dgram(b'WATCHDOG=1')\n"
+"        time.sleep(0.1)\n"
 "elif mode == 'child':\n"
 "    # Die with the worker, whose child this is: PR_SET_PDEATHSIG, SIGKILL.\n"
 "    ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)\n"
@@ -899,6 +911,68 @@ test_flood(void)
 	stop(&d, "flood");
 }
 
+/*
+ * A master stopped for three times the watchdog while its workers ping
+ * on time, on the stream (slot 0) and on the socket (slot 1): once it
+ * runs again it reads the pings that wait for it before it judges, and
+ * kills nobody.  The workers ping every 0.1 s against a watchdog of 1 s
+ * (from their READY=1), which leaves room for a loaded machine and for a
+ * master under valgrind.
+ */
+static void
+test_watchdog_stall(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	siginfo_t		 si;
+	const char		*script;
+	long long		 w0, w1, m0, m1;
+
+	if (py == NULL) {
+		skip("watchdog stall: no python3");
+		return;
+	}
+	script = tl_fmt("case $DROVER_WORKER_ID in 0) echo READY=1 >&" NFD
+	    "; while :; do echo WATCHDOG=1 >&" NFD "; sleep 0.1; done;; "
+	    "*) exec %s %s ping;; esac", py, helper);
+	{
+		const char *const argv[] = { "-w", "2", "--", "/bin/sh", "-c",
+		    script, NULL };
+
+		j = tl_start_conf(&d, "ready = notify\nwatchdog = 1s\n",
+		    argv, 1);
+	}
+	w0 = tl_json_int(j, "slots.0.pid", 0);
+	w1 = tl_json_int(j, "slots.1.pid", 0);
+	tl_json_free(j);
+	j = TL_WAIT(&d, WAIT_MS, TL_MIN("slots.0.notify.messages", 3),
+	    TL_MIN("slots.1.notify.messages", 3));
+	ok(j != NULL, "stall: the workers ping");
+	m0 = tl_json_int(j, "slots.0.notify.messages", 0);
+	m1 = tl_json_int(j, "slots.1.notify.messages", 0);
+	tl_json_free(j);
+
+	if (tl_daemon_kill(&d, SIGSTOP) == -1 || waitid(P_PID, d.pid, &si,
+	    WSTOPPED | WEXITED | WNOWAIT) == -1 || si.si_code != CLD_STOPPED)
+		bail("stall: cannot stop drover");
+	tl_pause_ms(3000);
+	if (tl_daemon_kill(&d, SIGCONT) == -1)
+		bail("stall: cannot continue drover");
+	/* What came during the stall, and then some. */
+	j = TL_WAIT(&d, WAIT_MS, TL_MIN("slots.0.notify.messages", m0 + 35),
+	    TL_MIN("slots.1.notify.messages", m1 + 35));
+	ok(j != NULL && tl_json_int(j, "slots.0.pid", 0) == w0 &&
+	    tl_json_int(j, "slots.0.restarts", -1) == 0,
+	    "stall: the worker pinging on the stream is kept");
+	ok(j != NULL && tl_json_int(j, "slots.1.pid", 0) == w1 &&
+	    tl_json_int(j, "slots.1.restarts", -1) == 0,
+	    "stall: the worker pinging on the socket is kept");
+	tl_json_free(j);
+	is_int(0, tl_log_count(&d, "sent no WATCHDOG=1"), "stall: the log "
+	    "says nothing of a missed WATCHDOG=1");
+	stop(&d, "stall");
+}
+
 int
 main(void)
 {
@@ -924,6 +998,7 @@ main(void)
 	test_status_stopping();
 	test_watchdog();
 	test_watchdog_kill();
+	test_watchdog_stall();
 	test_malformed();
 	test_flood();
 	return 0;

@@ -185,8 +185,9 @@ test_pidns(void)
 
 	file = tl_fmt("%s/orphan", dir);
 	wrap = "unshare --pid --fork --mount-proc";
+	/* A wrapper the caller set (valgrind, say) runs drover, as PID 1. */
 	if ((old = getenv("TL_DAEMON_WRAPPER")) != NULL && *old != '\0')
-		wrap = tl_fmt("%s %s", old, wrap);
+		wrap = tl_fmt("%s %s", wrap, old);
 	old = old != NULL ? tl_fmt("%s", old) : NULL;
 	if (setenv("TL_DAEMON_WRAPPER", wrap, 1) == -1)
 		sysbail("setenv");

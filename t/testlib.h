@@ -125,11 +125,11 @@ int		 tl_daemon_stop(struct tl_daemon *, int);
  * to a new configuration file (tl_conf_file(), kept in d->conf), then
  * starts drover with "-c FILE" followed by extra (NULL-terminated, or
  * NULL for none).  Both bail out if drover cannot be started.  With
- * wait_ready, both then wait up to TL_READY_MS for a status.json in which
- * every slot is ready (tl_pred_all_ready()) and return it, for the caller
- * to free; if none comes, they show the end of the daemon's log and bail
- * out, saying whether it exited or timed out.  Without, they return NULL
- * at once.
+ * wait_ready, both then wait up to TL_READY_MS (tl_slow_ms()) for a
+ * status.json in which every slot is ready (tl_pred_all_ready()) and
+ * return it, for the caller to free; if none comes, they show the end of
+ * the daemon's log and bail out, saying whether it exited or timed out.
+ * Without, they return NULL at once.
  */
 #define TL_READY_MS	15000
 struct tl_json	*tl_start(struct tl_daemon *, const char *const [], int);
@@ -299,6 +299,17 @@ long long	 tl_now_ms(void);
  * (signals 2 ms apart, say), never to wait for something to happen.
  */
 void		 tl_pause_ms(int);
+
+/*
+ * The timeout for something the master must get done, for a master that
+ * may run slower than the test assumes: under make check-valgrind
+ * ($DROVER_TEST_VALGRIND), where memcheck makes the master some 10 to 50
+ * times slower, ms times TL_VALGRIND_SLOWER; else ms.  Only for a wait
+ * that ends as soon as what it waits for happens, never for a time
+ * within which the master must not act.
+ */
+#define TL_VALGRIND_SLOWER	4
+int		 tl_slow_ms(int);
 
 /*
  * Files (tl-file.c).  tl_wait_log() waits until the daemon's log contains

@@ -343,8 +343,9 @@ tl_reg_find(pid_t pid)
 
 /*
  * Wait until every slot of d is ready and return that status; if that
- * does not come within TL_READY_MS, show the end of the log and bail out,
- * saying whether the daemon exited (it is reaped then) or timed out.
+ * does not come within TL_READY_MS (tl_slow_ms()), show the end of the
+ * log and bail out, saying whether the daemon exited (it is reaped then)
+ * or timed out.
  */
 static struct tl_json *
 tl_ready(struct tl_daemon *d)
@@ -353,8 +354,8 @@ tl_ready(struct tl_daemon *d)
 	struct tl_reg	*r;
 	int		 st;
 
-	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL, TL_READY_MS)) !=
-	    NULL)
+	if ((j = tl_status_wait(d, tl_pred_all_ready, NULL,
+	    tl_slow_ms(TL_READY_MS))) != NULL)
 		return j;
 	st = tl_daemon_wait(d, 0);
 	if ((r = tl_reg_find(d->pid)) != NULL)
@@ -363,7 +364,7 @@ tl_ready(struct tl_daemon *d)
 		bail("drover %d exited %d before every slot was ready",
 		    (int)d->pid, st);
 	bail("drover %d: not every slot was ready within %d ms", (int)d->pid,
-	    TL_READY_MS);
+	    tl_slow_ms(TL_READY_MS));
 }
 
 /* Start drover with argv and, with wait_ready, wait for it; see testlib.h. */

@@ -369,7 +369,7 @@ tl_http_response(int fd, int timeout_ms, int *status, char *body,
 	return r;
 }
 
-/* One GET on a new connection, with a TL_HTTP_MS deadline. */
+/* One GET on a new connection, with a deadline of TL_HTTP_MS (slowed). */
 int
 tl_http_get(int port, const char *path, int *status, char *body,
     size_t bodysz)
@@ -380,8 +380,8 @@ tl_http_get(int port, const char *path, int *status, char *body,
 		return -1;
 	r = tl_http_request(fd, path, 0);
 	if (r == 0)
-		r = tl_http_response(fd, TL_HTTP_MS, status, body, bodysz,
-		    NULL);
+		r = tl_http_response(fd, tl_slow_ms(TL_HTTP_MS), status, body,
+		    bodysz, NULL);
 	saved = errno;
 	close(fd);
 	errno = saved;

@@ -114,6 +114,15 @@ tl_fd_restore(pid_t pid, const struct rlimit *old)
 		sysbail("prlimit %d", (int)pid);
 }
 
+int
+tl_slow_ms(int ms)
+{
+	if (getenv("DROVER_TEST_VALGRIND") != NULL && ms <= INT_MAX /
+	    TL_VALGRIND_SLOWER)
+		return ms * TL_VALGRIND_SLOWER;
+	return ms;
+}
+
 /* The deadline for a timeout; a negative timeout never expires (-1). */
 long long
 tl_deadline(int timeout_ms)
