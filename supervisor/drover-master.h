@@ -303,6 +303,8 @@ struct slot {
 	const char	*s_recycle;	/* why a recycle replaces its worker */
 	ev_tstamp	 s_recycle_next;	/* no recycle before this */
 	unsigned int	 s_recycle_fails;	/* failed recycles in a row */
+	int		 s_steered;	/* new connections are steered here
+					   (group_steer) */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -547,6 +549,7 @@ int	 group_slot_fds(const struct config *, int, int *, int);
 int	 group_open_fds(const struct listener *);
 int	 group_queued(int);
 void	 group_steer(void);
+int	 group_stale(const struct slot *);
 
 /* slot.c */
 int	 slot_add(int);
