@@ -185,6 +185,8 @@ struct slot {
 	int		 s_nold;	/* an old worker */
 	int		 s_nserving;	/* it serves (slot_serving()) */
 	int		 s_nempty;	/* empty, with no worker at all */
+	int		 s_steered;	/* new connections are steered here
+					   (group_steer) */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -394,6 +396,7 @@ int	 group_slot_fds(const struct config *, int, int *, int);
 int	 group_open_fds(const struct listener *);
 int	 group_queued(int);
 void	 group_steer(void);
+int	 group_stale(const struct slot *);
 
 /* slot.c */
 int	 slot_add(int);

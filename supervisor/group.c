@@ -52,6 +52,7 @@ static int	 group_migrates(void);
 static void	 group_shrink(struct listener *, int);
 
 static int	 group_nosteer;	/* the kernel refused the program */
+static int	 group_any;	/* no slot accepts (see group_wants) */
 
 /*
  * Open a socket for slot k of l and add it to the group: it joins last.
@@ -302,6 +303,32 @@ group_queued(int k)
 }
 
 /*
+ * Whether new connections should go to slot k: to the slots that accept
+ * them or, when none does (any), to those that will have a worker again.
+ * Never to a retiring slot, whose worker may already have drained its
+ * queue and stopped: what comes after would be reset when its sockets
+ * close.
+ */
+static int
+group_wants(int k, int any)
+{
+	enum slot_state	 st = master.m_slots[k]->s_state;
+
+	if (!any)
+		return slot_accepting(k);
+	return st != SLOT_RETIRING && st != SLOT_HALTED;
+}
+
+/* Whether the steering program no longer fits slot s. */
+int
+group_stale(const struct slot *s)
+{
+	if (group_any && slot_accepting(s->s_id))
+		return 1;	/* back to the accepting slots */
+	return s->s_steered != group_wants(s->s_id, group_any);
+}
+
+/*
  * Steer new connections to the slots whose worker accepts them.  Plain
  * SO_REUSEPORT hashing sends 1/N of new connections to every slot
  * socket, also to the socket of a slot that has no worker (waiting out a
@@ -309,10 +336,11 @@ group_queued(int k)
  * worker that may never come.  A classic BPF program attached to each
  * reuseport group (SO_ATTACH_REUSEPORT_CBPF, no privilege needed) picks
  * a random index among the accepting slots' sockets instead.  With no
- * slot accepting, the program returns an index out of range and the
- * kernel falls back to its hash: connections then wait in the slot
- * sockets for the workers to come back.  Where the kernel refuses the
- * program, drover logs it once and keeps plain hashing.
+ * slot accepting, it picks among the slots that will have a worker again
+ * (not retiring or halted): connections wait there for it.  With none
+ * of those either, the program returns an index out of range and the
+ * kernel falls back to its hash.  Where the kernel refuses the program,
+ * drover logs it once and keeps plain hashing.
  */
 void
 group_steer(void)
@@ -323,6 +351,10 @@ group_steer(void)
 	size_t			 i;
 	int			 k, n, live, idx, fd;
 
+	for (k = 0, group_any = 1; k < master.m_nslots; k++)
+		group_any &= !slot_accepting(k);
+	for (k = 0; k < master.m_nslots; k++)
+		master.m_slots[k]->s_steered = group_wants(k, group_any);
 	if (group_nosteer)
 		return;
 	insn = xcalloc(2 * master.m_nslots + 3, sizeof(*insn));
@@ -333,7 +365,8 @@ group_steer(void)
 		if (!l->l_reuseport || l->l_gsize < 2 || fd == -1)
 			continue;
 		for (k = 0, live = 0; k < l->l_nfds && k < master.m_nslots; k++)
-			live += l->l_fds[k] != -1 && slot_accepting(k);
+			live += l->l_fds[k] != -1 &&
+			    master.m_slots[k]->s_steered;
 		n = 0;
 		if (live > 0) {
 			insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD |
@@ -342,7 +375,8 @@ group_steer(void)
 			    BPF_MOD | BPF_K, live);
 			for (k = 0, idx = 0; k < l->l_nfds &&
 			    k < master.m_nslots; k++) {
-				if (l->l_fds[k] == -1 || !slot_accepting(k))
+				if (l->l_fds[k] == -1 ||
+				    !master.m_slots[k]->s_steered)
 					continue;
 				insn[n++] = (struct sock_filter)BPF_JUMP(
 				    BPF_JMP | BPF_JEQ | BPF_K, idx++, 0, 1);

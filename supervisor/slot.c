@@ -25,11 +25,13 @@
  * through slot_change(), which checks it against the transition table
  * (slot_trans: anything else is a broken invariant, exit 70), logs one
  * true line at debug level (the slot, the states, the workers involved
- * and why), re-steers connections only when whether the slot accepts
- * them changed, brings the master's counts up to date (workers, slots
- * with an old worker, serving, empty: so that no event, status write or
- * pass of the engine counts them over the whole table), and marks
- * status.json and the engine due.
+ * and why), re-steers connections only when the steering program no
+ * longer fits the slot (group_stale: compared with what the program does,
+ * not with the state before, since an exit has already cleared the
+ * worker's pid when it comes here), brings the master's counts up to
+ * date (workers, slots with an old worker, serving, empty: so that no
+ * event, status write or pass of the engine counts them over the whole
+ * table), and marks status.json and the engine due.
  *
  * The restart policy: a worker that had been up for restart_reset is
  * replaced at once; one that dies sooner is a failure and waits a delay
@@ -201,7 +203,7 @@ slot_log_change(const struct slot *s, enum slot_state from, enum slot_op op)
 /*
  * The one place where what a slot serves changes: do op (swap the
  * workers, ask one to stop, forget one that is gone), enter state to,
- * log it, re-steer if the slot's accepting changed, and let the engine
+ * log it, re-steer if the program no longer fits it, and let the engine
  * and status.json know.  A transition the table does not allow is a
  * broken invariant: fatal.
  */
@@ -210,7 +212,6 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 {
 	struct worker	*cur = SLOT_CUR(s), *old = SLOT_OLD(s);
 	enum slot_state	 from = s->s_state;
-	int		 was = slot_accepting(s->s_id);
 
 	if (!slot_legal(from, to))
 		fatalx(EXIT_SOFTWARE, "slot %d: no transition from %s to %s "
@@ -249,7 +250,7 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	slot_note(from, to);
 	slot_count(s, 0);
 	slot_verify();
-	if (slot_accepting(s->s_id) != was)
+	if (group_stale(s))
 		group_steer();
 	/* Nobody left to serve a failed or halted slot's queue. */
 	if ((to == SLOT_FAILED || to == SLOT_HALTED) && cur->w_pid == 0 &&
