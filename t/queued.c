@@ -45,7 +45,6 @@ struct tally {
 
 static void	 open_all(int, int *, const char *);
 static void	 read_all(int *, int, long long, long long, struct tally *);
-static int	 conn_to(int, long long);
 static long long backoff(struct tl_daemon *, int, long long);
 static void	 test_crash(void);
 static void	 test_retire(int);
@@ -158,29 +157,6 @@ test_crash(void)
 }
 
 /*
- * A keep-alive connection answered by the worker whose pid is pid, found
- * by asking /pid on new connections (the kernel picks the slot), or bail
- * out.
- */
-static int
-conn_to(int port, long long pid)
-{
-	char	 body[64];
-	int	 fd, i, status;
-
-	for (i = 0; i < 64; i++) {
-		if ((fd = tl_connect(port)) == -1)
-			sysbail("connect");
-		if (tl_http_request(fd, "/pid", 1) == 0 &&
-		    tl_http_response(fd, 5000, &status, body, sizeof(body),
-		    NULL) == 0 && status == 200 && atoll(body) == pid)
-			return fd;
-		close(fd);
-	}
-	bail("no connection reached worker %lld", pid);
-}
-
-/*
  * Put slot k, whose worker is pid, in backoff: the first quick death of
  * a ready worker is forgiven with an immediate replacement, the second
  * waits restart_delay.  Returns the pid of the worker that died last.
@@ -242,7 +218,8 @@ test_retire(int unretire)
 	port = tl_port(j, 0);
 	tl_json_free(j);
 
-	kfd = conn_to(port, p1);
+	if ((kfd = hold(port, p1)) == -1)
+		bail("no connection reached worker %lld", p1);
 	if (tl_http_request(kfd, "/slow?ms=6000", 1) == -1)
 		sysbail("write");
 	tl_daemon_kill(&d, SIGTTOU);
