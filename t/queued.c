@@ -51,6 +51,7 @@ static void	 test_retire(int);
 static int	 by_slot(int *, const char *);
 static int	 hold(int, long long);
 static void	 test_old_gone(int);
+static int	 pred_old_gone(const struct tl_json *, void *);
 
 /* Open NCONN connections and send a request for path on each. */
 static void
@@ -310,6 +311,21 @@ hold(int port, long long pid)
 	return -1;
 }
 
+/*
+ * Whether status.json shows no old worker in slot 1 (and in slot 0 too,
+ * when *both).  The master logs an exit before it updates the steering
+ * program and writes status.json after: seeing the log line is not enough
+ * to know where new connections go.
+ */
+static int
+pred_old_gone(const struct tl_json *j, void *arg)
+{
+	int	 both = *(int *)arg;
+
+	return tl_json_is_null(j, "slots.1.old") &&
+	    (!both || tl_json_is_null(j, "slots.0.old"));
+}
+
 /* The retiring slot of the header; both: the old workers of both died. */
 static void
 test_old_gone(int both)
@@ -349,6 +365,9 @@ test_old_gone(int both)
 	    WAIT_MS) == -1 || (both && tl_wait_log(&d, tl_fmt("worker %lld "
 	    "(gen 1) killed", p0), WAIT_MS) == -1))
 		bail("%s: the master did not see the kill", what);
+	if ((j = tl_status_wait(&d, pred_old_gone, &both, WAIT_MS)) == NULL)
+		bail("%s: status.json still shows the old worker", what);
+	tl_json_free(j);
 	if (!both) {
 		open_all(port, fd, "/slot");
 		is_int(NCONN, by_slot(fd, "0\n"), "%s: slot 1 has no "
