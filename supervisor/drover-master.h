@@ -396,7 +396,7 @@ int	 group_slot_fds(const struct config *, int, int *, int);
 int	 group_open_fds(const struct listener *);
 int	 group_queued(int);
 void	 group_steer(void);
-int	 group_stale(const struct slot *);
+void	 group_resteer(const struct slot *);
 
 /* slot.c */
 int	 slot_add(int);

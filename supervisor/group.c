@@ -51,8 +51,27 @@ static void	 group_leave(struct listener *, int);
 static int	 group_migrates(void);
 static void	 group_shrink(struct listener *, int);
 
+static int	 group_program(const struct listener *, struct sock_filter *,
+		    unsigned char *, int *);
+static void	 group_timer_cb(struct ev_loop *, ev_timer *, int);
+static int	 group_stale(const struct slot *);
+
+/*
+ * The least time between two steering programs that only add slots
+ * (group_resteer): per socket of the groups and instruction of the last
+ * program, since making one costs in both (the master goes over every
+ * slot, the kernel checks and compiles the program in about 75 ns per
+ * instruction), so this keeps it to a few per cent of the master's time
+ * however many slots change; at most GROUP_GAPMAX.
+ */
+#define GROUP_SPI	2e-6
+#define GROUP_GAPMAX	0.02
+
 static int	 group_nosteer;	/* the kernel refused the program */
 static int	 group_any;	/* no slot accepts (see group_wants) */
+static ev_timer	 group_timer;	/* the next program, if due */
+static ev_tstamp group_last;	/* when the last was attached */
+static ev_tstamp group_gap;	/* the least time after it */
 
 /*
  * Open a socket for slot k of l and add it to the group: it joins last.
@@ -320,12 +339,110 @@ group_wants(int k, int any)
 }
 
 /* Whether the steering program no longer fits slot s. */
-int
+static int
 group_stale(const struct slot *s)
 {
 	if (group_any && slot_accepting(s->s_id))
 		return 1;	/* back to the accepting slots */
 	return s->s_steered != group_wants(s->s_id, group_any);
+}
+
+/*
+ * After a change of slot s: re-steer if the program no longer fits it.
+ * At once if s is in the program and should not be (connections would
+ * wait on its socket); a slot that should join it can wait a little,
+ * since the others serve meanwhile, so joins are coalesced: the program
+ * is attached at once after a quiet spell, else when group_gap has
+ * passed since the last time, with every change of the meantime.
+ * Compiling a program costs in its length (the kernel checks and JITs
+ * it), so the gap is in its length too: with N slots becoming ready one
+ * by one, the master attaches a bounded number of programs per second,
+ * not N programs of up to N entries each.
+ */
+void
+group_resteer(const struct slot *s)
+{
+	ev_tstamp	 wait;
+
+	if (!group_stale(s))
+		return;
+	if (s->s_steered) {
+		group_steer();
+		return;
+	}
+	if (ev_is_active(&group_timer))
+		return;
+	wait = group_last + group_gap - ev_now(EV_DEFAULT);
+	if (wait <= 0) {
+		group_steer();
+		return;
+	}
+	ev_timer_init(&group_timer, group_timer_cb, wait, 0);
+	ev_timer_start(EV_DEFAULT, &group_timer);
+}
+
+static void
+group_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	group_steer();
+}
+
+/*
+ * The program for listener l into insn (room for l_gsize + 4): a random
+ * number modulo the count of steered sockets (live) picks one of them.
+ * When fewer are steered than not, a jump per steered socket maps the
+ * number to its index in the group; else the number is raised past each
+ * index left out, in ascending order (r becomes the r-th index not left
+ * out), so that the program is short both when few slots accept, as at
+ * the start, and when most do, as when serving: three instructions when
+ * all do.  With no socket steered, an index out of range: the kernel
+ * falls back to its hash.  Returns the program's length.
+ */
+static int
+group_program(const struct listener *l, struct sock_filter *insn,
+    unsigned char *in, int *livep)
+{
+	int	 k, g, n = 0, live = 0;
+
+	memset(in, 0, l->l_gsize);
+	for (k = 0; k < l->l_nfds && k < master.m_nslots; k++)
+		if (l->l_fds[k] != -1 && master.m_slots[k]->s_steered) {
+			in[l->l_gidx[k]] = 1;
+			live++;
+		}
+	*livep = live;
+	if (live > 0) {
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM);
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD |
+		    BPF_K, live);
+	}
+	if (live > 0 && 2 * live <= l->l_gsize) {
+		for (g = 0, k = 0; g < l->l_gsize; g++) {
+			if (!in[g])
+				continue;
+			insn[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
+			    BPF_JEQ | BPF_K, k++, 0, 1);
+			insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET |
+			    BPF_K, g);
+		}
+	} else if (live > 0) {
+		for (g = 0; g < l->l_gsize; g++) {
+			if (in[g])
+				continue;
+			insn[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP |
+			    BPF_JGE | BPF_K, g, 0, 1);
+			insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU |
+			    BPF_ADD | BPF_K, 1);
+		}
+		insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
+		return n;
+	}
+	insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+	return n;
 }
 
 /*
@@ -338,9 +455,8 @@ group_stale(const struct slot *s)
  * a random index among the accepting slots' sockets instead.  With no
  * slot accepting, it picks among the slots that will have a worker again
  * (not retiring or halted): connections wait there for it.  With none
- * of those either, the program returns an index out of range and the
- * kernel falls back to its hash.  Where the kernel refuses the program,
- * drover logs it once and keeps plain hashing.
+ * of those either, the kernel falls back to its hash.  Where the kernel
+ * refuses the program, drover logs it once and keeps plain hashing.
  */
 void
 group_steer(void)
@@ -348,47 +464,32 @@ group_steer(void)
 	struct sock_filter	*insn;
 	struct sock_fprog	 prog;
 	struct listener		*l;
+	unsigned char		*in;
 	size_t			 i;
-	int			 k, n, live, idx, fd;
+	int			 k, n, fd, live, len = 0;
 
+	ev_timer_stop(EV_DEFAULT, &group_timer);
 	for (k = 0, group_any = 1; k < master.m_nslots; k++)
 		group_any &= !slot_accepting(k);
 	for (k = 0; k < master.m_nslots; k++)
 		master.m_slots[k]->s_steered = group_wants(k, group_any);
 	if (group_nosteer)
 		return;
-	insn = xcalloc(2 * master.m_nslots + 3, sizeof(*insn));
+	for (i = 0, n = 0; i < master.m_nlis; i++)
+		if (master.m_lis[i]->l_gsize > n)
+			n = master.m_lis[i]->l_gsize;
+	insn = xcalloc(n + 4, sizeof(*insn));
+	in = xcalloc(n + 1, 1);
 	for (i = 0; i < master.m_nlis; i++) {
 		l = master.m_lis[i];
 		for (k = 0, fd = -1; k < l->l_nfds && fd == -1; k++)
 			fd = l->l_fds[k];
 		if (!l->l_reuseport || l->l_gsize < 2 || fd == -1)
 			continue;
-		for (k = 0, live = 0; k < l->l_nfds && k < master.m_nslots; k++)
-			live += l->l_fds[k] != -1 &&
-			    master.m_slots[k]->s_steered;
-		n = 0;
-		if (live > 0) {
-			insn[n++] = (struct sock_filter)BPF_STMT(BPF_LD |
-			    BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM);
-			insn[n++] = (struct sock_filter)BPF_STMT(BPF_ALU |
-			    BPF_MOD | BPF_K, live);
-			for (k = 0, idx = 0; k < l->l_nfds &&
-			    k < master.m_nslots; k++) {
-				if (l->l_fds[k] == -1 ||
-				    !master.m_slots[k]->s_steered)
-					continue;
-				insn[n++] = (struct sock_filter)BPF_JUMP(
-				    BPF_JMP | BPF_JEQ | BPF_K, idx++, 0, 1);
-				insn[n++] = (struct sock_filter)BPF_STMT(
-				    BPF_RET | BPF_K, l->l_gidx[k]);
-			}
-		}
-		insn[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-		    0xffffffff);
 		memset(&prog, 0, sizeof(prog));
-		prog.len = n;
+		prog.len = group_program(l, insn, in, &live);
 		prog.filter = insn;
+		len += prog.len + l->l_gsize;
 		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
 		    sizeof(prog)) == -1) {
 			log_warn("listen %s: cannot steer connections to "
@@ -400,5 +501,10 @@ group_steer(void)
 		log_debug("listen %s: steering new connections to %d of %d "
 		    "slots", l->l_addr, live, l->l_nfds);
 	}
+	free(in);
 	free(insn);
+	group_last = ev_time();
+	group_gap = len * GROUP_SPI;
+	if (group_gap > GROUP_GAPMAX)
+		group_gap = GROUP_GAPMAX;
 }

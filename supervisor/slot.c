@@ -26,9 +26,10 @@
  * (slot_trans: anything else is a broken invariant, exit 70), logs one
  * true line at debug level (the slot, the states, the workers involved
  * and why), re-steers connections only when the steering program no
- * longer fits the slot (group_stale: compared with what the program does,
- * not with the state before, since an exit has already cleared the
- * worker's pid when it comes here), brings the master's counts up to
+ * longer fits the slot (group_resteer: compared with what the program
+ * does, not with the state before, since an exit has already cleared the
+ * worker's pid when it comes here; at once when the slot must leave it,
+ * coalesced when it may join it), brings the master's counts up to
  * date (workers, slots with an old worker, serving, empty: so that no
  * event, status write or pass of the engine counts them over the whole
  * table), and marks status.json and the engine due.
@@ -250,8 +251,7 @@ slot_change(struct slot *s, enum slot_state to, enum slot_op op)
 	slot_note(from, to);
 	slot_count(s, 0);
 	slot_verify();
-	if (group_stale(s))
-		group_steer();
+	group_resteer(s);
 	/* Nobody left to serve a failed or halted slot's queue. */
 	if ((to == SLOT_FAILED || to == SLOT_HALTED) && cur->w_pid == 0 &&
 	    SLOT_OLD(s)->w_pid == 0 && group_slot_close(s->s_id) > 0) {
