@@ -64,7 +64,7 @@ static int	 group_stale(const struct slot *);
  * instruction), so this keeps it to a few per cent of the master's time
  * however many slots change; at most GROUP_GAPMAX.
  */
-#define GROUP_SPI	2e-6
+#define GROUP_SPI	1e-5
 #define GROUP_GAPMAX	0.02
 
 static int	 group_nosteer;	/* the kernel refused the program */
