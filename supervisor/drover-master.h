@@ -455,6 +455,19 @@ void	 recycle_tick(void);
 void	 recycle_engine(int);
 int	 recycle_failed(struct slot *);
 
+/* spawn-clone.c */
+/* What a child takes: the sockets, the report pipe, two output pipes. */
+#define SPAWN_NTAKE	(DROVER_MAX_LISTEN + 4)
+/* The master's own descriptors at 3, 4, ... while a child takes them. */
+struct spawn_saved {
+	int	 fd[SPAWN_NTAKE];	/* where they wait, or -1: none */
+	int	 cloexec[SPAWN_NTAKE];
+	int	 n;
+};
+pid_t	 spawn_clone(int (*)(void *), void *, int *);
+int	 spawn_place(const int *, int, int, struct spawn_saved *);
+void	 spawn_unplace(struct spawn_saved *);
+
 /* spawn.c */
 pid_t	 spawn_worker(struct slot *, struct worker *, int *);
 char	**spawn_environ(const struct config *, char **);

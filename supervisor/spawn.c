@@ -4,13 +4,14 @@
  *
  * Starting a worker: everything that allocates or may fail in an unsafe
  * way (the environment, the path of the command) is prepared in the
- * master; after fork() the child does only async-signal-safe steps:
- * signal mask and dispositions reset, a process group of its own,
- * working directory and credentials, then the parent-death signal (a
- * change of credentials would clear it), the slot's sockets moved to
- * 3.., every other descriptor closed, exec.  A failed step is written
- * to a close-on-exec pipe, so the master learns of it (and of a
- * successful exec, by EOF) without guessing from the exit status.
+ * master; in the child only async-signal-safe steps: a descriptor table
+ * of its own holding only what it takes, signal mask and dispositions
+ * reset, a process group of its own, working directory and credentials,
+ * then the parent-death signal (a change of credentials would clear
+ * it), exec.  A failed step is written to a close-on-exec pipe, so the
+ * master learns of it (and of a successful exec, by EOF) without
+ * guessing from the exit status.  A child first leaves the master's
+ * descriptor table and memory, which it may share (spawn-clone.c).
  */
 
 #include "config.h"
@@ -31,6 +32,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/close_range.h>
+
 #include "drover-master.h"
 
 /* The worker's own variables, prepended to the base environment. */
@@ -39,10 +42,21 @@
 #define SPAWN_PIDLEN	24
 /* Where execvp(3) looks when there is no PATH (glibc's _CS_PATH). */
 #define SPAWN_DEFPATH	"/bin:/usr/bin"
+/* What the child of spawn_worker() is given. */
+struct spawn_args {
+	const struct config	*a_conf;
+	int			 a_nkeep;	/* fds 3.. the worker keeps */
+	int			 a_ntake;	/* with the report and output */
+	int			 a_out;		/* output pipes after report */
+	int			 a_shared;	/* the table is the master's */
+	char			**a_envp;
+	char			**a_pidvars;
+	int			 a_npid;
+	pid_t			 a_parent;
+};
 
-__attribute__((__noreturn__)) static void
-		 spawn_child(const struct config *, int, const int *,
-		    const int *, int, char **, char **, int, pid_t);
+static int	 spawn_child(void *);
+
 static char	*spawn_var(char [][SPAWN_VARLEN], int *, const char *, ...)
 		    __attribute__((__format__(__printf__, 3, 4)));
 __attribute__((__noreturn__)) static void
@@ -52,10 +66,11 @@ static char	**spawn_envp(const struct slot *, const struct worker *, int,
 		    char [][SPAWN_VARLEN], char **, int *, char **);
 
 /*
- * The environment a child is about to execute with, set in the child
- * only.  It is the master's memory, which the master frees; a child
+ * The environment a child is about to execute with, set in the child.
+ * It is the master's memory, which the master frees; a forked child
  * whose execve(2) fails exits with its copy, and keeping it pointed at
- * tells memcheck (make check-valgrind) that this is no leak.
+ * tells memcheck (make check-valgrind) that this is no leak.  (A child
+ * that shares the master's memory sets the master's: no harm.)
  */
 static char	**volatile spawn_child_envp;
 
@@ -273,7 +288,7 @@ spawn_envp(const struct slot *s, const struct worker *w, int nfds,
 }
 
 /*
- * Fork worker w of slot s, with its notify channels, running its
+ * Start worker w of slot s, with its notify channels, running its
  * configuration w->w_conf.  On success return its pid and the read end
  * of the exec-report pipe in *execfd; on failure log it, close what was
  * opened and return -1.
@@ -282,19 +297,21 @@ pid_t
 spawn_worker(struct slot *s, struct worker *w, int *execfd)
 {
 	const struct config	*c = w->w_conf;
+	struct spawn_args	 a;
+	struct spawn_saved	 sv;
 	char			**envp;
 	char			 vars[SPAWN_NVARS][SPAWN_VARLEN];
 	char			*pidvars[2], *names = NULL;
-	int			 fds[DROVER_MAX_LISTEN + 1], nfds, p[2];
+	int			 take[SPAWN_NTAKE], nfds, ntake, p[2];
 	int			 npid = 0, owfd[2];
-	pid_t			 pid, parent = getpid();
 	sigset_t		 all, old;
+	pid_t			 pid;
 
-	nfds = group_slot_fds(c, s->s_id, fds, DROVER_MAX_LISTEN);
-	if (notify_open(w, &fds[nfds]) == -1)
+	nfds = group_slot_fds(c, s->s_id, take, DROVER_MAX_LISTEN);
+	if (notify_open(w, &take[nfds]) == -1)
 		return -1;
 	if (output_open(w, owfd) == -1) {
-		close(fds[nfds]);
+		close(take[nfds]);
 		notify_close(w);
 		return -1;
 	}
@@ -312,28 +329,48 @@ spawn_worker(struct slot *s, struct worker *w, int *execfd)
 		pid = -1;
 		goto done;
 	}
-	switch (pid = fork()) {
-	case -1:
+	/*
+	 * What the child takes, at 3..: the listening sockets and the
+	 * notify stream, which the worker keeps; the report pipe; the
+	 * output pipes, which go to 1 and 2.
+	 */
+	ntake = nfds + 1;
+	take[ntake++] = p[1];
+	if (owfd[0] != -1) {
+		take[ntake++] = owfd[0];
+		take[ntake++] = owfd[1];
+	}
+	if (spawn_place(take, ntake, nfds + 1, &sv) == -1) {
+		log_warn("slot %d: descriptors for the worker", s->s_id);
+		close(p[0]);
+		close(p[1]);
+		pid = -1;
+		goto done;
+	}
+	a.a_conf = c;
+	a.a_nkeep = nfds + 1;
+	a.a_ntake = ntake;
+	a.a_out = owfd[0] != -1;
+	a.a_envp = envp;
+	a.a_pidvars = pidvars;
+	a.a_npid = npid;
+	a.a_parent = getpid();
+	pid = spawn_clone(spawn_child, &a, &a.a_shared);
+	spawn_unplace(&sv);
+	close(p[1]);
+	if (pid == -1) {
 		log_warn("slot %d: fork", s->s_id);
 		close(p[0]);
-		close(p[1]);
-		break;
-	case 0:
-		close(p[0]);
-		spawn_child(c, p[1], owfd, fds, nfds + 1, envp, pidvars,
-		    npid, parent);
-	default:
+	} else {
 		/* Both sides, so that no kill(-pid) can miss the group. */
 		(void)setpgid(pid, pid);
-		close(p[1]);
 		if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
 			log_warn("slot %d: fcntl", s->s_id);
 		*execfd = p[0];
-		break;
 	}
  done:
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
-	close(fds[nfds]);		/* the worker's end of the stream */
+	close(take[nfds]);		/* the worker's end of the stream */
 	if (owfd[0] != -1)
 		close(owfd[0]);		/* the worker's ends of its output */
 	if (owfd[1] != -1)
@@ -400,21 +437,37 @@ spawn_fail(int fd, int step, int err)
 }
 
 /*
- * The child between fork and exec.  Only async-signal-safe calls: the
- * master is single-threaded, but the rule keeps this code correct if
- * that ever changes, and keeps it short.
+ * The child between fork and exec, given what it takes at 3, 4, ...
+ * (spawn_place): the descriptors the worker keeps, the report pipe, and
+ * the output pipes if any.  It may share the master's memory, which the
+ * master does not touch until it has exec'd or exited (spawn-clone.c):
+ * only system calls and the small functions of this file, never a
+ * return.  Only async-signal-safe calls, too: the master is
+ * single-threaded, but the rule keeps this code correct if that ever
+ * changes, and keeps it short.
  */
-static void
-spawn_child(const struct config *c, int report, const int *out,
-    const int *fds,
-    int nfds, char **envp, char **pidvars, int npid, pid_t parent)
+static int
+spawn_child(void *arg)
 {
+	const struct spawn_args	*a = arg;
+	const struct config	*c = a->a_conf;
+	char			**envp = a->a_envp, **pidvars = a->a_pidvars;
 	char			 digits[SPAWN_PIDLEN], *pidvar;
 	const char		*signame;
-	int			 i, base, tmp[DROVER_MAX_LISTEN + 1], n;
-	int			 eacces = 0;
+	int			 i, n, npid = a->a_npid;
+	int			 report = 3 + a->a_nkeep, eacces = 0;
 	pid_t			 me;
 
+	/*
+	 * First a table of its own with only what it takes: while it is
+	 * the master's, not one descriptor of it may be closed.
+	 */
+	if (syscall(SYS_close_range, (unsigned)(3 + a->a_ntake), ~0U,
+	    CLOSE_RANGE_UNSHARE) == -1) {
+		if (a->a_shared)
+			spawn_fail(report, 5, errno);
+		closefrom(3 + a->a_ntake);
+	}
 	spawn_child_envp = envp;
 	spawn_reset_signals();
 	/*
@@ -440,33 +493,15 @@ spawn_child(const struct config *c, int report, const int *out,
 	 */
 	if (prctl(PR_SET_PDEATHSIG, config_stop_signal(c, &signame)) == -1)
 		spawn_fail(report, 1, errno);
-	if (getppid() != parent)
+	if (getppid() != a->a_parent)
 		_exit(125);
 
 	/* With output = prefix, standard output and error go to pipes. */
-	if (out[0] != -1 && (dup2(out[0], 1) == -1 || dup2(out[1], 2) == -1))
+	if (a->a_out && (dup2(report + 1, 1) == -1 || dup2(report + 2, 2) ==
+	    -1))
 		spawn_fail(report, 5, errno);
-
-	/*
-	 * Move the descriptors and the report pipe above the range they go
-	 * to, so that no dup2 overwrites a source, then into place: the
-	 * listening sockets and the notify stream at 3.., the report pipe
-	 * (still close-on-exec) right after them.
-	 */
-	base = 3 + nfds + 1;
-	for (i = 0; i < nfds; i++)
-		if ((tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base)) == -1)
-			spawn_fail(report, 5, errno);
-	if ((n = fcntl(report, F_DUPFD_CLOEXEC, base)) == -1)
-		spawn_fail(report, 5, errno);
-	report = n;
-	for (i = 0; i < nfds; i++)
-		if (dup2(tmp[i], 3 + i) == -1)
-			spawn_fail(report, 5, errno);
-	if (dup3(report, 3 + nfds, O_CLOEXEC) == -1)
-		spawn_fail(report, 5, errno);
-	report = 3 + nfds;
-	closefrom(report + 1);
+	if (a->a_out)
+		closefrom(report + 1);
 
 	me = getpid();
 	n = 0;

@@ -8,6 +8,9 @@
  * right after them, the variables that describe them and none of the
  * master's own LISTEN_*, NOTIFY_SOCKET or WATCHDOG_* values, an empty
  * signal mask with no ignored signal, and SIGTERM when the master dies.
+ * The same for many workers started at once, each of which shares the
+ * master's descriptor table (and memory) until it leaves it
+ * (spawn-clone.c), or is forked under valgrind.
  * For the descriptors the test program itself is the worker (run with
  * --worker): a dynamically linked program such as sleep(1) opens and
  * closes files of its own while it starts (ld.so, locales), so only a
@@ -53,6 +56,7 @@ static void		 test_signals(void);
 static void		 test_closed_stdio(void);
 static void		 test_port0_twice(void);
 static const char	*fd_target(pid_t, int);
+static void		 test_many(void);
 
 /* Whether this host can listen on [::1]. */
 static int
@@ -128,15 +132,16 @@ inode_of(pid_t pid, int fd)
 /*
  * The worker mode of this program: before it opens anything, write "fds
  * of worker PID: 0 1 2 ..." (its descriptors as inherited) to its standard
- * output, which is the daemon's log, then wait for a signal.  No TAP
- * output, no exit hooks: SIGTERM ends it.
+ * output, which is the daemon's log, say READY=1 on the notify stream,
+ * then wait for a signal.  No TAP output, no exit hooks: SIGTERM ends it.
  */
 static void
 worker_main(void)
 {
-	char	 line[512];
-	int	 fds[64], n, i;
-	size_t	 off;
+	char		 line[512];
+	const char	*p;
+	int		 fds[64], n, i;
+	size_t		 off;
 
 	n = tl_fd_list(getpid(), fds, 64);
 	off = (size_t)snprintf(line, sizeof(line), "fds of worker %ld:",
@@ -146,6 +151,10 @@ worker_main(void)
 		    fds[i]);
 	line[off++] = '\n';
 	if (write(STDOUT_FILENO, line, off) != (ssize_t)off)
+		_exit(1);
+	/* Ready (ready = notify), on the notify stream. */
+	if ((p = getenv("DROVER_NOTIFY_FD")) != NULL &&
+	    write(atoi(p), "READY=1\n", 8) != 8)
 		_exit(1);
 	for (;;)
 		pause();
@@ -169,6 +178,69 @@ worker_fds(struct tl_daemon *d, long long pid)
 	list = tl_fmt("%.*s", (int)strcspn(p, "\n"), p);
 	free(log);
 	return list;
+}
+
+/*
+ * NMANY workers with a TCP and a unix address and output = prefix, all
+ * started at once, each ready when it says so: each inherits exactly fds
+ * 0 to 5 (its own TCP socket, the shared unix one, its own notify
+ * stream), however the master made it (which it says).
+ */
+#define NMANY	96
+static void
+test_many(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*argv[] = { "-d", "-w", tl_fmt("%d", NMANY),
+				    "--ready", "notify", "-l", "127.0.0.1:0",
+				    "-l", NULL, "--", NULL, "--worker",
+				    NULL };
+	const char		*how;
+	char			 self[4096];
+	unsigned long		 tcp[NMANY], unx = 0, strm[NMANY];
+	ssize_t			 n;
+	int			 k, m, good = 0;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		sysbail("readlink /proc/self/exe");
+	self[n] = '\0';
+	argv[8] = tl_fmt("unix:%s/many.sock", tl_tmpdir());
+	argv[10] = self;
+	j = tl_start_conf(&d, "output = prefix\n", argv, 1);
+	for (k = 0; k < NMANY; k++) {
+		long long	 pid = tl_json_int(j, tl_fmt("slots.%d.pid", k),
+				    0);
+
+		tcp[k] = strm[k] = 0;
+		if (strcmp(worker_fds(&d, pid), "0 1 2 3 4 5") != 0)
+			continue;
+		tcp[k] = inode_of((pid_t)pid, 3);
+		strm[k] = inode_of((pid_t)pid, 5);
+		if (k == 0)
+			unx = inode_of((pid_t)pid, 4);
+		if (tcp[k] == 0 || strm[k] == 0 || unx == 0 ||
+		    inode_of((pid_t)pid, 4) != unx)
+			continue;
+		for (m = 0; m < k; m++)
+			if (tcp[m] == tcp[k] || strm[m] == strm[k] ||
+			    tcp[m] == strm[k])
+				break;
+		good += m == k;
+	}
+	tl_json_free(j);
+	is_int(NMANY, good, "each of %d workers started at once inherits "
+	    "exactly fds 0 to 5: its own TCP socket and notify stream, the "
+	    "shared unix socket", NMANY);
+	/* memcheck runs no clone(2) that shares memory: it forks. */
+	how = getenv("DROVER_TEST_VALGRIND") != NULL ?
+	    "workers are forked: valgrind" :
+	    getenv("DROVER_TEST_SANITIZED") != NULL ?
+	    "workers are started with clone3, memory copied" :
+	    "workers are started with clone, memory shared";
+	is_int(1, tl_log_count(&d, how), "the master says once how it starts "
+	    "workers: %s", how);
+	is_int(0, tl_daemon_stop(&d, 20000), "drover stops with status 0");
 }
 
 /*
@@ -593,7 +665,7 @@ test_closed_stdio(void)
 				    NULL };
 	const char		*old = getenv("TL_DAEMON_WRAPPER");
 	pid_t			 w;
-	int			 fd, fds[64], n, at;
+	int			 fd, fds[256], n, at;
 
 	if (tl_write_file(wrap, "#!/bin/sh\nexec %s \"$@\" <&- >&- 2>&-\n",
 	    old != NULL ? old : "") == -1 || chmod(wrap, 0755) == -1)
@@ -609,7 +681,7 @@ test_closed_stdio(void)
 	for (fd = 0; fd < 3; fd++)
 		is_string("/dev/null", fd_target(d.pid, fd), "closed stdio: "
 		    "the master's fd %d is /dev/null", fd);
-	n = tl_fd_list(d.pid, fds, 64);
+	n = tl_fd_list(d.pid, fds, 256);
 	for (fd = 0, at = -1; fd < n; fd++)
 		if (strcmp(fd_target(d.pid, fds[fd]), pf) == 0)
 			at = fds[fd];
@@ -641,5 +713,6 @@ main(int argc, char *argv[])
 	test_environ();
 	test_signals();
 	test_closed_stdio();
+	test_many();
 	return 0;
 }
