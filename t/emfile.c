@@ -192,26 +192,12 @@ static int
 pred_settled(const struct tl_json *j, void *arg)
 {
 	const char	*s;
-	int		 n = *(int *)arg, k;
+	int		 n = *(int *)arg;
 
-	if ((s = tl_json_str(j, "state")) == NULL || strcmp(s, "running") !=
-	    0 || tl_json_bool(j, "ready") != 1 ||
-	    tl_json_bool(j, "reload.pending") != 0 ||
-	    tl_json_int(j, "workers", -1) != n ||
-	    (int)tl_json_len(j, "slots") != n)
-		return 0;
 	s = tl_json_str(j, "reload.result");
-	if (s != NULL && (strcmp(s, "in-progress") == 0 ||
-	    strcmp(s, "rolling-back") == 0))
-		return 0;
-	for (k = 0; k < n; k++)
-		if ((s = tl_json_str(j, tl_fmt("slots.%d.state", k))) ==
-		    NULL || strcmp(s, "ready") != 0 ||
-		    tl_json_int(j, tl_fmt("slots.%d.generation", k), 0) !=
-		    tl_json_int(j, "generation", -1) ||
-		    !tl_json_is_null(j, tl_fmt("slots.%d.old", k)))
-			return 0;
-	return 1;
+	return tl_json_int(j, "workers", -1) == n && (s == NULL ||
+	    (strcmp(s, "in-progress") != 0 && strcmp(s, "rolling-back") !=
+	    0)) && tl_runs_alone(j, tl_json_int(j, "generation", -1), n);
 }
 
 static struct tl_json *

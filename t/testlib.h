@@ -195,6 +195,13 @@ int		 tl_port(const struct tl_json *, int);
 void		 tl_pids(const struct tl_json *, pid_t *, int);
 
 /*
+ * Whether generation gen runs alone on nslots slots: state "running",
+ * ready, no reload pending, and exactly nslots slots, each ready with a
+ * worker of that generation and no old worker.
+ */
+int		 tl_runs_alone(const struct tl_json *, long long, int);
+
+/*
  * Wait until generation gen runs alone after a reload: state "running",
  * ready, reload.result "ok" and none pending, and every one of nslots
  * slots ready with a worker of that generation and no old worker.  The

@@ -220,41 +220,48 @@ tl_pids(const struct tl_json *j, pid_t *pids, int n)
 		pids[k] = (pid_t)tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
 }
 
-/*
- * Generation arg->g_gen runs alone: the master is running and ready, its
- * last reload went through ("ok", none pending), and each of its
- * arg->g_nslots slots is ready with a worker of that generation and no
- * old worker left.
- */
-static int
-tl_pred_generation(const struct tl_json *j, void *arg)
+/* See testlib.h. */
+int
+tl_runs_alone(const struct tl_json *j, long long gen, int nslots)
 {
-	const struct tl_generation	*w = arg;
-	const char			*s;
-	char				 path[64];
-	int				 k;
+	const char	*s;
+	char		 path[64];
+	int		 k;
 
 	if ((s = tl_json_str(j, "state")) == NULL ||
 	    strcmp(s, "running") != 0 || tl_json_bool(j, "ready") != 1 ||
-	    tl_json_int(j, "generation", -1) != w->g_gen ||
-	    (s = tl_json_str(j, "reload.result")) == NULL ||
-	    strcmp(s, "ok") != 0 || tl_json_bool(j, "reload.pending") == 1 ||
-	    (int)tl_json_len(j, "slots") != w->g_nslots)
+	    tl_json_int(j, "generation", -1) != gen ||
+	    tl_json_bool(j, "reload.pending") != 0 ||
+	    (int)tl_json_len(j, "slots") != nslots)
 		return 0;
-	for (k = 0; k < w->g_nslots; k++) {
+	for (k = 0; k < nslots; k++) {
 		/* On the stack: predicates run on every version seen. */
 		(void)snprintf(path, sizeof(path), "slots.%d.state", k);
 		if ((s = tl_json_str(j, path)) == NULL ||
 		    strcmp(s, "ready") != 0)
 			return 0;
 		(void)snprintf(path, sizeof(path), "slots.%d.generation", k);
-		if (tl_json_int(j, path, -1) != w->g_gen)
+		if (tl_json_int(j, path, -1) != gen)
 			return 0;
-		(void)snprintf(path, sizeof(path), "slots.%d.old.pid", k);
-		if (tl_json_int(j, path, -1) != -1)
+		(void)snprintf(path, sizeof(path), "slots.%d.old", k);
+		if (!tl_json_is_null(j, path))
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * Generation arg->g_gen runs alone (tl_runs_alone()) and its reload went
+ * through ("ok").
+ */
+static int
+tl_pred_generation(const struct tl_json *j, void *arg)
+{
+	const struct tl_generation	*w = arg;
+	const char			*s;
+
+	return (s = tl_json_str(j, "reload.result")) != NULL &&
+	    strcmp(s, "ok") == 0 && tl_runs_alone(j, w->g_gen, w->g_nslots);
 }
 
 /* Wait until generation gen runs alone on nslots slots; see testlib.h. */
