@@ -53,6 +53,13 @@ static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
  */
 #define STATUS_BYTESPS	4000000.
 #define STATUS_GAPMAX	0.1
+/*
+ * Becoming ready is written at once, out of the gap, at most once per
+ * STATUS_READYGAP seconds: a start or recovery is told at once (and so
+ * the service manager), a worker that makes readiness come and go as
+ * fast as it can costs one write a second more.
+ */
+#define STATUS_READYGAP	1.
 static void	 status_empty(FILE *);
 static void	 status_fail(const char *);
 static void	 status_fixed(void);
@@ -70,6 +77,7 @@ static int		 status_isready;	/* `ready` exists */
 static int		 status_wasready;	/* ready, as last written */
 static ev_tstamp	 status_wrote;		/* last status.json write */
 static ev_tstamp	 status_gap;		/* the least time to the next */
+static ev_tstamp	 status_readyat;	/* last readiness written early */
 static ev_prepare	 status_prepare;
 static ev_timer		 status_next;		/* the next write, if due */
 static ev_timer		 status_tick;
@@ -363,12 +371,13 @@ status_update(int ready)
 /*
  * Before the loop waits, if anything changed.  `ready` follows readiness
  * at once.  status.json is written at once if it says ready and no
- * longer should (so that it never says so without the file), or if the
+ * longer should (so that it never says so without the file), if it does
+ * not say ready and should (at most once per STATUS_READYGAP), or if the
  * last write is status_gap old (the first change after a quiet spell);
  * else when it will be, by status_next, with whatever else changed
  * meanwhile.  So readers see the last state at most status_gap late, and
  * every state that lasts longer than that; a worker that makes readiness
- * come and go as fast as it can costs one write per gap too.
+ * come and go as fast as it can costs one write per gap, and one a second.
  */
 static void
 status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -382,6 +391,11 @@ status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 		return;
 	ready = status_ready();
 	wait = status_wrote + status_gap - ev_now(loop);
+	if (!status_wasready && ready && wait > 0 &&
+	    ev_now(loop) - status_readyat >= STATUS_READYGAP) {
+		status_readyat = ev_now(loop);
+		wait = 0;
+	}
 	if ((status_wasready && !ready) || wait <= 0) {
 		status_update(ready);
 		return;
