@@ -42,7 +42,6 @@ static int		 bindable(int);
 static void		 test_master_killed(const char *);
 static void		 test_descendants(void);
 static void		 test_stop_timeout(void);
-static int		 holds_fd3(pid_t);
 static long		 ppid_of(pid_t);
 static void		 test_escaped(int, int);
 
@@ -235,19 +234,6 @@ test_stop_timeout(void)
 	ok(bindable(port), "stop timeout: port %d can be bound again", port);
 }
 
-/* Whether process pid has descriptor 3 open, as a socket. */
-static int
-holds_fd3(pid_t pid)
-{
-	unsigned long	 ino[16];
-	int		 fdn[16], n, i;
-
-	n = tl_fd_inodes(pid, ino, fdn, 16);
-	for (i = 0; i < n; i++)
-		if (fdn[i] == 3)
-			return 1;
-	return 0;
-}
 
 /* The parent of process pid, from /proc/PID/status, or -1. */
 static long
@@ -308,7 +294,7 @@ test_escaped(int keep, int subreaper)
 	    "%s: each worker started a child in a session of its own", what);
 	if (esc <= 1 || w0 <= 0)
 		bail("%s: no child, or no worker", what);
-	ok(holds_fd3(esc) == keep, "%s: the child %s the listening socket",
+	ok((tl_fd_socket(esc, 3) != 0) == keep, "%s: the child %s the listening socket",
 	    what, keep ? "holds" : "does not hold");
 
 	if (kill((pid_t)w0, SIGTERM) == -1)

@@ -22,25 +22,6 @@
 
 static void	 crash(struct tl_daemon *, int, int, long long);
 static void	 test_young(void);
-static unsigned long
-		 fd3(pid_t);
-
-/*
- * The socket inode on fd 3 of pid (its listening socket), or 0.  Other
- * sockets may be connections the worker has not closed yet.
- */
-static unsigned long
-fd3(pid_t pid)
-{
-	unsigned long	 ino[16];
-	int		 fdn[16], n, i;
-
-	n = tl_fd_inodes(pid, ino, fdn, 16);
-	for (i = 0; i < n; i++)
-		if (fdn[i] == 3)
-			return ino[i];
-	return 0;
-}
 
 /*
  * Kill slot k's worker with sig and check its replacement; other is the
@@ -60,7 +41,7 @@ crash(struct tl_daemon *d, int k, int sig, long long other)
 	pid = tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
 	port = tl_port(j, 0);
 	tl_json_free(j);
-	ino = fd3((pid_t)pid);
+	ino = tl_fd_socket((pid_t)pid, 3);
 	ok(ino != 0, "slot %d: the worker has its socket on fd 3", k);
 
 	if (kill((pid_t)pid, sig) == -1)
@@ -75,7 +56,7 @@ crash(struct tl_daemon *d, int k, int sig, long long other)
 	npid = tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
 	ok(npid > 0 && npid != pid, "slot %d: new pid %lld (was %lld)", k,
 	    npid, pid);
-	ino2 = fd3((pid_t)npid);
+	ino2 = tl_fd_socket((pid_t)npid, 3);
 	ok(ino == ino2, "slot %d: the new worker has the same socket on fd 3 "
 	    "(inode %lu)", k, ino2);
 	is_int(sig, tl_json_int(j, tl_fmt("slots.%d.last_exit.signal", k), 0),

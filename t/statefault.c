@@ -60,7 +60,6 @@ static int		 health_code(int, const char *);
 static int		 same_state(const struct tl_json *,
 			    const struct tl_json *);
 static void		 check_files(struct tl_daemon *, int, const char *);
-static pid_t		 slot_pid(const struct tl_json *, int);
 static long		 untold(const struct tl_daemon *);
 static void		 test_upgrade_full(void);
 
@@ -200,7 +199,7 @@ same_state(const struct tl_json *a, const struct tl_json *b)
 		return 0;
 	for (k = 0; k < NW; k++) {
 		(void)snprintf(path, sizeof(path), "slots.%d.state", k);
-		if (slot_pid(a, k) != slot_pid(b, k) ||
+		if (tl_pid_of(a, k) != tl_pid_of(b, k) ||
 		    tl_json_str(a, path) == NULL || tl_json_str(b, path) ==
 		    NULL || strcmp(tl_json_str(a, path),
 		    tl_json_str(b, path)) != 0)
@@ -235,16 +234,6 @@ check_files(struct tl_daemon *d, int hport, const char *what)
 	    "two seconds", what);
 	tl_json_free(j);
 	tl_json_free(h);
-}
-
-/* The pid of slot k's worker, or 0. */
-static pid_t
-slot_pid(const struct tl_json *j, int k)
-{
-	char	 path[64];
-
-	(void)snprintf(path, sizeof(path), "slots.%d.pid", k);
-	return (pid_t)tl_json_int(j, path, 0);
 }
 
 /* The failures the log says it did not tell, once written again. */
@@ -292,8 +281,8 @@ test_upgrade_full(void)
 	    NULL)
 		bail("upgrade, full: drover did not get ready");
 	hport = (int)tl_json_int(j, "health.port", -1);
-	p0 = slot_pid(j, 0);
-	p1 = slot_pid(j, 1);
+	p0 = tl_pid_of(j, 0);
+	p1 = tl_pid_of(j, 1);
 	tl_client_start(&c, tl_port(j, 0), 0);
 	tl_json_free(j);
 
@@ -303,8 +292,8 @@ test_upgrade_full(void)
 	    "upgrade, full: the new image adopted the workers");
 	h = health_status(hport);
 	s = h != NULL ? tl_json_str(h, "upgrade.result") : NULL;
-	ok(s != NULL && strcmp(s, "ok") == 0 && slot_pid(h, 0) == p0 &&
-	    slot_pid(h, 1) == p1, "upgrade, full: it serves on; the health "
+	ok(s != NULL && strcmp(s, "ok") == 0 && tl_pid_of(h, 0) == p0 &&
+	    tl_pid_of(h, 1) == p1, "upgrade, full: it serves on; the health "
 	    "endpoint says the upgrade is done, with the same workers");
 	tl_json_free(h);
 	ok(tl_daemon_wait(&d, 0) == -1 && tl_wait_pid_gone(p0, 0) == -1 &&
@@ -357,8 +346,8 @@ main(void)
 		bail("drover did not get ready");
 	port = tl_port(j, 0);
 	hport = (int)tl_json_int(j, "health.port", -1);
-	p0 = slot_pid(j, 0);
-	p1 = slot_pid(j, 1);
+	p0 = tl_pid_of(j, 0);
+	p1 = tl_pid_of(j, 1);
 	tl_json_free(j);
 	tl_client_start(&c, port, 0);
 	check_files(&d, hport, "at first");
@@ -372,12 +361,12 @@ main(void)
 	is_int(0, tl_wait_log(&d, FAILED, WAIT_MS), "full: the log says a "
 	    "state file cannot be written");
 	h = health_status(hport);
-	n0 = slot_pid(h, 0);
+	n0 = tl_pid_of(h, 0);
 	ok(n0 > 0 && n0 != p0, "full: the health endpoint shows slot 0's new "
 	    "worker %ld", (long)n0);
 	tl_json_free(h);
 	j = tl_status(&d);
-	is_int(p0, slot_pid(j, 0), "full: status.json still shows the old "
+	is_int(p0, tl_pid_of(j, 0), "full: status.json still shows the old "
 	    "one, %ld", (long)p0);
 	tl_json_free(j);
 

@@ -51,7 +51,6 @@
 #define GAP_MAX_MS	100
 
 static long long	 allowed(const char *, long long);
-static pid_t		 slot_pid(const struct tl_json *, int);
 static int		 all_gone(const pid_t *, int);
 static int		 wait_tick(const char *);
 static void		 stop(struct tl_daemon *, const char *);
@@ -82,16 +81,6 @@ allowed(const char *state, long long ms)
 	diag("status.json is %lld bytes: a gap of %.1f ms",
 	    (long long)st.st_size, gap);
 	return 2 + (long long)(ms / gap);
-}
-
-/* The pid of slot k's worker, or 0. */
-static pid_t
-slot_pid(const struct tl_json *j, int k)
-{
-	char	 path[64];
-
-	(void)snprintf(path, sizeof(path), "slots.%d.pid", k);
-	return (pid_t)tl_json_int(j, path, 0);
 }
 
 /* Wait until each of the n pids is gone; how many are not. */
@@ -284,7 +273,7 @@ test_readiness(void)
 	    "ready = notify\npidfile = %s/pid\ncommand = /bin/sh %s\n", tdir,
 	    script), NULL, 1);
 	port = tl_port(j, 0);
-	p1 = slot_pid(j, 1);
+	p1 = tl_pid_of(j, 1);
 	tl_json_free(j);
 	if (tl_write_file(hold, "hold\n") == -1)
 		sysbail("%s", hold);

@@ -191,8 +191,12 @@ int		 tl_pred_match(const struct tl_json *, void *);
 /* listeners.N.port, or -1. */
 int		 tl_port(const struct tl_json *, int);
 
-/* The pids of slots 0 to n - 1 of a status (0 where there is none). */
+/*
+ * The pids of slots 0 to n - 1 of a status (0 where there is none);
+ * tl_pid_of() that of slot k.
+ */
 void		 tl_pids(const struct tl_json *, pid_t *, int);
+pid_t		 tl_pid_of(const struct tl_json *, int);
 
 /*
  * Whether generation gen runs alone on nslots slots: state "running",
@@ -284,8 +288,10 @@ long		 tl_proc_status_kb(pid_t, const char *);
  * Descriptors of a process, from /proc/PID/fd, sorted by number.
  * tl_fd_inodes() lists the sockets (inode and fd number), tl_fd_list()
  * every fd.  Both return how many they stored (at most max) or -1.
+ * tl_fd_socket() returns the inode of the socket on fd of pid, or 0.
  */
 int		 tl_fd_inodes(pid_t, unsigned long *, int *, int);
+unsigned long	 tl_fd_socket(pid_t, int);
 int		 tl_fd_list(pid_t, int *, int);
 
 /*

@@ -467,6 +467,23 @@ tl_fd_inodes(pid_t pid, unsigned long *ino, int *fdnum, int max)
 	return k;
 }
 
+/* The inode of the socket on descriptor fd of pid; 0 if none. */
+unsigned long
+tl_fd_socket(pid_t pid, int fd)
+{
+	struct tl_fdent	*v;
+	unsigned long	 ino = 0;
+	int		 n, i;
+
+	if ((n = tl_fdents(pid, &v)) == -1)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (v[i].f_fd == fd)
+			ino = v[i].f_ino;
+	free(v);
+	return ino;
+}
+
 /* Every fd number of pid, sorted, at most max of them. */
 int
 tl_fd_list(pid_t pid, int *fds, int max)

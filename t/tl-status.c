@@ -217,7 +217,17 @@ tl_pids(const struct tl_json *j, pid_t *pids, int n)
 	int	 k;
 
 	for (k = 0; k < n; k++)
-		pids[k] = (pid_t)tl_json_int(j, tl_fmt("slots.%d.pid", k), 0);
+		pids[k] = tl_pid_of(j, k);
+}
+
+/* The pid of slot k, 0 if there is none. */
+pid_t
+tl_pid_of(const struct tl_json *j, int k)
+{
+	char	 path[64];
+
+	(void)snprintf(path, sizeof(path), "slots.%d.pid", k);
+	return (pid_t)tl_json_int(j, path, 0);
 }
 
 /* See testlib.h. */
