@@ -455,6 +455,22 @@ void	 recycle_tick(void);
 void	 recycle_engine(int);
 int	 recycle_failed(struct slot *);
 
+/* pace.c */
+/*
+ * Work done at once after a quiet spell, else at the end of a gap after
+ * the last time; static initializer { .p_fn = ..., .p_max = ... }.
+ */
+struct pace {
+	void		(*p_fn)(void);	/* the work, when the gap ends */
+	ev_tstamp	 p_max;		/* the longest gap */
+	ev_tstamp	 p_last;	/* when it was last done */
+	ev_tstamp	 p_gap;		/* the least time after that */
+	ev_timer	 p_timer;	/* the end of the gap, if due */
+};
+int	 pace_due(struct pace *);
+void	 pace_done(struct pace *, ev_tstamp);
+void	 pace_stop(struct pace *);
+
 /* spawn-clone.c */
 /* What a child takes: the sockets, the report pipe, two output pipes. */
 #define SPAWN_NTAKE	(DROVER_MAX_LISTEN + 4)

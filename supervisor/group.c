@@ -53,7 +53,6 @@ static void	 group_shrink(struct listener *, int);
 
 static int	 group_program(const struct listener *, struct sock_filter *,
 		    unsigned char *, int *);
-static void	 group_timer_cb(struct ev_loop *, ev_timer *, int);
 static int	 group_stale(const struct slot *);
 
 /*
@@ -69,9 +68,9 @@ static int	 group_stale(const struct slot *);
 
 static int	 group_nosteer;	/* the kernel refused the program */
 static int	 group_any;	/* no slot accepts (see group_wants) */
-static ev_timer	 group_timer;	/* the next program, if due */
-static ev_tstamp group_last;	/* when the last was attached */
-static ev_tstamp group_gap;	/* the least time after it */
+/* Programs that only add slots, paced (pace.c). */
+static struct pace group_pace = { .p_fn = group_steer,
+    .p_max = GROUP_GAPMAX };
 
 /*
  * Open a socket for slot k of l and add it to the group: it joins last.
@@ -351,9 +350,9 @@ group_stale(const struct slot *s)
  * After a change of slot s: re-steer if the program no longer fits it.
  * At once if s is in the program and should not be (connections would
  * wait on its socket); a slot that should join it can wait a little,
- * since the others serve meanwhile, so joins are coalesced: the program
- * is attached at once after a quiet spell, else when group_gap has
- * passed since the last time, with every change of the meantime.
+ * since the others serve meanwhile, so joins are coalesced (pace.c): the
+ * program is attached at once after a quiet spell, else at the end of a
+ * gap after the last time, with every change of the meantime.
  * Compiling a program costs in its length (the kernel checks and JITs
  * it), so the gap is in its length too: with N slots becoming ready one
  * by one, the master attaches a bounded number of programs per second,
@@ -362,32 +361,8 @@ group_stale(const struct slot *s)
 void
 group_resteer(const struct slot *s)
 {
-	ev_tstamp	 wait;
-
-	if (!group_stale(s))
-		return;
-	if (s->s_steered) {
+	if (group_stale(s) && (s->s_steered || pace_due(&group_pace)))
 		group_steer();
-		return;
-	}
-	if (ev_is_active(&group_timer))
-		return;
-	wait = group_last + group_gap - ev_now(EV_DEFAULT);
-	if (wait <= 0) {
-		group_steer();
-		return;
-	}
-	ev_timer_init(&group_timer, group_timer_cb, wait, 0);
-	ev_timer_start(EV_DEFAULT, &group_timer);
-}
-
-static void
-group_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)t;
-	(void)revents;
-	group_steer();
 }
 
 /*
@@ -468,13 +443,14 @@ group_steer(void)
 	size_t			 i;
 	int			 k, n, fd, live, len = 0;
 
-	ev_timer_stop(EV_DEFAULT, &group_timer);
 	for (k = 0, group_any = 1; k < master.m_nslots; k++)
 		group_any &= !slot_accepting(k);
 	for (k = 0; k < master.m_nslots; k++)
 		master.m_slots[k]->s_steered = group_wants(k, group_any);
-	if (group_nosteer)
+	if (group_nosteer) {
+		pace_done(&group_pace, 0);
 		return;
+	}
 	for (i = 0, n = 0; i < master.m_nlis; i++)
 		if (master.m_lis[i]->l_gsize > n)
 			n = master.m_lis[i]->l_gsize;
@@ -503,8 +479,5 @@ group_steer(void)
 	}
 	free(in);
 	free(insn);
-	group_last = ev_time();
-	group_gap = len * GROUP_SPI;
-	if (group_gap > GROUP_GAPMAX)
-		group_gap = GROUP_GAPMAX;
+	pace_done(&group_pace, len * GROUP_SPI);
 }

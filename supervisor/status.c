@@ -35,7 +35,6 @@ static int	 status_create(const char *);
 static void	 status_readyfile(int);
 static void	 status_update(int);
 static void	 status_prepare_cb(struct ev_loop *, ev_prepare *, int);
-static void	 status_next_cb(struct ev_loop *, ev_timer *, int);
 static void	 status_live_cb(struct ev_loop *, ev_timer *, int);
 static void	 status_lazy_cb(struct ev_loop *, ev_timer *, int);
 
@@ -75,11 +74,11 @@ static ev_tstamp	 status_faillog;	/* when that was said */
 static unsigned long	 status_quiet;		/* failures not said since */
 static int		 status_isready;	/* `ready` exists */
 static int		 status_wasready;	/* ready, as last written */
-static ev_tstamp	 status_wrote;		/* last status.json write */
-static ev_tstamp	 status_gap;		/* the least time to the next */
 static ev_tstamp	 status_readyat;	/* last readiness written early */
+/* The writes of status.json, paced (pace.c). */
+static struct pace	 status_pace = { .p_fn = status_flush,
+    .p_max = STATUS_GAPMAX };
 static ev_prepare	 status_prepare;
-static ev_timer		 status_next;		/* the next write, if due */
 static ev_timer		 status_tick;
 static ev_timer		 status_lazy;
 
@@ -159,7 +158,6 @@ status_start(int upgrade)
 	status_wasready = status_isready;
 	ev_prepare_init(&status_prepare, status_prepare_cb);
 	ev_prepare_start(EV_DEFAULT, &status_prepare);
-	ev_timer_init(&status_next, status_next_cb, 0, 0);
 	ev_timer_init(&status_lazy, status_lazy_cb, STATUS_COUNTED, 0);
 	ev_timer_init(&status_tick, status_live_cb, 1, 1);
 	ev_timer_start(EV_DEFAULT, &status_tick);
@@ -344,7 +342,6 @@ status_update(int ready)
 	long	 size;
 
 	master.m_dirty = 0;
-	ev_timer_stop(EV_DEFAULT, &status_next);
 	/*
 	 * `ready` is removed before and created before status.json says so:
 	 * whoever sees "ready": true in status.json finds the file too.
@@ -352,18 +349,10 @@ status_update(int ready)
 	status_readyfile(ready);
 	status_wasready = ready;
 	size = status_write("status.json", status_json);
-	/*
-	 * The gap runs from the end of the write, on the clock, not on the
-	 * loop's time, which is behind by all the iteration did.
-	 */
-	status_wrote = ev_time();
-	if (size != -1) {
-		status_gap = size / STATUS_BYTESPS;
-		if (status_gap > STATUS_GAPMAX)
-			status_gap = STATUS_GAPMAX;
-		if (status_isready == ready && status_retry)
-			status_fixed();
-	}
+	/* A failed write keeps the gap of the last that worked. */
+	pace_done(&status_pace, size != -1 ? size / STATUS_BYTESPS : -1);
+	if (size != -1 && status_isready == ready && status_retry)
+		status_fixed();
 	/* The service manager hears it once the files say it. */
 	sdnotify_state(ready, status_nready(), slot_target());
 }
@@ -373,47 +362,30 @@ status_update(int ready)
  * at once.  status.json is written at once if it says ready and no
  * longer should (so that it never says so without the file), if it does
  * not say ready and should (at most once per STATUS_READYGAP), or if the
- * last write is status_gap old (the first change after a quiet spell);
- * else when it will be, by status_next, with whatever else changed
- * meanwhile.  So readers see the last state at most status_gap late, and
+ * gap after the last write has passed (the first change after a quiet
+ * spell); else at the end of the gap (pace.c), with whatever else changed
+ * meanwhile.  So readers see the last state at most a gap late, and
  * every state that lasts longer than that; a worker that makes readiness
  * come and go as fast as it can costs one write per gap, and one a second.
  */
 static void
 status_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
-	ev_tstamp	 wait;
-	int		 ready;
+	int	 ready, gained;
 
 	(void)p;
 	(void)revents;
 	if (!master.m_dirty || status_dirfd == -1)
 		return;
 	ready = status_ready();
-	wait = status_wrote + status_gap - ev_now(loop);
-	if (!status_wasready && ready && wait > 0 &&
-	    ev_now(loop) - status_readyat >= STATUS_READYGAP) {
+	gained = !status_wasready && ready &&
+	    ev_now(loop) - status_readyat >= STATUS_READYGAP;
+	if (gained)
 		status_readyat = ev_now(loop);
-		wait = 0;
-	}
-	if ((status_wasready && !ready) || wait <= 0) {
+	if (gained || (status_wasready && !ready) || pace_due(&status_pace))
 		status_update(ready);
-		return;
-	}
-	status_readyfile(ready);
-	if (!ev_is_active(&status_next)) {
-		ev_timer_set(&status_next, wait, 0);
-		ev_timer_start(loop, &status_next);
-	}
-}
-
-static void
-status_next_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)t;
-	(void)revents;
-	status_flush();
+	else
+		status_readyfile(ready);
 }
 
 /* Refresh the mtime of `live`; recreate it if someone removed it. */
@@ -444,7 +416,7 @@ status_cleanup(void)
 	if (status_dirfd == -1)
 		return;
 	ev_prepare_stop(EV_DEFAULT, &status_prepare);
-	ev_timer_stop(EV_DEFAULT, &status_next);
+	pace_stop(&status_pace);
 	ev_timer_stop(EV_DEFAULT, &status_tick);
 	ev_timer_stop(EV_DEFAULT, &status_lazy);
 	(void)unlinkat(status_dirfd, "ready", 0);
