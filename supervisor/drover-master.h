@@ -397,6 +397,7 @@ int	 group_open_fds(const struct listener *);
 int	 group_queued(int);
 void	 group_steer(void);
 void	 group_resteer(const struct slot *);
+int	 group_joining(void);
 
 /* slot.c */
 int	 slot_add(int);
@@ -470,6 +471,7 @@ struct pace {
 int	 pace_due(struct pace *);
 void	 pace_done(struct pace *, ev_tstamp);
 void	 pace_stop(struct pace *);
+int	 pace_pending(struct pace *);
 
 /* spawn-clone.c */
 /* What a child takes: the sockets, the report pipe, two output pipes. */

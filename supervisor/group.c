@@ -54,6 +54,7 @@ static void	 group_shrink(struct listener *, int);
 static int	 group_program(const struct listener *, struct sock_filter *,
 		    unsigned char *, int *);
 static int	 group_stale(const struct slot *);
+static void	 group_steer_paced(void);
 
 /*
  * The least time between two steering programs that only add slots
@@ -69,7 +70,7 @@ static int	 group_stale(const struct slot *);
 static int	 group_nosteer;	/* the kernel refused the program */
 static int	 group_any;	/* no slot accepts (see group_wants) */
 /* Programs that only add slots, paced (pace.c). */
-static struct pace group_pace = { .p_fn = group_steer,
+static struct pace group_pace = { .p_fn = group_steer_paced,
     .p_max = GROUP_GAPMAX };
 
 /*
@@ -363,6 +364,25 @@ group_resteer(const struct slot *s)
 {
 	if (group_stale(s) && (s->s_steered || pace_due(&group_pace)))
 		group_steer();
+}
+
+/*
+ * Whether a slot that accepts waits to join the program.  The cluster is
+ * not told ready meanwhile (status_ready): ready means that new
+ * connections go to every slot that serves.
+ */
+int
+group_joining(void)
+{
+	return pace_pending(&group_pace);
+}
+
+/* The joins of the gap, at its end: readiness may follow. */
+static void
+group_steer_paced(void)
+{
+	group_steer();
+	status_changed();
 }
 
 /*

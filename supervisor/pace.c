@@ -56,6 +56,17 @@ pace_done(struct pace *p, ev_tstamp gap)
 		p->p_gap = gap < p->p_max ? gap : p->p_max;
 }
 
+/*
+ * Whether the work waits for the end of the gap: its timer runs, or has
+ * expired and its callback is still to be called in this iteration of
+ * the loop (another watcher's callback may come first).
+ */
+int
+pace_pending(struct pace *p)
+{
+	return ev_is_active(&p->p_timer) || ev_is_pending(&p->p_timer);
+}
+
 /* No work is due any longer (a watcher never started is fine). */
 void
 pace_stop(struct pace *p)

@@ -614,6 +614,9 @@ status_nready(void)
 /*
  * Whether the cluster can serve: every wanted slot has a worker serving
  * (of either generation during a reload) and drover is not stopping.
+ * Becoming ready waits for the slots that wait to join the steering
+ * program (group_joining), at most its gap: until then new connections
+ * go to the others only.
  */
 int
 status_ready(void)
@@ -623,6 +626,6 @@ status_ready(void)
 	if (master.m_conf->c_min_ready > 0 && master.m_conf->c_min_ready < want)
 		want = master.m_conf->c_min_ready;
 	return !master.m_stopping && slot_target() > 0 &&
-	    status_nready() >= want;
+	    status_nready() >= want && (status_isready || !group_joining());
 }
 

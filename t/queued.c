@@ -20,12 +20,19 @@
  * as it was when an old worker died, since the exit had cleared the pid
  * before the slot compared what it served; and with no slot ready the
  * kernel's hash fed the retiring slot too.)
+ *
+ * And to every slot once the cluster is ready.  Slots that become ready
+ * in a burst join the steering program together at the end of a short
+ * gap; `ready` must not appear before that, or the connections made as
+ * soon as it does go to the few slots that joined first.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/inotify.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +59,9 @@ static int	 by_slot(int *, const char *);
 static int	 hold(int, long long);
 static void	 test_old_gone(int);
 static int	 pred_old_gone(const struct tl_json *, void *);
+static int	 wait_created(int, const char *, int);
+static int	 listeners_queued(int);
+static void	 test_ready_steered(void);
 
 /* Open NCONN connections and send a request for path on each. */
 static void
@@ -392,6 +402,120 @@ test_old_gone(int both)
 	    "status 0", what);
 }
 
+/*
+ * Wait up to ms for name to appear in the directory watched by inotify
+ * descriptor fd (created or renamed there).  0, or -1 on timeout.
+ */
+static int
+wait_created(int fd, const char *name, int ms)
+{
+	char				 buf[4096]
+					    __attribute__((aligned(8)));
+	const struct inotify_event	*ev;
+	struct pollfd			 pfd;
+	long long			 end = tl_now_ms() + ms;
+	ssize_t				 n;
+	size_t				 off;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (tl_now_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - tl_now_ms())) == -1)
+			sysbail("poll");
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			for (off = 0; off < (size_t)n;
+			    off += sizeof(*ev) + ev->len) {
+				ev = (const struct inotify_event *)(buf + off);
+				if (ev->len > 0 && strcmp(ev->name, name) == 0)
+					return 0;
+			}
+	}
+	return -1;
+}
+
+/*
+ * How many TCP sockets listening on 127.0.0.1:port have connections
+ * waiting in their accept queue (/proc/net/tcp gives a listener's queue
+ * length as its rx_queue).
+ */
+static int
+listeners_queued(int port)
+{
+	FILE		*fp;
+	char		 line[512];
+	unsigned int	 lport, st, rxq;
+	int		 n = 0;
+
+	if ((fp = fopen("/proc/net/tcp", "r")) == NULL)
+		sysbail("/proc/net/tcp");
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, " %*u: 0100007F:%X %*X:%*X %X %*X:%X", &lport,
+		    &st, &rxq) == 3 && (int)lport == port && st == 0x0A &&
+		    rxq > 0)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/*
+ * The header's last case.  NREADY workers wait on a gate and say READY=1
+ * together once it opens, then accept nothing (sleep); four listen
+ * addresses make the steering program's gap a few milliseconds.  The
+ * master is frozen (SIGSTOP) as soon as `ready` appears, so that the
+ * program stays as it was then, and new connections must reach every
+ * slot's socket: each waits in the accept queue of the socket the
+ * program picked for it.
+ */
+#define NREADY	32
+#define NTRIES	1000
+static void
+test_ready_steered(void)
+{
+	struct tl_daemon	 d;
+	struct tl_json		*j;
+	const char		*gate = tl_fifo_new(tl_tmpdir(), "gate");
+	int			 i, k, fd, wfd, port;
+
+	tl_start_conf(&d, tl_fmt("workers = %d\nready = notify\n"
+	    "listen = 127.0.0.1:0\nlisten = 127.0.0.1:0\n"
+	    "listen = 127.0.0.1:0\nlisten = 127.0.0.1:0\n"
+	    "command = /bin/sh -c 'read x < %s && echo READY=1 >&"
+	    "$DROVER_NOTIFY_FD && exec sleep 600'\n", NREADY, gate), NULL,
+	    0);
+	j = TL_WAIT(&d, WAIT_MS, TL_MIN(tl_fmt("slots.%d.pid", NREADY - 1),
+	    1), TL_STR(tl_fmt("slots.%d.state", NREADY - 1), "starting"));
+	if (j == NULL)
+		bail("ready steered: the workers did not start");
+	port = tl_port(j, 0);
+	tl_json_free(j);
+
+	if ((wfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		sysbail("inotify_init1");
+	if (inotify_add_watch(wfd, d.state, IN_CREATE | IN_MOVED_TO) == -1)
+		sysbail("inotify_add_watch %s", d.state);
+	for (k = 0; k < NREADY; k++)
+		tl_fifo_release(gate);
+	if (wait_created(wfd, "ready", WAIT_MS) == -1)
+		bail("ready steered: `ready` did not appear");
+	if (tl_daemon_kill(&d, SIGSTOP) == -1)
+		sysbail("SIGSTOP to drover");
+	close(wfd);
+
+	/* Closed by the client, a connection stays queued all the same. */
+	for (i = 0; i < NTRIES; i++) {
+		if ((fd = tl_connect(port)) == -1)
+			sysbail("connect");
+		close(fd);
+	}
+	is_int(NREADY, listeners_queued(port), "ready steered: of %d "
+	    "connections made as soon as `ready` appeared, some wait on "
+	    "every slot's socket", NTRIES);
+	if (tl_daemon_kill(&d, SIGCONT) == -1)
+		sysbail("SIGCONT to drover");
+	is_int(0, tl_daemon_stop(&d, WAIT_MS), "ready steered: drover stops "
+	    "with status 0");
+}
+
 int
 main(void)
 {
@@ -401,5 +525,6 @@ main(void)
 	test_retire(1);
 	test_old_gone(0);
 	test_old_gone(1);
+	test_ready_steered();
 	return 0;
 }
