@@ -187,6 +187,7 @@ struct slot {
 	int		 s_nempty;	/* empty, with no worker at all */
 	int		 s_steered;	/* new connections are steered here
 					   (group_steer) */
+	ev_tstamp	 s_unsteered;	/* when it last stopped being so */
 };
 
 #define SLOT_CUR(s)	(&(s)->s_wk[(s)->s_cur])
@@ -208,6 +209,15 @@ enum slot_op {
 
 /* How often a retiring slot's queue is looked at while it drains. */
 #define SLOT_DRAIN_CHECK_TIME	0.05
+
+/*
+ * How long a retiring slot's sockets stay open after new connections
+ * stopped being steered to them: a handshake begun just before (a SYN
+ * answered, the client's ACK still on its way) ends in the queue then,
+ * where a worker drains it, instead of being reset.  The client's round
+ * trip, mostly, and the kernel's first SYN-ACK retransmission at most.
+ */
+#define SLOT_HANDSHAKE_TIME	1.
 
 /* The results of a reload that are counted (metrics.c names them). */
 #define RELOAD_NRESULTS	4

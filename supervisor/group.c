@@ -459,14 +459,20 @@ group_steer(void)
 	struct sock_filter	*insn;
 	struct sock_fprog	 prog;
 	struct listener		*l;
+	struct slot		*s;
 	unsigned char		*in;
 	size_t			 i;
-	int			 k, n, fd, live, len = 0;
+	int			 k, n, fd, live, want, len = 0;
 
 	for (k = 0, group_any = 1; k < master.m_nslots; k++)
 		group_any &= !slot_accepting(k);
-	for (k = 0; k < master.m_nslots; k++)
-		master.m_slots[k]->s_steered = group_wants(k, group_any);
+	for (k = 0; k < master.m_nslots; k++) {
+		s = master.m_slots[k];
+		want = group_wants(k, group_any);
+		if (s->s_steered && !want)
+			s->s_unsteered = ev_now(EV_DEFAULT);
+		s->s_steered = want;
+	}
 	if (group_nosteer) {
 		pace_done(&group_pace, 0);
 		return;

@@ -109,24 +109,33 @@ slot_add(int n)
 
 /*
  * Free the retired slots at the top of the table whose workers are gone,
- * highest first, and close their sockets.  A slot whose queue is not
- * empty gets a drain worker first: connections can reach its socket
- * after its worker was asked to stop (when no slot accepts, the kernel's
- * hash picks any slot socket; or the slot was wanted again meanwhile),
- * and closing it would reset them.
+ * highest first, and close their sockets.  Not before the handshakes
+ * begun on them have ended (SLOT_HANDSHAKE_TIME).  A slot whose queue is
+ * not empty gets a drain worker first: connections can reach its socket
+ * after its worker was asked to stop (handshakes that end late; when no
+ * slot accepts, the kernel's hash picks any slot socket; or the slot was
+ * wanted again meanwhile), and closing it would reset them.
  */
 void
 slot_free_retired(void)
 {
 	struct slot	*s;
+	double		 wait;
 	int		 n = master.m_nslots;
 
 	while (n > 0) {
 		s = master.m_slots[n - 1];
 		if (s->s_state != SLOT_RETIRING || SLOT_CUR(s)->w_pid != 0 ||
-		    SLOT_OLD(s)->w_pid != 0 || ev_is_active(&s->s_timer) ||
-		    slot_drain(s))
-			break;	/* still serving, or a drain worker to come */
+		    SLOT_OLD(s)->w_pid != 0 || ev_is_active(&s->s_timer))
+			break;	/* still serving */
+		wait = s->s_unsteered + SLOT_HANDSHAKE_TIME -
+		    ev_now(EV_DEFAULT);
+		if (wait > 0) {
+			slot_grace(s, wait);
+			break;	/* handshakes may still end there */
+		}
+		if (slot_drain(s))
+			break;	/* a drain worker to come */
 		ev_timer_stop(EV_DEFAULT, &s->s_timer);
 		log_info("slot %d: retired", s->s_id);
 		slot_count(s, 1);

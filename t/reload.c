@@ -941,7 +941,7 @@ test_scaling(void)
 	tl_json_free(j);
 	is_int(0, tl_wait_pid_gone((pid_t)p2, WAIT_MS), "TTOU: slot 2's "
 	    "worker has exited");
-	is_int(0, tl_wait_log(&d, "slot 2: retired", 1000), "TTOU: the log "
+	is_int(0, tl_wait_log(&d, "slot 2: retired", WAIT_MS), "TTOU: the log "
 	    "says slot 2 retired");
 	for (i = 0; i < NSCALE; i++) {
 		if (tl_daemon_kill(&d, SIGTTIN) == -1)
