@@ -40,6 +40,7 @@
 
 static char		*listing(const char *, int);
 static const char	*holder(const struct tl_daemon *);
+static int		 second_exit(struct tl_daemon *);
 static void		 test_same_address(void);
 static void		 test_same_unix(void);
 static int		 unix_answers(const char *);
@@ -105,6 +106,31 @@ listing(const char *dir, int all)
 	return out;
 }
 
+/*
+ * The exit code of the second drover d, within WAIT_MS.  If it is still
+ * running then, where it is (its state, the system call it is in, its
+ * kernel stack where readable) is shown, for a run that found it stuck.
+ */
+static int
+second_exit(struct tl_daemon *d)
+{
+	static const char *const what[] = { "stat", "wchan", "syscall",
+	    "stack" };
+	char	*text;
+	size_t	 i;
+	int	 r;
+
+	if ((r = tl_daemon_wait(d, WAIT_MS)) != -1)
+		return r;
+	for (i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		text = tl_slurp(tl_fmt("/proc/%d/%s", (int)d->pid, what[i]));
+		diag("second drover %d, still running: %s: %s", (int)d->pid,
+		    what[i], text != NULL ? text : "(unreadable)");
+		free(text);
+	}
+	return r;
+}
+
 /* A second drover on the address of a running one. */
 static void
 test_same_address(void)
@@ -128,7 +154,7 @@ test_same_address(void)
 
 	argv2[3] = tl_fmt("127.0.0.1:%d", port);
 	tl_start(&d2, argv2, 0);
-	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "same address: the second "
+	is_int(71, second_exit(&d2), "same address: the second "
 	    "drover exits 71");
 	log = tl_slurp(d2.log);
 	ok(log != NULL && strstr(log, tl_fmt("listen 127.0.0.1:%d: Address "
@@ -190,7 +216,7 @@ test_same_unix(void)
 	w0 = tl_json_int(j, "slots.0.pid", 0);
 	tl_json_free(j);
 	tl_start(&d2, argv, 0);
-	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "same unix socket: the "
+	is_int(71, second_exit(&d2), "same unix socket: the "
 	    "second drover exits 71");
 	log = tl_slurp(d2.log);
 	ok(log != NULL && strstr(log, tl_fmt("listen %s: Address already in "
@@ -244,7 +270,7 @@ test_orphans_listen(void)
 
 	argv2[3] = tl_fmt("127.0.0.1:%d", port);
 	tl_start(&d2, argv2, 0);
-	is_int(71, tl_daemon_wait(&d2, WAIT_MS), "orphans: a new drover on "
+	is_int(71, second_exit(&d2), "orphans: a new drover on "
 	    "their address exits 71");
 	log = tl_slurp(d2.log);
 	ok(log != NULL && (strstr(log, tl_fmt("(pid %lld, sleep)", w0)) !=
@@ -298,7 +324,7 @@ test_same_state(void)
 	/* The library passes its own -s first; the later one wins. */
 	argv2[1] = d.state;
 	tl_start(&d2, argv2, 0);
-	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same state: the second "
+	is_int(75, second_exit(&d2), "same state: the second "
 	    "master exits 75");
 	log = tl_slurp(d2.log);
 	ok(log != NULL && strstr(log, tl_fmt("state directory %s is in use "
@@ -318,7 +344,7 @@ test_same_state(void)
 
 	argv3[1] = d.state;
 	tl_start(&d2, argv3, 0);
-	is_int(75, tl_daemon_wait(&d2, WAIT_MS), "same pid file and state: "
+	is_int(75, second_exit(&d2), "same pid file and state: "
 	    "exit 75");
 	log = tl_slurp(d2.log);
 	ok(log != NULL && strstr(log, tl_fmt("pid file %s is held by "
