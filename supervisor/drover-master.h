@@ -385,6 +385,9 @@ void	 listen_close_all(void);
 struct listener *
 	 listen_adopt(char **, int);
 
+/* holder.c */
+pid_t	 holder_find(const struct listener *, char *, size_t);
+
 /* listen-unix.c */
 int	 listen_parse_unix(const char *, struct listener *, const char **);
 int	 listen_unix_free(const struct listener *);

@@ -25,7 +25,6 @@
 #include <linux/filter.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -39,9 +38,7 @@
 static int	 listen_busy(const struct listener *);
 static int	 listen_keep_perms(struct listener *, const struct config *);
 static int	 listen_is_sock(int);
-static pid_t	 listen_holder(const struct listener *, char *, size_t);
 static void	 listen_inuse(const struct listener *);
-static int	 listen_inodes(const struct listener *, unsigned long *, int);
 static int	 listen_split(const char *, int, char **, const char **,
 		    const char **);
 static int	 listen_hostport(const char *, char *, size_t, int *,
@@ -287,103 +284,6 @@ listen_socket(struct listener *l, int reuseport, int backlog)
 	return -1;
 }
 
-/*
- * The sockets listening on l's address (TCP: any address of its family
- * on its port that overlaps it; unix: its path), by inode, from the
- * kernel's tables in /proc/net.  Returns how many (at most max).
- */
-static int
-listen_inodes(const struct listener *l, unsigned long *ino, int max)
-{
-	static const char *const tables[] = { "/proc/net/tcp",
-	    "/proc/net/tcp6", "/proc/net/unix" };
-	char		 line[512], path[256];
-	unsigned long	 inode;
-	unsigned int	 port, st, flags;
-	FILE		*fp;
-	size_t		 t;
-	int		 n = 0;
-
-	for (t = 0; t < 3; t++) {
-		if ((t == 2) != (l->l_type == LISTEN_UNIX) ||
-		    (fp = fopen(tables[t], "re")) == NULL)
-			continue;
-		/*
-		 * unix: Num RefCount Protocol Flags Type St Inode Path;
-		 * tcp: sl local rem st tx:rx tr:when retr uid timeout inode.
-		 */
-		while (n < max && fgets(line, sizeof(line), fp) != NULL) {
-			if (t == 2) {
-				if (sscanf(line, "%*s %*s %*s %x %*s %*s %lu "
-				    "%255s", &flags, &inode, path) == 3 &&
-				    (flags & 0x10000) != 0 &&
-				    strcmp(path, l->l_path) == 0)
-					ino[n++] = inode;
-				continue;
-			}
-			if (sscanf(line, "%*s %*[0-9A-Fa-f]:%x %*s %x %*s %*s "
-			    "%*s %*s %*s %lu", &port, &st, &inode) == 3 &&
-			    st == 0x0a && (int)port == l->l_port)
-				ino[n++] = inode;
-		}
-		fclose(fp);
-	}
-	return n;
-}
-
-/*
- * A process holding one of the sockets listening on l's address: its
- * pid, and its name in comm; 0 if none is found (another user's process,
- * in another pid namespace, or gone).
- */
-static pid_t
-listen_holder(const struct listener *l, char *comm, size_t commlen)
-{
-	unsigned long	 ino[16];
-	char		 path[600], link[64], want[40];
-	struct dirent	*pe, *fe;
-	DIR		*pd, *fd;
-	FILE		*fp;
-	ssize_t		 len;
-	pid_t		 pid = 0;
-	int		 n, i;
-
-	if ((n = listen_inodes(l, ino, 16)) == 0 ||
-	    (pd = opendir("/proc")) == NULL)
-		return 0;
-	while (pid == 0 && (pe = readdir(pd)) != NULL) {
-		if (!isdigit((unsigned char)pe->d_name[0]) ||
-		    atol(pe->d_name) == (long)getpid())
-			continue;
-		(void)snprintf(path, sizeof(path), "/proc/%s/fd", pe->d_name);
-		if ((fd = opendir(path)) == NULL)
-			continue;
-		while (pid == 0 && (fe = readdir(fd)) != NULL) {
-			(void)snprintf(path, sizeof(path), "/proc/%s/fd/%s",
-			    pe->d_name, fe->d_name);
-			if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
-				continue;
-			link[len] = '\0';
-			for (i = 0; i < n; i++) {
-				(void)snprintf(want, sizeof(want),
-				    "socket:[%lu]", ino[i]);
-				if (strcmp(link, want) == 0)
-					pid = (pid_t)atol(pe->d_name);
-			}
-		}
-		closedir(fd);
-	}
-	closedir(pd);
-	comm[0] = '\0';
-	(void)snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	if (pid != 0 && (fp = fopen(path, "re")) != NULL) {
-		if (fgets(comm, (int)commlen, fp) != NULL)
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(fp);
-	}
-	return pid;
-}
-
 /* Say that l's address is in use, and by whom if that can be found. */
 static void
 listen_inuse(const struct listener *l)
@@ -391,7 +291,7 @@ listen_inuse(const struct listener *l)
 	char	 comm[32];
 	pid_t	 pid;
 
-	if ((pid = listen_holder(l, comm, sizeof(comm))) != 0)
+	if ((pid = holder_find(l, comm, sizeof(comm))) != 0)
 		log_warnx("listen %s: %s: another process listens there "
 		    "(pid %ld, %s); drover does not join it", l->l_addr,
 		    strerror(EADDRINUSE), (long)pid, comm);
