@@ -8,12 +8,13 @@
  *
  * For TCP the kernel is asked (sock_diag(7)) for the listeners on the
  * port alone: it walks its table of listeners, not of connections.
- * Reading /proc/net/tcp walks every connection instead, TIME_WAIT ones
- * included, in chunks that each walk the table of connections anew: with
- * tens of thousands of them that took a second drover over 10 seconds
- * of system time to find the holder (t/exclusive, in a loaded test
- * run).  Where netlink is not allowed (RestrictAddressFamilies= in the
- * systemd units), /proc/net/tcp is read all the same.
+ * Reading /proc/net/tcp walks every bucket and connection of the
+ * kernel's table instead, TIME_WAIT ones included: with the tens of
+ * thousands a loaded test run leaves, coming and going, a second drover
+ * spent 5 s of system time in that walk and had not named the holder
+ * after 10 (t/exclusive).  Where netlink is not allowed
+ * (RestrictAddressFamilies= in the systemd units), /proc/net/tcp is read
+ * all the same.
  */
 
 #include "config.h"
