@@ -34,7 +34,7 @@
 #include "tap.h"
 #include "testlib.h"
 
-#define NTESTS	193
+#define NTESTS	197
 
 /* A process that blocks until the write end of its pipe is closed. */
 struct blocker {
@@ -61,6 +61,7 @@ static void	 test_fds(void);
 static const char *fake_drover(void);
 static void	 test_daemon(void);
 static void	 test_start(void);
+static void	 test_conf_fold(void);
 
 static char		 self[4096];	/* this program, for inner modes */
 static const char	*fake_state;
@@ -886,6 +887,52 @@ test_daemon(void)
  * daemon that exits before it is ready.
  */
 static void
+test_conf_fold(void)
+{
+	char		 value[401], whole[260], joined[512];
+	char		*text, *l, *nl;
+	size_t		 i, longest = 0, lines = 0, n = 0;
+	int		 indented = 1;
+
+	for (i = 0; i + 10 < sizeof(value); i += 10)
+		memcpy(value + i, "/a/b/c/d/ ", 10);
+	value[i - 1] = '\0';
+	text = tl_slurp(tl_conf_file("workers = 2\ncommand = %s\n; %s\n",
+	    value, value));
+	joined[0] = '\0';
+	ok(strstr(text, tl_fmt("\n; %s\n", value)) != NULL, "tl_conf_file: "
+	    "a long comment line is left whole");
+	for (l = text; l != NULL && *l != '\0'; l = nl + 1) {
+		if ((nl = strchr(l, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		if (*l != ';' && strlen(l) > longest)
+			longest = strlen(l);
+		if (lines++ > 1 && *l != ';')
+			indented &= strncmp(l, "    ", 4) == 0 && l[4] != ' ';
+		if (lines > 1 && *l != ';' && n < sizeof(joined))
+			n += (size_t)snprintf(joined + n, sizeof(joined) - n,
+			    "%s%s", lines > 2 ? " " : "",
+			    lines > 2 ? l + 4 : l);
+	}
+	ok(lines >= 5 && longest <= 199 && indented, "tl_conf_file: a key "
+	    "line of %zu characters is continued on indented lines of at most "
+	    "199 (%zu lines, the longest %zu)", strlen(value) + 10, lines,
+	    longest);
+	is_string(tl_fmt("command = %s", value), joined, "tl_conf_file: "
+	    "joined with one blank, the continued lines read back the same");
+	free(text);
+
+	memset(whole, 'x', sizeof(whole) - 1);
+	whole[sizeof(whole) - 1] = '\0';
+	memcpy(whole, "command = /bin/echo ", 20);
+	text = tl_slurp(tl_conf_file("%s\n", whole));
+	is_string(tl_fmt("%s\n", whole), text, "tl_conf_file: a line that "
+	    "cannot be broken short enough is left whole");
+	free(text);
+}
+
+static void
 test_start(void)
 {
 	struct tl_daemon	 d;
@@ -902,6 +949,7 @@ test_start(void)
 	ok(strcmp(f1, f2) != 0 && strlen(f1) > 12 &&
 	    strcmp(f1 + strlen(f1) - 12, "/drover.conf") == 0,
 	    "each file is drover.conf in a directory of its own");
+	test_conf_fold();
 
 	setenv("TL_DROVER", fake_drover(), 1);
 	ok(tl_start(&d, argv, 0) == NULL && d.pid > 0 && d.conf == NULL,

@@ -42,6 +42,9 @@
 #include "testlib.h"
 #include "tl-private.h"
 
+/* The longest line drover reads in a configuration file. */
+#define TL_CONF_LINE	199
+
 /* A daemon started by tl_daemon_start(), for the exit hook. */
 struct tl_reg {
 	pid_t		 r_pid;
@@ -56,6 +59,7 @@ static void	 tl_show_log(const struct tl_reg *);
 static void	 tl_kill_workers(struct tl_reg *);
 static struct tl_reg *tl_reg_find(pid_t);
 static struct tl_json *tl_ready(struct tl_daemon *);
+static char	*tl_conf_fold(const char *);
 
 static struct tl_reg	 *tl_daemons;
 static size_t		  tl_ndaemons;
@@ -422,17 +426,71 @@ tl_start_conf(struct tl_daemon *d, const char *conftext,
 	return wait_ready ? tl_ready(d) : NULL;
 }
 
+/*
+ * The text with every key line longer than drover reads (TL_CONF_LINE)
+ * continued on indented lines, so that paths of a deep build directory
+ * (make distcheck's) do not make a test's configuration an error.  The
+ * reader joins a continuation with one blank, so a line is broken only
+ * at a single blank not followed by what would start a comment or a
+ * section, and the value reads back the same.  A line that cannot be
+ * broken short enough is left whole, for the tests of that error.
+ */
+static char *
+tl_conf_fold(const char *text)
+{
+	const char	*line, *end, *p, *q, *cut;
+	char		*out, *o, *start;
+	size_t		 room;
+
+	/* A break adds a newline and an indent of 4 for every 2 or more. */
+	if ((out = malloc(strlen(text) * 3 + 1)) == NULL)
+		sysbail("malloc");
+	o = out;
+	for (line = text; *line != '\0'; line = end) {
+		end = line + strcspn(line, "\n");
+		start = o;
+		p = line;
+		room = TL_CONF_LINE;
+		while ((size_t)(end - p) > room &&
+		    strchr(" \t;#[", *line) == NULL) {
+			for (q = p + 1, cut = NULL; q <= p + room; q++)
+				if (*q == ' ' && strchr(" \t", q[-1]) == NULL &&
+				    strchr(" \t;#[\n", q[1]) == NULL)
+					cut = q;
+			if (cut == NULL) {
+				o = start;	/* cannot: leave it whole */
+				p = line;
+				break;
+			}
+			memcpy(o, p, (size_t)(cut - p));
+			o += cut - p;
+			memcpy(o, "\n    ", 5);
+			o += 5;
+			p = cut + 1;
+			room = TL_CONF_LINE - 4;
+		}
+		if (*end == '\n')
+			end++;
+		memcpy(o, p, (size_t)(end - p));
+		o += end - p;
+	}
+	*o = '\0';
+	return out;
+}
+
 /* drover.conf in a fresh temporary directory, holding the text. */
 const char *
 tl_conf_file(const char *fmt, ...)
 {
 	const char	*path;
 	va_list		 ap;
-	char		*text;
+	char		*text, *raw;
 
 	va_start(ap, fmt);
-	text = tl_vxasprintf(fmt, ap);
+	raw = tl_vxasprintf(fmt, ap);
 	va_end(ap);
+	text = tl_conf_fold(raw);
+	free(raw);
 	path = tl_fmt("%s/drover.conf", tl_tmpdir());
 	if (tl_write_file(path, "%s", text) == -1)
 		sysbail("write %s", path);
@@ -445,14 +503,16 @@ void
 tl_conf_rewrite(const struct tl_daemon *d, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*text;
+	char	*text, *raw;
 
 	if (d->conf == NULL)
 		bail("tl_conf_rewrite: drover %d has no configuration file of "
 		    "tl_start_conf()", (int)d->pid);
 	va_start(ap, fmt);
-	text = tl_vxasprintf(fmt, ap);
+	raw = tl_vxasprintf(fmt, ap);
 	va_end(ap);
+	text = tl_conf_fold(raw);
+	free(raw);
 	if (tl_write_file(d->conf, "%s", text) == -1)
 		sysbail("write %s", d->conf);
 	free(text);
