@@ -156,8 +156,8 @@ holder_proc(const struct listener *l, unsigned long *ino, int max)
 pid_t
 holder_find(const struct listener *l, char *comm, size_t commlen)
 {
-	unsigned long	 ino[HOLDER_MAX];
-	char		 path[600], link[64], want[40];
+	unsigned long	 ino[HOLDER_MAX], inode;
+	char		 path[600], link[64];
 	struct dirent	*pe, *fe;
 	DIR		*pd, *fd;
 	FILE		*fp;
@@ -183,12 +183,11 @@ holder_find(const struct listener *l, char *comm, size_t commlen)
 			if ((len = readlink(path, link, sizeof(link) - 1)) <= 0)
 				continue;
 			link[len] = '\0';
-			for (i = 0; i < n; i++) {
-				(void)snprintf(want, sizeof(want),
-				    "socket:[%lu]", ino[i]);
-				if (strcmp(link, want) == 0)
+			if (sscanf(link, "socket:[%lu]", &inode) != 1)
+				continue;
+			for (i = 0; i < n; i++)
+				if (ino[i] == inode)
 					pid = (pid_t)atol(pe->d_name);
-			}
 		}
 		closedir(fd);
 	}

@@ -120,7 +120,7 @@ void
 slot_free_retired(void)
 {
 	struct slot	*s;
-	double		 wait;
+	ev_tstamp	 wait;
 	int		 n = master.m_nslots;
 
 	while (n > 0) {

@@ -882,9 +882,9 @@ test_daemon(void)
 }
 
 /*
- * tl_conf_file(), tl_start() and tl_start_conf(), with the fake drover:
- * the file and the arguments it gets, the status once ready, and a
- * daemon that exits before it is ready.
+ * tl_conf_file() continues a line too long for drover on indented lines
+ * that read back the same, and leaves alone a comment and a line that
+ * cannot be broken short enough.
  */
 static void
 test_conf_fold(void)
@@ -902,9 +902,7 @@ test_conf_fold(void)
 	joined[0] = '\0';
 	ok(strstr(text, tl_fmt("\n; %s\n", value)) != NULL, "tl_conf_file: "
 	    "a long comment line is left whole");
-	for (l = text; l != NULL && *l != '\0'; l = nl + 1) {
-		if ((nl = strchr(l, '\n')) == NULL)
-			break;
+	for (l = text; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
 		*nl = '\0';
 		if (*l != ';' && strlen(l) > longest)
 			longest = strlen(l);
@@ -932,6 +930,11 @@ test_conf_fold(void)
 	free(text);
 }
 
+/*
+ * tl_conf_file(), tl_start() and tl_start_conf(), with the fake drover:
+ * the file and the arguments it gets, the status once ready, and a
+ * daemon that exits before it is ready.
+ */
 static void
 test_start(void)
 {
@@ -949,7 +952,6 @@ test_start(void)
 	ok(strcmp(f1, f2) != 0 && strlen(f1) > 12 &&
 	    strcmp(f1 + strlen(f1) - 12, "/drover.conf") == 0,
 	    "each file is drover.conf in a directory of its own");
-	test_conf_fold();
 
 	setenv("TL_DROVER", fake_drover(), 1);
 	ok(tl_start(&d, argv, 0) == NULL && d.pid > 0 && d.conf == NULL,
@@ -1028,5 +1030,6 @@ main(int argc, char *argv[])
 	test_fds();
 	test_daemon();
 	test_start();
+	test_conf_fold();
 	return 0;
 }

@@ -59,7 +59,7 @@ static void	 tl_show_log(const struct tl_reg *);
 static void	 tl_kill_workers(struct tl_reg *);
 static struct tl_reg *tl_reg_find(pid_t);
 static struct tl_json *tl_ready(struct tl_daemon *);
-static char	*tl_conf_fold(const char *);
+static char	*tl_conf_text(const char *, va_list) TL_PRINTF(1, 0);
 
 static struct tl_reg	 *tl_daemons;
 static size_t		  tl_ndaemons;
@@ -427,22 +427,24 @@ tl_start_conf(struct tl_daemon *d, const char *conftext,
 }
 
 /*
- * The text with every key line longer than drover reads (TL_CONF_LINE)
- * continued on indented lines, so that paths of a deep build directory
- * (make distcheck's) do not make a test's configuration an error.  The
- * reader joins a continuation with one blank, so a line is broken only
- * at a single blank not followed by what would start a comment or a
- * section, and the value reads back the same.  A line that cannot be
- * broken short enough is left whole, for the tests of that error.
+ * The text of fmt, with every key line longer than drover reads
+ * (TL_CONF_LINE) continued on indented lines, so that paths of a deep
+ * build directory (make distcheck's) do not make a test's configuration
+ * an error.  The reader joins a continuation with one blank, so a line
+ * is broken only at a single blank not followed by what would start a
+ * comment or a section, and the value reads back the same.  A line that
+ * cannot be broken short enough is left whole, for the tests of that
+ * error.
  */
 static char *
-tl_conf_fold(const char *text)
+tl_conf_text(const char *fmt, va_list ap)
 {
 	const char	*line, *end, *p, *q, *cut;
-	char		*out, *o, *start;
+	char		*text, *out, *o, *start;
 	size_t		 room;
 
-	/* A break adds a newline and an indent of 4 for every 2 or more. */
+	text = tl_vxasprintf(fmt, ap);
+	/* A break makes a blank five characters, and takes at least two. */
 	if ((out = malloc(strlen(text) * 3 + 1)) == NULL)
 		sysbail("malloc");
 	o = out;
@@ -475,6 +477,7 @@ tl_conf_fold(const char *text)
 		o += end - p;
 	}
 	*o = '\0';
+	free(text);
 	return out;
 }
 
@@ -484,13 +487,11 @@ tl_conf_file(const char *fmt, ...)
 {
 	const char	*path;
 	va_list		 ap;
-	char		*text, *raw;
+	char		*text;
 
 	va_start(ap, fmt);
-	raw = tl_vxasprintf(fmt, ap);
+	text = tl_conf_text(fmt, ap);
 	va_end(ap);
-	text = tl_conf_fold(raw);
-	free(raw);
 	path = tl_fmt("%s/drover.conf", tl_tmpdir());
 	if (tl_write_file(path, "%s", text) == -1)
 		sysbail("write %s", path);
@@ -503,16 +504,14 @@ void
 tl_conf_rewrite(const struct tl_daemon *d, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*text, *raw;
+	char	*text;
 
 	if (d->conf == NULL)
 		bail("tl_conf_rewrite: drover %d has no configuration file of "
 		    "tl_start_conf()", (int)d->pid);
 	va_start(ap, fmt);
-	raw = tl_vxasprintf(fmt, ap);
+	text = tl_conf_text(fmt, ap);
 	va_end(ap);
-	text = tl_conf_fold(raw);
-	free(raw);
 	if (tl_write_file(d->conf, "%s", text) == -1)
 		sysbail("write %s", d->conf);
 	free(text);
